@@ -1,0 +1,23 @@
+# The two commands of the README: `make demo` and `make test`. Both set up first (idempotent).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MC := $(VENV)/bin/mobilecomp
+RECIPE ?= minilm-l6-int8
+
+.PHONY: setup demo test bench clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(MC) export --recipe $(RECIPE) --force
+	$(MC) profile --device host bundles/$(RECIPE)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/onnx_int8.py
+
+clean:
+	rm -rf bundles .pytest_cache

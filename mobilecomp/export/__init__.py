@@ -1,0 +1,24 @@
+"""Stage 2: writes the fp32 model in each registered format (the quantise stage starts from it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..types import LoadedModel, Recipe
+
+
+def _onnx(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
+    from .onnx import export_onnx
+
+    return export_onnx(model, recipe, path)
+
+
+# format name -> (file suffix, exporter(model, recipe, path) -> details)
+FORMATS: dict[str, tuple[str, Callable[[LoadedModel, Recipe, Path], dict]]] = {
+    "onnx": (".onnx", _onnx),
+}
+
+
+def export(model: LoadedModel, recipe: Recipe, fmt: str, path: Path) -> dict:
+    return FORMATS[fmt][1](model, recipe, path)

@@ -1,0 +1,29 @@
+"""Turns sentences into the int64 feeds every runner takes (one dict of arrays per batch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Feed = dict[str, np.ndarray]
+
+
+def encode(tokenizer: Any, sentences: list[str] | tuple[str, ...], input_names: tuple[str, ...],
+           max_len: int, batch_size: int = 16, pad_to_max: bool = False) -> list[Feed]:
+    """Batches padded to their longest sentence, or all to ``max_len`` when ``pad_to_max``
+    (static calibration needs one shape)."""
+    feeds = []
+    for start in range(0, len(sentences), batch_size):
+        chunk = list(sentences[start:start + batch_size])
+        enc = tokenizer(chunk, padding="max_length" if pad_to_max else "longest",
+                        truncation=True, max_length=max_len, return_tensors="np")
+        feeds.append({name: np.asarray(enc[name], dtype=np.int64) for name in input_names})
+    return feeds
+
+
+def profiling_feed(tokenizer: Any, input_names: tuple[str, ...], seq_len: int) -> Feed:
+    """One real sentence padded to ``seq_len``: every runner measures the same full-length work."""
+    text = ("The committee said on Tuesday that the new rules would take effect next year, "
+            "after a review of how small companies could comply without extra cost.")
+    return encode(tokenizer, [text], input_names, seq_len, batch_size=1, pad_to_max=True)[0]

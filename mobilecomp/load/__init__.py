@@ -1,0 +1,116 @@
+"""Stage 1: builds the PyTorch model a recipe names, with its tokenizer and checkpoint provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import CheckpointError, ConfigError
+from ..types import UNTRAINED_LABEL, CheckpointSpec, LoadedModel, Recipe
+from .architectures import ARCHITECTURES, Architecture
+from .checkpoints import embedded_dir, files_sha256, weight_files
+from .heads import HEADS, wrap
+
+# Weights come only from local directories: never let transformers reach for a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
+    """The recipe's model; ``checkpoint`` (a local directory) replaces the recipe's weights."""
+    spec = recipe.checkpoint
+    arch = ARCHITECTURES[spec.architecture]
+    head = HEADS[recipe.head]
+    if checkpoint is not None:
+        directory, source = Path(checkpoint), "hf-dir"
+    elif spec.source == "embedded":
+        directory, source = embedded_dir(spec.name), "embedded"
+    elif spec.source == "hf-dir":
+        directory, source = Path(spec.path), "hf-dir"
+    else:
+        return _random_model(recipe, spec, arch)
+    model, sha = _pretrained(directory, arch, recipe)
+    tokenizer = _tokenizer(directory)
+    info = {"source": source, "name": spec.name, "path": str(directory), "sha256": sha,
+            "trained": True, "label": None, "architecture": arch.name}
+    return _loaded(model, tokenizer, directory, arch, recipe, info)
+
+
+def _pretrained(directory: Path, arch: Architecture, recipe: Recipe):
+    files = weight_files(directory)
+    model_type = json.loads((directory / "config.json").read_text()).get("model_type")
+    if model_type != arch.name:
+        raise CheckpointError(
+            f"{directory}/config.json: model_type '{model_type}' does not match the recipe's "
+            f"architecture '{arch.name}' (use a recipe for {model_type} or another checkpoint)"
+        )
+    import transformers
+
+    head = HEADS[recipe.head]
+    cls = getattr(transformers, arch.classifier_class if head.uses_classifier else arch.base_class)
+    kwargs = {"num_labels": recipe.num_labels} if head.uses_classifier else {}
+    model, info = cls.from_pretrained(
+        directory, local_files_only=True, attn_implementation="eager",
+        use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True, **kwargs,
+    )
+    missing = [k for k in info["missing_keys"] if not k.startswith(("pooler.", "bert.pooler."))]
+    if missing:
+        raise CheckpointError(
+            f"{directory}: weights for '{missing[0]}' are missing ({len(missing)} tensors); "
+            + ("the checkpoint has no trained classifier: fine-tune it or use head: encoder"
+               if head.uses_classifier else "is it a checkpoint of this architecture?")
+        )
+    return model.eval(), files_sha256(files)
+
+
+def _tokenizer(directory: Path):
+    from transformers import AutoTokenizer
+
+    if not any((directory / f).exists() for f in ("tokenizer.json", "vocab.txt")):
+        raise CheckpointError(f"{directory}: no tokenizer.json or vocab.txt beside the weights")
+    return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+
+
+def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> LoadedModel:
+    import torch
+    import transformers
+
+    try:
+        config = arch.build_config(spec.config)
+    except KeyError as exc:
+        raise ConfigError(f"recipe {recipe.name}: checkpoint.config.{exc.args[0]} is not a "
+                          f"{arch.config_class} field") from None
+    head = HEADS[recipe.head]
+    if head.uses_classifier:
+        config.num_labels = recipe.num_labels
+    config._attn_implementation = "eager"
+    directory = embedded_dir(spec.tokenizer)
+    tokenizer = _tokenizer(directory)
+    if len(tokenizer) > config.vocab_size:
+        raise ConfigError(f"recipe {recipe.name}: tokenizer '{spec.tokenizer}' has {len(tokenizer)} "
+                          f"tokens but checkpoint.config.vocab_size is {config.vocab_size}")
+    torch.manual_seed(spec.seed)
+    cls = getattr(transformers, arch.classifier_class if head.uses_classifier else arch.base_class)
+    model = cls(config).eval()
+    info = {"source": "architecture", "name": None, "path": None, "sha256": None,
+            "trained": False, "label": UNTRAINED_LABEL, "architecture": arch.name,
+            "seed": spec.seed, "config_source": arch.source}
+    return _loaded(model, tokenizer, directory, arch, recipe, info)
+
+
+def _loaded(model, tokenizer, tokenizer_dir: Path, arch: Architecture, recipe: Recipe, info) -> LoadedModel:
+    head = HEADS[recipe.head]
+    return LoadedModel(
+        module=wrap(head, model, arch.inputs),
+        tokenizer=tokenizer,
+        tokenizer_dir=str(tokenizer_dir),
+        architecture=arch.name,
+        head=head.name,
+        input_names=arch.inputs,
+        output_names=head.outputs,
+        checkpoint=info,
+        params=sum(p.numel() for p in model.parameters()),
+    )

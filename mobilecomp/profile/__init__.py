@@ -1,0 +1,51 @@
+"""Stage 5: measures (or estimates) each artefact's latency on a device, as provenance-carrying rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DeviceError
+from ..types import ProfileRow
+
+
+@dataclass
+class ProfileOptions:
+    threads: tuple[int, ...] = ()  # empty: 1 and all cores
+    runs: int = 30
+    warmup: int = 5
+    artefacts: tuple[str, ...] = ()  # empty: every artefact in the bundle
+    extra: dict[str, Any] = field(default_factory=dict)  # backend options (serial, connect, ...)
+
+
+def _host(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:
+    from .host import profile_host
+
+    return profile_host(bundle, manifest, options)
+
+
+# device name (the part before ':') -> backend(bundle, manifest, full device string, options)
+DEVICES: dict[str, Callable[[Path, dict, str, ProfileOptions], list[ProfileRow]]] = {
+    "host": _host,
+}
+
+
+def profile(bundle: Path, manifest: dict, device: str, options: ProfileOptions) -> list[ProfileRow]:
+    kind = device.split(":", 1)[0]
+    if kind not in DEVICES:
+        raise DeviceError(f"unknown device '{device}' (known: {', '.join(DEVICES)})")
+    return DEVICES[kind](bundle, manifest, device, options)
+
+
+def selected(manifest: dict, options: ProfileOptions) -> list[dict]:
+    """The manifest's artefacts that the options name (all by default)."""
+    artefacts = manifest["artefacts"]
+    if not options.artefacts:
+        return artefacts
+    names = [a["name"] for a in artefacts]
+    unknown = [n for n in options.artefacts if n not in names]
+    if unknown:
+        raise DeviceError(f"bundle has no artefact '{unknown[0]}' (it has: {', '.join(names)})")
+    return [a for a in artefacts if a["name"] in options.artefacts]

@@ -1,0 +1,63 @@
+"""Stage 3: makes each quantisation variant of an fp32 artefact, looked up by (format, name)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..inputs import Feed
+from ..types import Budget
+
+
+@dataclass
+class QuantContext:
+    """What a variant may use besides the fp32 file: real text, already tokenised."""
+
+    calibration: list[Feed]  # all padded to one shape (static calibration needs it)
+    tuning: list[Feed]  # variable-length batches for sensitivity sweeps
+    primary_output: str
+    budget: Budget  # the variant's parity budget; searches aim at it
+    work_dir: Path
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    format: str
+    budget: Budget  # default parity budget; a recipe may override it
+    summary: str
+    build: Callable[[Path, Path, QuantContext], dict]  # (fp32 file, out file, ctx) -> details
+
+
+def _ort(fn_name: str):
+    def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
+        from . import onnxruntime as backend
+
+        return getattr(backend, fn_name)(src, dst, ctx)
+
+    return build
+
+
+VARIANTS: dict[str, dict[str, Variant]] = {
+    "onnx": {
+        "fp32": Variant("fp32", "onnx", Budget(cos_min=0.9999, max_abs=1e-3), "the exported graph",
+                        _ort("fp32")),
+        "fp16": Variant("fp16", "onnx", Budget(cos_min=0.999), "fp16 weights and compute, fp32 I/O",
+                        _ort("fp16")),
+        "int8-dynamic": Variant(
+            "int8-dynamic", "onnx", Budget(cos_min=0.98, cos_mean=0.99, spearman=0.98, top1=0.97),
+            "dynamic int8, QInt8 weights per channel", _ort("int8_dynamic")),
+        "int8-accurate": Variant(
+            "int8-accurate", "onnx", Budget(cos_min=0.985, cos_mean=0.99, spearman=0.98, top1=0.98),
+            "dynamic int8 with the most sensitive MatMuls kept fp32 (sensitivity sweep)",
+            _ort("int8_accurate")),
+        "int8-static": Variant(
+            "int8-static", "onnx", Budget(cos_min=0.98, cos_mean=0.99, spearman=0.98, top1=0.97),
+            "static QDQ int8, MatMul only, per channel, MinMax on real text", _ort("int8_static")),
+    },
+}
+
+
+def known_variants() -> list[str]:
+    return sorted({name for per_format in VARIANTS.values() for name in per_format})

