@@ -79,18 +79,24 @@ def export_cmd(recipe_name, checkpoint, out, force, parity_text, allow_fail, as_
 
 @main.command(name="profile")
 @click.argument("bundle", type=click.Path())
-@click.option("--device", default="host", show_default=True, help="host (more devices register as they land).")
+@click.option("--device", default="host", show_default=True,
+              help="host, emulated-arm:PROFILE, adb or cuda (see `mobilecomp devices`).")
 @click.option("--threads", multiple=True, type=int, help="Thread counts [default: 1 and all cores].")
 @click.option("--runs", default=30, show_default=True, type=click.IntRange(min=20), help="Timed runs (>= 20).")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--artefact", "artefacts", multiple=True, help="Only these artefacts (names from the manifest).")
+@click.option("--serial", help="adb: the device serial.")
+@click.option("--connect", help="adb: HOST:PORT to `adb connect` first.")
+@click.option("--runner", help="adb: benchmark_model, ort-runner, onnxruntime_perf_test or app.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new rows as JSON.")
-def profile_cmd(bundle, device, threads, runs, warmup, artefacts, as_json) -> None:
+def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connect, runner, as_json) -> None:
     """Measure a bundle's artefacts on a device and append the rows to its results."""
     from .pipeline import bundle_summary, profile_bundle
     from .profile import ProfileOptions
     from .report.table import bundle_table
 
-    rows = profile_bundle(Path(bundle), device, ProfileOptions(tuple(threads), runs, warmup, tuple(artefacts)))
+    rows = profile_bundle(Path(bundle), device, ProfileOptions(
+        tuple(threads), runs, warmup, tuple(artefacts),
+        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v})))
     manifest, all_rows = bundle_summary(Path(bundle))
     _emit(as_json, [r.to_json() for r in rows], bundle_table(manifest, all_rows))

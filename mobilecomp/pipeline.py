@@ -58,7 +58,7 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
             calibration=encode(model.tokenizer, calibration.sentences, model.input_names,
                                recipe.seq_len, batch_size=8, pad_to_max=True),
             tuning=encode(model.tokenizer, calibration.sentences, model.input_names, recipe.seq_len),
-            primary_output=head.primary, work_dir=tmp)
+            primary_output=head.primary, work_dir=tmp, model=model)
         artefacts = []
         for fmt in recipe.formats:
             suffix = FORMATS[fmt][0]

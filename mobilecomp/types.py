@@ -207,6 +207,8 @@ class ProfileRow:
     runner: dict[str, Any]  # name, version, and what else identifies it
     label: str | None  # UNTRAINED_LABEL for random weights
     timestamp: str
+    parity: dict[str, Any] | None = None  # parity re-checked on this device, where the backend does
+    extra: dict[str, Any] = field(default_factory=dict)  # backend facts (instruction counts, props)
 
     def to_json(self) -> dict[str, Any]:
         from .schema import to_dict

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..inputs import Feed
 from ..types import Budget
@@ -19,6 +20,7 @@ class QuantContext:
     primary_output: str
     budget: Budget  # the variant's parity budget; searches aim at it
     work_dir: Path
+    model: Any = None  # the LoadedModel, for formats that quantise while converting (TFLite)
 
 
 @dataclass(frozen=True)
