@@ -97,6 +97,6 @@ def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connec
 
     rows = profile_bundle(Path(bundle), device, ProfileOptions(
         tuple(threads), runs, warmup, tuple(artefacts),
-        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v})))
+        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v}))
     manifest, all_rows = bundle_summary(Path(bundle))
     _emit(as_json, [r.to_json() for r in rows], bundle_table(manifest, all_rows))
