@@ -59,6 +59,9 @@ def check_names(recipe: Recipe, where: str) -> None:
         need(variant, known_variants(), "variants")
     if recipe.checkpoint.source == "hf-dir" and not recipe.checkpoint.path:
         raise ConfigError(f"{where}: checkpoint.path is required when checkpoint.source is hf-dir")
+    if recipe.checkpoint.source == "hf-dir" and not Path(recipe.checkpoint.path).is_dir():
+        raise ConfigError(f"{where}: checkpoint.path {recipe.checkpoint.path} is not a directory "
+                          "(give a local Hugging Face checkpoint directory)")
     if recipe.checkpoint.source == "embedded" and not recipe.checkpoint.name:
         raise ConfigError(f"{where}: checkpoint.name is required when checkpoint.source is embedded")
     if "fp32" not in recipe.variants:

@@ -39,6 +39,16 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
     return _loaded(model, tokenizer, directory, arch, recipe, info)
 
 
+def check_config(recipe: Recipe):
+    """The architecture config the recipe describes; unknown fields are errors naming the field."""
+    arch = ARCHITECTURES[recipe.checkpoint.architecture]
+    try:
+        return arch.build_config(recipe.checkpoint.config)
+    except KeyError as exc:
+        raise ConfigError(f"recipe {recipe.name}: checkpoint.config.{exc.args[0]} is not a "
+                          f"{arch.config_class} field") from None
+
+
 def _pretrained(directory: Path, arch: Architecture, recipe: Recipe):
     files = weight_files(directory)
     model_type = json.loads((directory / "config.json").read_text()).get("model_type")
@@ -78,11 +88,7 @@ def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> L
     import torch
     import transformers
 
-    try:
-        config = arch.build_config(spec.config)
-    except KeyError as exc:
-        raise ConfigError(f"recipe {recipe.name}: checkpoint.config.{exc.args[0]} is not a "
-                          f"{arch.config_class} field") from None
+    config = check_config(recipe)
     head = HEADS[recipe.head]
     if head.uses_classifier:
         config.num_labels = recipe.num_labels
