@@ -67,6 +67,12 @@ def describe_artefact(bundle: Path, file: str, fmt: str, variant: str, details: 
         for node in model.graph.node:
             key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
             op_types[key] = op_types.get(key, 0) + 1
+    elif fmt == "tflite":
+        from .verify.lint import lint_tflite
+
+        lint = lint_tflite(path)
+        op_types = lint["op_types"]
+        details = {**details, "lint": lint}
     return Artefact(name=f"{fmt}-{variant}", format=fmt, variant=variant, file=file,
                     sha256=sha256_file(path), size_bytes=path.stat().st_size, opset=opset,
                     op_types=dict(sorted(op_types.items())), details=details)

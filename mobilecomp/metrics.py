@@ -5,6 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def comparable(output: str, values: np.ndarray) -> np.ndarray:
+    """What cosines are taken on: probabilities for logits (a near-tie's raw logits point
+    anywhere, so their cosine says nothing), the output itself otherwise."""
+    if output != "logits":
+        return values
+    shifted = np.exp(values - values.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
 def row_cosines(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
     """Cosine between matching rows (one per sentence) of two [n, d] arrays."""
     ref = reference.astype(np.float64)

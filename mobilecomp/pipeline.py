@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 from dataclasses import dataclass
@@ -12,18 +13,21 @@ import numpy as np
 
 from . import __version__
 from .bundle import BundleWriter, append_results, describe_artefact, read_manifest, read_results
-from .errors import ConfigError
+from .errors import ConfigError, ToolchainError
 from .export import FORMATS, export
 from .inputs import encode, profiling_feed
-from .load import load_model
+from .load import check_config, load_model
 from .load.checkpoints import sha256_file
 from .load.heads import HEADS
+from .load.inspect import loaded_counts
+from .prune import onnx_weight_stats, prune_model
 from .profile import ProfileOptions, profile
 from .quantise import VARIANTS, QuantContext
 from .schema import to_dict
 from .text import calibration_corpus, parity_corpus
 from .types import Manifest, ProfileRow, Recipe
 from .verify import artefact_outputs, check_parity, reference_outputs
+from .verify.accuracy import accuracy_report, encode_labelled, read_labelled, scores
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -35,18 +39,27 @@ class ExportResult:
 
     @property
     def failed(self) -> list[str]:
-        return [a.name for a in self.manifest.artefacts if not a.passed]
+        return ([a.name for a in self.manifest.artefacts if not a.passed]
+                + [u["name"] for u in self.manifest.unbuilt])
 
 
 def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, force: bool = False,
-                  parity_text: str | None = None, command: str = "",
+                  parity_text: str | None = None, eval_data: str | None = None, command: str = "",
                   log=lambda msg: None) -> ExportResult:
-    """Export every (format, variant) of ``recipe`` into the bundle directory ``out``."""
+    """Export every (format, variant) of ``recipe`` into the bundle directory ``out``;
+    with ``eval_data`` also gate each artefact's task accuracy against its source's."""
+    if eval_data is not None and not HEADS[recipe.head].uses_classifier:
+        raise ConfigError(f"--eval-data needs a classifier recipe; {recipe.name} has head: {recipe.head}")
+    labelled = read_labelled(eval_data, recipe.num_labels) if eval_data is not None else None
     corpus = parity_corpus(parity_text)
     calibration = calibration_corpus()
     writer = BundleWriter(Path(out), force)  # refuses an existing bundle before any work
+    check_config(recipe)
     log(f"loading {recipe.checkpoint.source} checkpoint ({recipe.checkpoint.architecture}, {recipe.head})")
     model = load_model(recipe, checkpoint)
+    pruning = _prune(model, recipe, log)
+    if recipe.decompose is not None:
+        return _export_deformer(recipe, model, writer, corpus, command, log)
     head = HEADS[recipe.head]
     feeds = encode(model.tokenizer, corpus.sentences, model.input_names, recipe.seq_len)
     with writer as tmp:
@@ -59,7 +72,11 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
                                recipe.seq_len, batch_size=8, pad_to_max=True),
             tuning=encode(model.tokenizer, calibration.sentences, model.input_names, recipe.seq_len),
             primary_output=head.primary, work_dir=tmp, model=model)
-        artefacts = []
+        if labelled is not None:
+            eval_feeds = encode_labelled(model.tokenizer, labelled, model.input_names, recipe.seq_len)
+            source_scores = scores(np.concatenate(reference_outputs(model, eval_feeds)["logits"]), labelled.labels)
+            log(f"PyTorch source accuracy {source_scores['accuracy']:.2f}% on {labelled.name}")
+        artefacts, unbuilt = [], []
         for fmt in recipe.formats:
             suffix = FORMATS[fmt][0]
             source = tmp / f"model-fp32{suffix}"
@@ -73,11 +90,22 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
                 budget = variant.budget.merged(recipe.parity.get(name))
                 target = tmp / f"model-{name}{suffix}"
                 log(f"{fmt} {name}: {variant.summary}")
-                details = variant.build(source, target, QuantContext(budget=budget, **ctx_base))
+                try:
+                    details = variant.build(source, target, QuantContext(budget=budget, **ctx_base))
+                except ToolchainError as exc:  # reported in the manifest, and fails the export
+                    log(f"{fmt}-{name}: not built: {exc}")
+                    unbuilt.append({"name": f"{fmt}-{name}", "format": fmt, "variant": name, "error": str(exc)})
+                    target.unlink(missing_ok=True)
+                    continue
                 art = describe_artefact(tmp, target.name, fmt, name, {**export_details, **details})
                 outputs = artefact_outputs(fmt, target, feeds, model.output_names)
                 art.parity = check_parity(reference, outputs, feeds, head.primary, recipe.head,
                                           budget, corpus.name)
+                if labelled is not None:
+                    logits = np.concatenate(artefact_outputs(fmt, target, eval_feeds, model.output_names)["logits"])
+                    art.accuracy = accuracy_report(source_scores, logits, labelled, recipe.max_accuracy_drop)
+                    log(f"{art.name}: accuracy {art.accuracy.accuracy:.2f}% "
+                        f"(drop {art.accuracy.drop_points:+.2f} points)")
                 log(f"{art.name}: cos_min {art.parity.cos_min:.4f} "
                     f"{'pass' if art.parity.passed else 'FAIL ' + '; '.join(art.parity.failures)}")
                 artefacts.append(art)
@@ -85,11 +113,105 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
             recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
             model={"architecture": model.architecture, "head": model.head, "params": model.params,
                    "inputs": list(model.input_names), "outputs": list(model.output_names),
-                   "primary_output": head.primary, "seq_len": recipe.seq_len},
-            parity_corpus=corpus.describe(), artefacts=artefacts, versions=_versions(),
+                   "primary_output": head.primary, "seq_len": recipe.seq_len,
+                   **loaded_counts(model, recipe), **({"pruning": pruning} if pruning else {})},
+            parity_corpus=corpus.describe(), artefacts=artefacts, unbuilt=unbuilt,
+            eval_data=labelled.describe() if labelled is not None else None, versions=_versions(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
         writer.commit(manifest)
     return ExportResult(Path(out), manifest)
+
+
+def _prune(model, recipe: Recipe, log) -> dict | None:
+    """Stage 1b: unstructured pruning of the loaded weights (recipe.prune), in place."""
+    if recipe.prune is None:
+        return None
+    if not hasattr(model.module, "model"):
+        raise ConfigError(f"recipe {recipe.name}: prune needs a PyTorch checkpoint")
+    info = prune_model(model.module, recipe.prune)
+    log(f"pruned {info['matrices']} encoder matrices by {info['method']} to "
+        f"{info['sparsity_torch']:.1%} sparsity (no speed-up on dense kernels)")
+    return info
+
+
+def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, command: str, log) -> ExportResult:
+    """DeFormer stages: passage and question graphs (+ the undecomposed model for comparison),
+    int8 of each, parity of the two-graph run against the undecomposed PyTorch forward."""
+    from . import deformer
+    from .quantise.onnxruntime import int8_dynamic
+
+    spec, head = recipe.decompose, HEADS[recipe.head]
+    feeds = deformer.paired_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
+    pairs = sum(len(f["input_ids"]) for f in feeds)
+    with writer as tmp:
+        log(f"PyTorch undecomposed DeFormer reference on {pairs} (question, passage) pairs of {corpus.name}")
+        reference = deformer.reference_outputs(model, spec, feeds)
+        full_reference = reference_outputs(model, feeds)  # the plain model: all layers joint
+        tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
+        log(f"exporting passage ({spec.lower_layers} lower layers) and question graphs")
+        details = deformer.export_graphs(model, spec, feeds[0], recipe.opset, tmp / "passage-fp32.onnx",
+                                         tmp / "question-fp32.onnx")
+        log("exporting the undecomposed model (the full BERT it is compared with)")
+        full_details = export(model, recipe, "onnx", tmp / "full-fp32.onnx")
+        artefacts = []
+        for name in recipe.variants:
+            variant = VARIANTS["onnx"][name]
+            budget = variant.budget.merged(recipe.parity.get(name))
+            files = {}
+            for part in ("passage", "question"):
+                files[part] = tmp / f"{part}-{name}.onnx"
+                if name != "fp32":
+                    int8_dynamic(tmp / f"{part}-fp32.onnx", files[part], None)
+            outputs = deformer.two_graph_outputs(files["passage"], files["question"], feeds)
+            for part in ("question", "passage"):
+                variant_name = name if part == "question" else f"passage-{name}"
+                art = describe_artefact(tmp, files[part].name, "onnx", variant_name,
+                                        {**details, "graph": part, "quantisation": variant.summary,
+                                         "passage_cached": part == "question"})
+                if part == "question":
+                    art.parity = check_parity(reference, outputs, feeds, head.primary, recipe.head, budget,
+                                              f"{corpus.name} (question, passage) pairs")
+                    log(f"{art.name}: cos_min {art.parity.cos_min:.4f} "
+                        f"{'pass' if art.parity.passed else 'FAIL ' + '; '.join(art.parity.failures)}")
+                else:
+                    art.parity = art_parity_of_pair(outputs, reference, feeds, head, recipe, budget, corpus)
+                artefacts.append(art)
+        full = describe_artefact(tmp, "full-fp32.onnx", "onnx", "full-fp32",
+                                 {**full_details, "graph": "undecomposed (all layers joint), the baseline"})
+        full.parity = check_parity(full_reference, artefact_outputs("onnx", tmp / "full-fp32.onnx", feeds,
+                                                                    model.output_names),
+                                   feeds, head.primary, recipe.head, VARIANTS["onnx"]["fp32"].budget, corpus.name)
+        artefacts.append(full)
+        (tmp / "inputs").mkdir()
+        profile = deformer.profile_feed(feeds, tmp / "passage-fp32.onnx")
+        np.savez(tmp / "inputs" / "profile.npz", **profile)
+        parity_feed = deformer.cached_passage_states(tmp / "passage-fp32.onnx", [
+            {k: np.concatenate([f[k] for f in feeds]) for k in feeds[0]}])[0]
+        np.savez(tmp / "inputs" / "parity.npz", **parity_feed)
+        np.savez(tmp / "inputs" / "reference.npz", **{head.primary: np.concatenate(reference[head.primary])})
+        manifest = Manifest(
+            recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
+            model={"architecture": model.architecture, "head": model.head, "params": model.params,
+                   "inputs": list(deformer.QUESTION_INPUTS) + ["passage_states", "passage_attention_mask"],
+                   "passage_inputs": list(deformer.PASSAGE_INPUTS), "outputs": list(model.output_names),
+                   "primary_output": head.primary, "seq_len": recipe.seq_len,
+                   "decompose": {**to_dict(spec), "passage_len": recipe.seq_len - spec.question_len,
+                                 "reference": "undecomposed PyTorch forward, block-diagonal attention "
+                                              "in the lower layers",
+                                 "baseline_artefact": "onnx-full-fp32",
+                                 "paper_latency_s": deformer.PAPER_LATENCY_S},
+                   **loaded_counts(model, recipe)},
+            parity_corpus={**corpus.describe(), "pairs": pairs}, artefacts=artefacts, unbuilt=[], eval_data=None,
+            versions=_versions(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
+        writer.commit(manifest)
+    return ExportResult(Path(writer.out), manifest)
+
+
+def art_parity_of_pair(outputs, reference, feeds, head, recipe: Recipe, budget, corpus):
+    """The passage graph has no output of its own to compare: it passes when the pair does."""
+    return check_parity(reference, outputs, feeds, head.primary, recipe.head, budget,
+                        f"{corpus.name} (question, passage) pairs, through the question graph")
 
 
 def _write_inputs(tmp: Path, model, recipe: Recipe, corpus, primary_reference: list[np.ndarray]) -> None:
@@ -135,3 +257,48 @@ def profile_bundle(bundle: Path, device: str, options: ProfileOptions) -> list[P
 
 def bundle_summary(bundle: Path) -> tuple[dict, list[dict]]:
     return read_manifest(bundle), read_results(bundle)
+
+
+ACCURACY_JSONL = "accuracy.jsonl"
+
+
+def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[dict]:
+    """Task accuracy of the bundle's source model and of every artefact the host can run,
+    appended to BUNDLE/accuracy.jsonl (one row each)."""
+    from .errors import CheckpointError
+    from .schema import from_dict
+    from .verify import RUNNERS
+
+    manifest = read_manifest(bundle)
+    recipe = from_dict(Recipe, manifest["recipe"], where=f"{bundle}/manifest.json recipe")
+    if not HEADS[recipe.head].uses_classifier:
+        raise ConfigError(f"{bundle}: eval needs a classifier bundle; this one has head: {recipe.head}")
+    data = read_labelled(data_path, recipe.num_labels)
+    checkpoint = manifest["checkpoint"]
+    model = load_model(recipe, checkpoint["path"] if checkpoint["source"] == "hf-dir" else None)
+    if model.checkpoint["sha256"] != checkpoint["sha256"]:
+        raise CheckpointError(f"{checkpoint['path']}: weights changed since the bundle was exported "
+                              "(sha256 differs); re-export the bundle")
+    feeds = encode_labelled(model.tokenizer, data, model.input_names, recipe.seq_len)
+    source = scores(np.concatenate(reference_outputs(model, feeds)["logits"]), data.labels)
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    common = {"model": recipe.name, "device": "host", "provenance": "measured-host", "data": data.describe(),
+              "label": checkpoint.get("label"), "timestamp": stamp}
+    rows = [{"artefact": "pytorch-source", "variant": "source", "format": "pytorch", **common, **source,
+             "source_accuracy": source["accuracy"], "drop_points": 0.0, "passed": True,
+             "runner": {"name": "torch", "version": _versions()["torch"]}}]
+    log(f"pytorch-source: accuracy {source['accuracy']:.2f}%")
+    for art in manifest["artefacts"]:
+        if art["format"] not in RUNNERS:
+            continue
+        logits = np.concatenate(artefact_outputs(art["format"], Path(bundle) / art["file"], feeds,
+                                                 model.output_names)["logits"])
+        report = accuracy_report(source, logits, data, recipe.max_accuracy_drop)
+        rows.append({"artefact": art["name"], "variant": art["variant"], "format": art["format"], **common,
+                     **to_dict(report), "passed": report.passed,
+                     "runner": {"name": art["format"], "version": _versions().get("onnxruntime")}})
+        log(f"{art['name']}: accuracy {report.accuracy:.2f}% (drop {report.drop_points:+.2f} points)")
+    with open(Path(bundle) / ACCURACY_JSONL, "a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -32,6 +33,10 @@ def load_recipe(name_or_path: str, recipes_dir: Path = RECIPES_DIR) -> Recipe:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     recipe = from_dict(Recipe, data, where=str(path))
+    if recipe.checkpoint.path and not Path(recipe.checkpoint.path).expanduser().is_absolute():
+        # A relative checkpoint path is relative to the recipe file, wherever it is run from.
+        absolute = str((path.parent / recipe.checkpoint.path).resolve())
+        recipe = replace(recipe, checkpoint=replace(recipe.checkpoint, path=absolute))
     if recipe.name != path.stem:
         raise ConfigError(f"{path}: name '{recipe.name}' must match the file name '{path.stem}'")
     check_names(recipe, str(path))
@@ -59,10 +64,42 @@ def check_names(recipe: Recipe, where: str) -> None:
         need(variant, known_variants(), "variants")
     if recipe.checkpoint.source == "hf-dir" and not recipe.checkpoint.path:
         raise ConfigError(f"{where}: checkpoint.path is required when checkpoint.source is hf-dir")
-    if recipe.checkpoint.source == "hf-dir" and not Path(recipe.checkpoint.path).is_dir():
-        raise ConfigError(f"{where}: checkpoint.path {recipe.checkpoint.path} is not a directory "
-                          "(give a local Hugging Face checkpoint directory)")
+
     if recipe.checkpoint.source == "embedded" and not recipe.checkpoint.name:
         raise ConfigError(f"{where}: checkpoint.name is required when checkpoint.source is embedded")
     if "fp32" not in recipe.variants:
         raise ConfigError(f"{where}: variants must include fp32 (the other variants start from it)")
+    check_seed_fields(recipe, where)
+
+
+def check_seed_fields(recipe: Recipe, where: str) -> None:
+    """ONNX checkpoints, shipped vocabularies, pruning and DeFormer decomposition (issue 6)."""
+    from .load.checkpoints import EMBEDDED
+    from .load.onnx_source import EMBEDDED_ONNX
+    from .load.vocabs import VOCABS
+    from .prune import METHODS
+
+    spec = recipe.checkpoint
+    if spec.source == "embedded-onnx":
+        if spec.name not in EMBEDDED_ONNX:
+            raise ConfigError(f"{where}: checkpoint.name '{spec.name}' is unknown for embedded-onnx "
+                              f"(known: {', '.join(EMBEDDED_ONNX)})")
+        if recipe.formats != ("onnx",) or recipe.prune or recipe.decompose:
+            raise ConfigError(f"{where}: an embedded-onnx checkpoint takes formats: [onnx] and no "
+                              "prune or decompose (there is no PyTorch model to change)")
+    if spec.source == "architecture" and spec.tokenizer not in (*EMBEDDED, *VOCABS):
+        raise ConfigError(f"{where}: checkpoint.tokenizer '{spec.tokenizer}' is unknown "
+                          f"(known: {', '.join([*EMBEDDED, *VOCABS])})")
+    if recipe.prune is not None and recipe.prune.method not in METHODS:
+        raise ConfigError(f"{where}: prune.method '{recipe.prune.method}' is unknown (known: {', '.join(METHODS)})")
+    if recipe.decompose is not None:
+        if spec.architecture != "bert" or recipe.formats != ("onnx",):
+            raise ConfigError(f"{where}: decompose needs checkpoint.architecture bert and formats: [onnx]")
+        layers = spec.config.get("num_hidden_layers", 12)
+        if recipe.decompose.lower_layers >= layers:
+            raise ConfigError(f"{where}: decompose.lower_layers {recipe.decompose.lower_layers} must be "
+                              f"below num_hidden_layers ({layers})")
+        unsupported = sorted(set(recipe.variants) - {"fp32", "int8-dynamic"})
+        if unsupported:
+            raise ConfigError(f"{where}: variants '{unsupported[0]}' is not built for decompose "
+                              "(known: fp32, int8-dynamic)")

@@ -36,10 +36,35 @@ class CheckpointSpec:
     source: str  # one of load.checkpoints.SOURCES
     architecture: str = "bert"  # one of load.architectures.ARCHITECTURES
     name: str | None = None  # source=embedded: which embedded checkpoint
-    path: str | None = None  # source=hf-dir: a local Hugging Face directory
+    path: str | None = None  # source=hf-dir: a local Hugging Face directory (relative: to the recipe)
+    made_by: str | None = None  # source=hf-dir: the command that creates the directory
     config: dict[str, Any] = field(default_factory=dict)  # source=architecture: config fields
-    tokenizer: str = "all-minilm-l6-v2"  # source=architecture: embedded checkpoint lending its vocab
+    tokenizer: str = "all-minilm-l6-v2"  # source=architecture: embedded checkpoint or shipped vocab (load.vocabs)
     seed: int = 0  # source=architecture: seed of the random weights
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """Unstructured pruning applied to the loaded weights before export (see mobilecomp/prune.py)."""
+
+    sparsity: float  # share of each prunable weight matrix set to zero, 0..1
+    method: str = "magnitude"  # one of prune.METHODS
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"prune.sparsity {self.sparsity} is outside 0..1")
+
+
+@dataclass(frozen=True)
+class DecomposeSpec:
+    """DeFormer (Cao et al.): lower layers see question and passage apart, upper layers jointly."""
+
+    lower_layers: int  # layers run separately; the passage's output of these is cached
+    question_len: int  # fixed question length; the passage takes the rest of seq_len
+
+    def __post_init__(self) -> None:
+        if self.lower_layers < 1 or self.question_len < 4:
+            raise ValueError("decompose.lower_layers must be >= 1 and decompose.question_len >= 4")
 
 
 @dataclass(frozen=True)
@@ -54,17 +79,27 @@ class Recipe:
     seq_len: int = 128  # profiling length and ONNX example length
     opset: int = 17
     formats: tuple[str, ...] = ("onnx",)
+    tflite_seq_lens: tuple[int, ...] = ()  # extra fixed lengths, one .tflite signature each (seq_len always)
     variants: tuple[str, ...] = ("fp32", "int8-dynamic")
     parity: dict[str, Budget] = field(default_factory=dict)  # per-variant overrides
+    max_accuracy_drop: float | None = None  # points of task accuracy an artefact may lose
+    prune: PruneSpec | None = None  # unstructured pruning before export
+    decompose: DecomposeSpec | None = None  # DeFormer: passage and question graphs
 
     def __post_init__(self) -> None:
         if self.seq_len < 8 or self.seq_len > 512:
             raise ValueError(f"seq_len {self.seq_len} is outside 8..512")
         if self.opset < 17:
             raise ValueError(f"opset {self.opset} is below 17 (LayerNormalization needs 17)")
+        bad = [n for n in self.tflite_seq_lens if n < 8 or n > self.seq_len]
+        if bad:
+            raise ValueError(f"tflite_seq_lens {bad[0]} is outside 8..seq_len ({self.seq_len})")
         unknown = sorted(set(self.parity) - set(self.variants))
         if unknown:
             raise ValueError(f"parity names variant '{unknown[0]}' that is not in variants")
+        if self.decompose is not None and self.decompose.question_len >= self.seq_len - 8:
+            raise ValueError(f"decompose.question_len {self.decompose.question_len} leaves no passage "
+                             f"in seq_len {self.seq_len}")
 
 
 # ---- model ----------------------------------------------------------------------------------
@@ -113,6 +148,23 @@ class ParityReport:
 
 
 @dataclass
+class AccuracyReport:
+    """Task accuracy of one artefact next to its PyTorch source's, on labelled data."""
+
+    data: dict[str, Any]  # name, sha256, examples
+    accuracy: float  # percent
+    f1: float | None  # binary tasks
+    source_accuracy: float
+    drop_points: float
+    max_drop: float | None
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
 class Artefact:
     """One exported model file in a bundle."""
 
@@ -126,10 +178,15 @@ class Artefact:
     op_types: dict[str, int]
     details: dict[str, Any] = field(default_factory=dict)  # variant-specific facts
     parity: ParityReport | None = None
+    accuracy: AccuracyReport | None = None
 
     @property
     def passed(self) -> bool:
-        return self.parity is not None and self.parity.passed
+        """Parity within budget, task accuracy within budget where measured, and the
+        mobile-readiness lint passed where one ran (.tflite)."""
+        lint_ok = self.details.get("lint", {}).get("passed", True)
+        return (self.parity is not None and self.parity.passed and lint_ok
+                and (self.accuracy is None or self.accuracy.passed))
 
 
 # ---- profiling -------------------------------------------------------------------------------
@@ -232,6 +289,8 @@ class Manifest:
     model: dict[str, Any]  # architecture, head, params, inputs, outputs, seq_len
     parity_corpus: dict[str, Any]
     artefacts: list[Artefact]
+    unbuilt: list[dict[str, str]]  # variants the toolchain could not produce: name, format, variant, error
+    eval_data: dict[str, Any] | None
     versions: dict[str, str]
     created: str
     command: str
@@ -244,4 +303,6 @@ class Manifest:
             raw["passed"] = art.passed
             if art.parity is not None:
                 raw["parity"]["passed"] = art.parity.passed
+            if art.accuracy is not None:
+                raw["accuracy"]["passed"] = art.accuracy.passed
         return data

@@ -14,7 +14,8 @@ from mobilecomp.verify import artefact_outputs, check_parity, reference_outputs
 def minilm(tmp_path_factory):
     from mobilecomp.pipeline import export_bundle
 
-    recipe = replace(load_recipe("minilm-l6-int8"), variants=("fp32", "int8-dynamic"))
+    recipe = replace(load_recipe("minilm-l6-int8"), variants=("fp32", "int8-dynamic"),
+                     formats=("onnx",))
     return export_bundle(recipe, tmp_path_factory.mktemp("m") / "minilm")
 
 

@@ -90,7 +90,7 @@ def test_over_budget_artefact_fails_the_command_but_is_recorded(tmp_path):
     path.write_text(recipe)
     out = tmp_path / "b"
     result = CliRunner().invoke(main, ["export", "--recipe", str(path), "--out", str(out)])
-    assert result.exit_code == 6 and "onnx-int8-dynamic over the parity budget" in result.stderr
+    assert result.exit_code == 6 and "onnx-int8-dynamic failed the parity, accuracy or lint gate" in result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     verdict = {a["name"]: a["passed"] for a in manifest["artefacts"]}
     assert verdict == {"onnx-fp32": True, "onnx-int8-dynamic": False}

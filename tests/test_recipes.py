@@ -43,6 +43,8 @@ def _export(tmp_path: Path, text: str, name: str = "bad"):
     (lambda t: t.replace("hidden_size: 32,", "hiden_size: 32,"), "checkpoint.config.hiden_size", 2),
     (lambda t: t.replace("source: architecture", "source: hf-dir\n  path: /nonexistent/ckpt"),
      "checkpoint.path /nonexistent/ckpt is not a directory", 2),
+    (lambda t: t.replace("source: architecture", "source: hf-dir\n  path: nowhere"),
+     "/nowhere is not a directory", 2),
     (lambda t: t.replace("  source: architecture\n", ""), "missing required field 'source'", 2),
 ])
 def test_bad_recipe_is_one_line_error(tmp_path, mutation, field, exit_code):

@@ -14,9 +14,16 @@ def _onnx(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
     return export_onnx(model, recipe, path)
 
 
+def _tflite(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
+    from .tflite import export_tflite
+
+    return export_tflite(model, recipe, path)
+
+
 # format name -> (file suffix, exporter(model, recipe, path) -> details)
 FORMATS: dict[str, tuple[str, Callable[[LoadedModel, Recipe, Path], dict]]] = {
     "onnx": (".onnx", _onnx),
+    "tflite": (".tflite", _tflite),
 }
 
 

@@ -11,6 +11,12 @@ from ..types import LoadedModel, Recipe
 
 
 def export_onnx(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
+    if hasattr(model.module, "onnx_path"):  # a checkpoint that is already ONNX: its graph is the export
+        import shutil
+
+        shutil.copyfile(model.module.onnx_path, path)
+        return {"exporter": "none: the checkpoint is ONNX (outputs renamed to the head's names)",
+                "source_file": model.checkpoint.get("path")}
     import torch
 
     feed = profiling_feed(model.tokenizer, model.input_names, recipe.seq_len)

@@ -30,6 +30,8 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
         directory, source = embedded_dir(spec.name), "embedded"
     elif spec.source == "hf-dir":
         directory, source = Path(spec.path), "hf-dir"
+    elif spec.source == "embedded-onnx":
+        return _onnx_model(recipe, spec, arch)
     else:
         return _random_model(recipe, spec, arch)
     model, sha = _pretrained(directory, arch, recipe)
@@ -40,7 +42,12 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
 
 
 def check_config(recipe: Recipe):
-    """The architecture config the recipe describes; unknown fields are errors naming the field."""
+    """The architecture config the recipe describes; unknown fields and a missing checkpoint
+    directory are errors naming the field."""
+    spec = recipe.checkpoint
+    if spec.source == "hf-dir" and not Path(spec.path).expanduser().is_dir():
+        hint = f"make it with {spec.made_by}" if spec.made_by else "give a local Hugging Face checkpoint directory"
+        raise ConfigError(f"recipe {recipe.name}: checkpoint.path {spec.path} is not a directory ({hint})")
     arch = ARCHITECTURES[recipe.checkpoint.architecture]
     try:
         return arch.build_config(recipe.checkpoint.config)
@@ -93,7 +100,7 @@ def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> L
     if head.uses_classifier:
         config.num_labels = recipe.num_labels
     config._attn_implementation = "eager"
-    directory = embedded_dir(spec.tokenizer)
+    directory = tokenizer_dir(spec.tokenizer)
     tokenizer = _tokenizer(directory)
     if len(tokenizer) > config.vocab_size:
         raise ConfigError(f"recipe {recipe.name}: tokenizer '{spec.tokenizer}' has {len(tokenizer)} "
@@ -105,6 +112,43 @@ def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> L
             "trained": False, "label": UNTRAINED_LABEL, "architecture": arch.name,
             "seed": spec.seed, "config_source": arch.source}
     return _loaded(model, tokenizer, directory, arch, recipe, info)
+
+
+def tokenizer_dir(name: str) -> Path:
+    """The directory of a tokenizer named in a recipe: a vocab shipped here or an embedded checkpoint's."""
+    from .vocabs import VOCABS, vocab_dir
+
+    if name in VOCABS:
+        return vocab_dir(name)
+    from .checkpoints import EMBEDDED
+
+    if name not in EMBEDDED:
+        raise ConfigError(f"checkpoint.tokenizer '{name}' is unknown "
+                          f"(known: {', '.join([*EMBEDDED, *VOCABS])})")
+    return embedded_dir(name)
+
+
+def _onnx_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> LoadedModel:
+    """An ONNX checkpoint: adapted to the head's output names, run by onnxruntime as the reference."""
+    import tempfile
+
+    from .checkpoints import sha256_file
+    from .onnx_source import EMBEDDED_ONNX, OnnxModule, adapt, embedded_onnx_path
+
+    head = HEADS[recipe.head]
+    if head.uses_classifier:
+        raise ConfigError(f"recipe {recipe.name}: an ONNX checkpoint has no classifier; use head: encoder")
+    entry = EMBEDDED_ONNX.get(spec.name or "")
+    path = embedded_onnx_path(spec.name or "")
+    adapted = Path(tempfile.mkdtemp(prefix="mobilecomp-onnx-")) / "model-fp32.onnx"
+    params = adapt(path, adapted, entry, head.outputs)
+    directory = tokenizer_dir(entry.tokenizer)
+    info = {"source": "embedded-onnx", "name": spec.name, "path": str(path), "sha256": sha256_file(path),
+            "trained": True, "label": None, "architecture": arch.name, "requirement": entry.requirement,
+            "reference": "the package's own fp32 ONNX graph (onnxruntime), not PyTorch"}
+    return LoadedModel(module=OnnxModule(adapted, entry.inputs, head.outputs), tokenizer=_tokenizer(directory),
+                       tokenizer_dir=str(directory), architecture=arch.name, head=head.name,
+                       input_names=entry.inputs, output_names=head.outputs, checkpoint=info, params=params)
 
 
 def _loaded(model, tokenizer, tokenizer_dir: Path, arch: Architecture, recipe: Recipe, info) -> LoadedModel:

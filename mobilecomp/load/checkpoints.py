@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 
-SOURCES = ("embedded", "hf-dir", "architecture")
+SOURCES = ("embedded", "hf-dir", "architecture", "embedded-onnx")  # embedded-onnx: load/onnx_source.py
 
 
 @dataclass(frozen=True)

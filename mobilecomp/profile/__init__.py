@@ -26,9 +26,23 @@ def _host(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> l
     return profile_host(bundle, manifest, options)
 
 
+def _emulated_arm(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:
+    from .emulated_arm import profile_emulated_arm
+
+    return profile_emulated_arm(bundle, manifest, spec, options)
+
+
+def _adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:
+    from .adb import profile_adb
+
+    return profile_adb(bundle, manifest, spec, options)
+
+
 # device name (the part before ':') -> backend(bundle, manifest, full device string, options)
 DEVICES: dict[str, Callable[[Path, dict, str, ProfileOptions], list[ProfileRow]]] = {
     "host": _host,
+    "emulated-arm": _emulated_arm,
+    "adb": _adb,
 }
 
 

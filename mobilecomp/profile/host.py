@@ -47,8 +47,27 @@ class OnnxRuntimeRunner:
         return {"name": self.name, "version": self.version, "provider": "CPUExecutionProvider"}
 
 
+class LiteRTRunner:
+    name = "ai-edge-litert"
+
+    def __init__(self, path: Path, threads: int, feed: dict) -> None:
+        from ..litert import TFLiteModel, runtime_version
+
+        self.version = runtime_version()
+        self.model = TFLiteModel(path, threads)
+        self.signature = self.model.signature_for(int(feed["input_ids"].shape[1]))
+        self.feed = feed
+
+    def __call__(self) -> None:
+        self.model.run_one(self.feed, self.signature)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "version": self.version, "delegate": "XNNPACK (LiteRT default CPU)",
+                "signature": self.signature}
+
+
 # format -> runner class taking (path, threads, feed)
-HOST_RUNNERS = {"onnx": OnnxRuntimeRunner}
+HOST_RUNNERS = {"onnx": OnnxRuntimeRunner, "tflite": LiteRTRunner}
 
 
 def profile_host(bundle: Path, manifest: dict, options: ProfileOptions) -> list[ProfileRow]:

@@ -61,5 +61,36 @@ VARIANTS: dict[str, dict[str, Variant]] = {
 }
 
 
+def _litert(fn_name: str):
+    def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
+        from . import litert as backend
+
+        return getattr(backend, fn_name)(src, dst, ctx)
+
+    return build
+
+
+_INT8 = Budget(cos_min=0.98, cos_mean=0.99, spearman=0.98, top1=0.97)  # the ONNX int8 budgets
+VARIANTS["tflite"] = {
+    "fp32": Variant("fp32", "tflite", Budget(cos_min=0.9999, max_abs=1e-3),
+                    "litert-torch conversion, fixed-length signatures", _litert("fp32")),
+    "fp16": Variant("fp16", "tflite", Budget(cos_min=0.999), "fp16 weights (litert-torch full_fp16_recipe)",
+                    _litert("fp16")),
+    "int8-dynamic": Variant("int8-dynamic", "tflite", _INT8,
+                            "dynamic-range int8, weights per channel (litert-torch full_dynamic_recipe)",
+                            _litert("int8_dynamic")),
+    "int8-weight-only": Variant("int8-weight-only", "tflite",
+                                Budget(cos_min=0.99, cos_mean=0.995, spearman=0.98, top1=0.98),
+                                "int8 weights, float compute (litert-torch full_weight_only_recipe)",
+                                _litert("int8_weight_only")),
+    "int8-full": Variant("int8-full", "tflite", _INT8,
+                         "full int8: int8 weights and static int8 activations calibrated on real text "
+                         "(ai-edge-quantizer); expected to fail parity on BERT", _litert("int8_full")),
+    "int16x8": Variant("int16x8", "tflite", _INT8,
+                       "int8 weights, static int16 activations calibrated on real text (ai-edge-quantizer)",
+                       _litert("int16x8")),
+}
+
+
 def known_variants() -> list[str]:
     return sorted({name for per_format in VARIANTS.values() for name in per_format})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import row_cosines
+from ..metrics import comparable, row_cosines
 from ..runners import onnx_session, run_onnx
 from . import QuantContext
 from .calibration import FeedReader
@@ -107,7 +107,8 @@ def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
 def _tuning_cos_min(path: Path, ctx: QuantContext, reference: np.ndarray) -> float:
     out = run_onnx(onnx_session(path, threads=0), ctx.tuning, ctx.primary_output)
-    return float(row_cosines(reference, out).min())
+    return float(row_cosines(comparable(ctx.primary_output, reference),
+                             comparable(ctx.primary_output, out)).min())
 
 
 def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:

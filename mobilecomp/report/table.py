@@ -48,6 +48,9 @@ def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             ratio = ref["latency_ms"]["p50"] / row["latency_ms"]["p50"] if row and ref else None
             line.append(_fmt(ratio, ".2f") + ("x" if ratio else ""))
         body.append(line)
+    for missing in manifest.get("unbuilt", []):
+        body.append([missing["name"], "-", "-", "-", "-", f"NOT BUILT: {missing['error'][:120]}"]
+                    + ["-"] * (2 * len(configs)))
     out = [f"{manifest['recipe']['name']}: {manifest['model']['architecture']} "
            f"({manifest['model']['params'] / 1e6:.1f}M params), seq {manifest['model']['seq_len']}, "
            f"parity on {manifest['parity_corpus']['sentences']} sentences of {manifest['parity_corpus']['name']}"]

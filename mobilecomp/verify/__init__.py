@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..inputs import Feed
-from ..metrics import pairwise_similarity_spearman, row_cosines
+from ..metrics import comparable, pairwise_similarity_spearman, row_cosines
 from ..types import Budget, LoadedModel, ParityReport
 
 Outputs = dict[str, list[np.ndarray]]  # output name -> one array per feed
@@ -40,8 +40,20 @@ def _onnx_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...]) -> Outp
     return outputs
 
 
+def _tflite_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...]) -> Outputs:
+    from ..litert import TFLiteModel
+
+    model = TFLiteModel(path, threads=0)
+    outputs: Outputs = {name: [] for name in names}
+    for feed in feeds:
+        for name, value in zip(names, model.run(feed, names)):
+            outputs[name].append(value)
+    return outputs
+
+
 # format -> runner(path, feeds, output names) -> outputs
-RUNNERS: dict[str, Callable[[Path, list[Feed], tuple[str, ...]], Outputs]] = {"onnx": _onnx_outputs}
+RUNNERS: dict[str, Callable[[Path, list[Feed], tuple[str, ...]], Outputs]] = {
+    "onnx": _onnx_outputs, "tflite": _tflite_outputs}
 
 
 def artefact_outputs(fmt: str, path: Path, feeds: list[Feed], names: tuple[str, ...]) -> Outputs:
@@ -69,7 +81,7 @@ def check_parity(reference: Outputs, candidate: Outputs, feeds: list[Feed], prim
         raise ValueError(f"artefact has no output '{missing[0]}'")
     ref = np.concatenate(reference[primary])
     cand = np.concatenate(candidate[primary])
-    cos = row_cosines(ref, cand)
+    cos = row_cosines(comparable(primary, ref), comparable(primary, cand))
     report = ParityReport(
         corpus=corpus, sentences=len(ref), output=primary,
         cos_min=float(np.nan_to_num(cos, nan=-1.0).min()), cos_mean=float(np.nan_to_num(cos, nan=-1.0).mean()),

@@ -1,0 +1,139 @@
+"""Every TFLite variant of each recipe beside its ONNX Runtime counterpart, measured in one run: docs/tflite.md.
+
+    .venv/bin/python bench/tflite_variants.py [--recipe minilm-l6-int8 --recipe mobilebert-int8]
+        [--work /tmp/mobilecomp-tflite-bench] [--runs 20] [--out docs/tflite.md]
+
+Each recipe is exported with formats [onnx, tflite] and every registered tflite variant (the
+ONNX side: fp32, fp16, int8-dynamic), then all artefacts are profiled on the host in one
+interleaved run (threads 1 and all cores, seq = the recipe's seq_len, batch 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ONNX_VARIANTS = ("fp32", "fp16", "int8-dynamic")
+
+
+def run(recipe_name: str, work: Path, runs: int, log) -> dict:
+    from mobilecomp.pipeline import export_bundle, profile_bundle
+    from mobilecomp.profile import ProfileOptions
+    from mobilecomp.quantise import VARIANTS
+    from mobilecomp.recipe import load_recipe
+    from mobilecomp.runners import cpu_count
+
+    recipe = load_recipe(recipe_name)
+    variants = tuple(dict.fromkeys((*ONNX_VARIANTS, *VARIANTS["tflite"])))
+    recipe = dataclasses.replace(recipe, formats=("onnx", "tflite"), variants=variants,
+                                 parity={k: v for k, v in recipe.parity.items() if k in variants})
+    t0 = time.perf_counter()
+    result = export_bundle(recipe, work / recipe.name, force=True, log=log)
+    export_s = time.perf_counter() - t0
+    wanted = [a.name for a in result.manifest.artefacts
+              if a.format == "tflite" or a.variant in ONNX_VARIANTS]
+    rows = profile_bundle(work / recipe.name, "host", ProfileOptions(
+        threads=tuple(dict.fromkeys((1, cpu_count()))), runs=runs, warmup=3, artefacts=tuple(wanted)))
+    return {"recipe": recipe, "manifest": result.manifest, "rows": rows, "export_s": export_s}
+
+
+def _p50(rows, artefact: str, threads: int) -> float | None:
+    for r in rows:
+        if r.artefact == artefact and r.threads == threads:
+            return r.latency_ms.percentile(50)
+    return None
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table(res: dict) -> list[str]:
+    manifest, rows = res["manifest"], res["rows"]
+    arts = {a.name: a for a in manifest.artefacts}
+    threads = sorted({r.threads for r in rows})
+    many = threads[-1]
+    lines = [f"### {res['recipe'].name}: {manifest.model['architecture']}, "
+             f"{manifest.model['params'] / 1e6:.1f}M params, seq {manifest.model['seq_len']}"
+             + ("" if manifest.checkpoint.get("trained") else " (**random weights: size and latency only**)"),
+             "",
+             f"| variant | .tflite MB | LiteRT 1t ms | LiteRT {many}t ms | ORT 1t ms | ORT {many}t ms "
+             "| cos_min | cos_mean | parity | lint |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    fp32 = _p50(rows, "tflite-fp32", 1)
+    for art in (a for a in manifest.artefacts if a.format == "tflite"):
+        onnx = f"onnx-{art.variant}" if f"onnx-{art.variant}" in arts else None
+        p = art.parity
+        lint = art.details.get("lint", {})
+        lint_text = "FAIL: " + "; ".join(lint["failures"]) if not lint.get("passed", True) else (
+            "ok, no Flex" + (f"; XNNPACK leaves {', '.join(lint['xnnpack_not_taken'])}"
+                             if lint.get("xnnpack_not_taken") else ""))
+        lat1 = _p50(rows, art.name, 1)
+        speed = f" ({fp32 / lat1:.2f}x)" if fp32 and lat1 and art.variant != "fp32" else ""
+        lines.append(
+            f"| {art.variant} | {art.size_bytes / 1e6:.1f} | {_ms(lat1)}{speed} | {_ms(_p50(rows, art.name, many))} "
+            f"| {_ms(_p50(rows, onnx, 1)) if onnx else '-'} | {_ms(_p50(rows, onnx, many)) if onnx else '-'} "
+            f"| {p.cos_min:.4f} | {p.cos_mean:.4f} | {'pass' if p.passed else 'FAIL: ' + '; '.join(p.failures)} "
+            f"| {lint_text} |")
+    lines += ["", f"ONNX Runtime artefacts of the same bundle: "
+              + ", ".join(f"{a.name} {a.size_bytes / 1e6:.1f} MB cos_min {a.parity.cos_min:.4f}"
+                          for a in manifest.artefacts if a.format == "onnx"),
+              f"Export and verification of the whole bundle took {res['export_s']:.0f} s.", ""]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", action="append", dest="recipes")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/mobilecomp-tflite-bench"))
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "tflite.md")
+    args = parser.parse_args()
+    recipes = args.recipes or ["minilm-l6-int8", "mobilebert-int8"]
+    log = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    results = [run(name, args.work, args.runs, log) for name in recipes]
+
+    from mobilecomp.litert import runtime_version
+    from mobilecomp.profile.host import host_device
+
+    device = host_device()
+    versions = results[0]["manifest"].versions
+    command = shlex.join([".venv/bin/python", "bench/tflite_variants.py", *sys.argv[1:]])
+    lines = [
+        "# TFLite / LiteRT variants beside ONNX Runtime",
+        "",
+        "Written by `bench/tflite_variants.py`; every number below comes from one run of:",
+        "",
+        f"    {command}",
+        "",
+        f"- Machine: {device.cpu}, {device.cores} cores ({', '.join(device.extra.get('isa', []))}), "
+        f"{platform.platform()}; shared with other jobs, so compare rows of one table, not tables.",
+        f"- Runtimes: ai-edge-litert {runtime_version()} (default XNNPACK CPU delegate), "
+        f"onnxruntime {versions.get('onnxruntime')} (CPUExecutionProvider); torch {versions.get('torch')}.",
+        f"- Latency: host, batch 1, one real sentence padded to the recipe's seq_len, p50 of {args.runs} "
+        "runs after 3 warm-ups, artefacts interleaved round-robin so machine drift hits all alike; "
+        "the speed-up in brackets is against the fp32 .tflite at 1 thread.",
+        "- Parity: the PyTorch model vs the artefact on the 258 OANC parity sentences (cosine of the "
+        "sentence embedding); budgets as in `mobilecomp/quantise/__init__.py`.",
+        "- Lint: Flex ops fail; ops the XNNPACK delegate did not take are measured by loading the file.",
+        f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        "",
+    ]
+    for res in results:
+        lines += table(res)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Phone profiles (devices/*.yaml): SoC, clusters, qemu CPU model and latency-model parameters, with sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .schema import from_dict
+
+DEVICES_DIR = Path(__file__).resolve().parent.parent / "devices"
+INSTRUCTION_CLASSES = ("simd_mac", "dot", "load_store", "other")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One group of identical cores."""
+
+    core: str  # e.g. cortex-a76
+    count: int
+    max_ghz: float
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """cycles = stall_factor * sum(count[class] * cpi[class]); threads add cores at thread_efficiency."""
+
+    cpi: dict[str, float]  # cycles per instruction of each class on the big core (throughput bound)
+    stall_factor: float  # memory stalls and runtime gap, fitted on one anchor (see docs/emulated-arm.md)
+    thread_efficiency: float  # share of an extra core's speed a thread adds (0..1]
+
+    def __post_init__(self) -> None:
+        missing = [c for c in INSTRUCTION_CLASSES if c not in self.cpi]
+        unknown = [c for c in self.cpi if c not in INSTRUCTION_CLASSES]
+        if missing or unknown:
+            raise ValueError(f"cpi must name exactly {', '.join(INSTRUCTION_CLASSES)} "
+                             f"({'missing ' + missing[0] if missing else 'unknown ' + unknown[0]})")
+        if not 0 < self.thread_efficiency <= 1:
+            raise ValueError(f"thread_efficiency {self.thread_efficiency} is outside (0, 1]")
+        if self.stall_factor <= 0:
+            raise ValueError("stall_factor must be positive")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A phone as the emulated-ARM backend models it."""
+
+    name: str  # the PROFILE in emulated-arm:PROFILE (the file's stem)
+    manufacturer: str
+    model: str
+    soc: str
+    clusters: tuple[Cluster, ...]  # fastest first
+    qemu_cpu: str  # qemu -cpu model whose features (dot product or not) pick the same kernels
+    qemu_cpu_note: str  # why this model is the closest
+    cpuinfo_implementer: str  # MIDR implementer of the big core, hex (0x41 Arm, 0x51 Qualcomm)
+    cpuinfo_part: str  # MIDR part number of the big core, hex (the fake /proc/cpuinfo says it)
+    taskset_mask: str  # the big cores, as `taskset` takes them on the phone
+    threads: int  # default thread count for estimates (the big cores)
+    latency_model: LatencyModel
+    sources: dict[str, str] = field(default_factory=dict)  # field -> where the number comes from
+
+    def __post_init__(self) -> None:
+        if not self.clusters:
+            raise ValueError("clusters must not be empty")
+        if self.threads < 1 or self.threads > sum(c.count for c in self.clusters):
+            raise ValueError(f"threads {self.threads} is not between 1 and the core count")
+        int(self.cpuinfo_implementer, 16), int(self.cpuinfo_part, 16), int(self.taskset_mask, 16)
+
+    def core_ghz(self) -> list[float]:
+        """Every core's max frequency, fastest first (the order threads fill them)."""
+        return sorted((c.max_ghz for c in self.clusters for _ in range(c.count)), reverse=True)
+
+    def describe(self) -> dict:
+        from .schema import to_dict
+
+        return to_dict(self)
+
+
+def device_paths(devices_dir: Path = DEVICES_DIR) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(devices_dir.glob("*.yaml"))}
+
+
+def load_device(name: str, devices_dir: Path = DEVICES_DIR) -> DeviceProfile:
+    """A profile by name; an unknown name lists the known ones."""
+    import yaml
+
+    known = device_paths(devices_dir)
+    if name not in known:
+        raise ConfigError(f"unknown device profile '{name}' (known: {', '.join(known) or 'none'}; "
+                          f"see `mobilecomp devices`)")
+    path = known[name]
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if isinstance(data, dict) and data.get("name", name) != name:
+        raise ConfigError(f"{path}: name '{data['name']}' differs from the file name '{name}'")
+    return from_dict(DeviceProfile, data, str(path))
+
+
+def all_devices(devices_dir: Path = DEVICES_DIR) -> list[DeviceProfile]:
+    return [load_device(name, devices_dir) for name in device_paths(devices_dir)]

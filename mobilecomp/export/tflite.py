@@ -1,0 +1,90 @@
+"""TFLite export with litert-torch: fixed sequence lengths as signatures, additive mask built inside."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..errors import ToolchainError
+from ..inputs import profiling_feed
+from ..litert import quiet
+from ..load.heads import HEADS
+from ..types import LoadedModel, Recipe
+
+MASK_VALUE = -10000.0  # additive mask; finite, so quantised softmax inputs keep a usable range
+
+
+def seq_lens(recipe: Recipe) -> tuple[int, ...]:
+    """The fixed lengths the .tflite holds, one signature each (dynamic length does not lower)."""
+    return tuple(sorted({*recipe.tflite_seq_lens, recipe.seq_len}))
+
+
+def signature_name(seq_len: int) -> str:
+    return f"seq{seq_len}"
+
+
+def tflite_module(model: LoadedModel):
+    """The head's outputs from (input_ids, attention_mask, token_type_ids) by keyword, with the
+    additive attention mask built here: transformers then adds no mask ops of its own (a 4-D
+    mask is used as given) and eager attention lowers to builtin TFLite ops."""
+    import torch
+
+    head = HEADS[model.head]
+    base = model.module.model  # load.heads.wrap keeps the transformers model here
+
+    class TFLiteWrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = base
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            keep = attention_mask.to(torch.float32)
+            additive = (1.0 - keep)[:, None, None, :] * MASK_VALUE
+            out = self.model(input_ids=input_ids, attention_mask=additive, token_type_ids=token_type_ids)
+            if head.name == "classifier":
+                return {"logits": out.logits}
+            states = out.last_hidden_state
+            weights = keep.unsqueeze(-1)
+            pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return {"token_embeddings": states, "sentence_embedding": pooled}
+
+    return TFLiteWrapped().eval()
+
+
+def sample_inputs(model: LoadedModel, seq_len: int) -> dict[str, Any]:
+    """One real sentence padded to ``seq_len``, as int32 torch tensors (TFLite inputs are int32)."""
+    import torch
+
+    feed = profiling_feed(model.tokenizer, model.input_names, seq_len)
+    return {name: torch.from_numpy(feed[name]).to(torch.int32) for name in model.input_names}
+
+
+def convert(model: LoadedModel, lens: tuple[int, ...], path: Path, quant_config=None) -> None:
+    """Write ``model`` as one .tflite with a signature per length in ``lens``."""
+    import litert_torch
+    import torch
+
+    module = tflite_module(model)
+    try:
+        with quiet(), warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            converter = litert_torch.signature(signature_name(lens[0]), module,
+                                               sample_kwargs=sample_inputs(model, lens[0]))
+            for n in lens[1:]:
+                converter = converter.signature(signature_name(n), module,
+                                                sample_kwargs=sample_inputs(model, n))
+            converter.convert(quant_config=quant_config).export(str(path))
+    except Exception as exc:  # litert-torch raises many types; the message is what helps
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ToolchainError(f"litert-torch conversion failed: {type(exc).__name__}: {first[:300]}") from None
+
+
+def export_tflite(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
+    import litert_torch
+
+    lens = seq_lens(recipe)
+    convert(model, lens, path)
+    return {"exporter": f"litert-torch {litert_torch.__version__}",
+            "signatures": {signature_name(n): n for n in lens}, "mask": "additive, built in the wrapper",
+            "attention": "eager"}

@@ -1,0 +1,110 @@
+"""Runs a fixed-length .tflite with ai-edge-litert: picks the signature by length, pads, loops per example."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .inputs import Feed
+
+RUNTIME = "ai-edge-litert"
+
+
+@contextlib.contextmanager
+def quiet():
+    """Send the toolchain's native logging and progress bars (fd 1 and 2) to a temporary file;
+    yields a function returning the captured text's tail, for error messages."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+
+        def tail() -> str:
+            log.seek(0)
+            lines = [ln for ln in log.read().decode(errors="replace").splitlines() if ln.strip()]
+            return " | ".join(lines[-3:])[-400:]
+
+        try:
+            yield tail
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def runtime_version() -> str:
+    from importlib.metadata import version
+
+    return version(RUNTIME)
+
+
+class TFLiteModel:
+    """One interpreter over every signature of a .tflite; ``threads`` 0 means all cores."""
+
+    def __init__(self, path: Path | str, threads: int = 0) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        from .runners import cpu_count
+
+        self.path = Path(path)
+        self.threads = threads or cpu_count()
+        with quiet():  # LiteRT prints a line per XNNPACK delegate it creates
+            self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
+        self.runners, self.lengths, self.dtypes = {}, {}, {}
+        for name in self.interpreter.get_signature_list():
+            runner = self.interpreter.get_signature_runner(name)
+            inputs = runner.get_input_details()
+            shape = inputs["input_ids"]["shape"]
+            if len(shape) != 2 or shape[0] != 1:
+                raise ValueError(f"{self.path.name}: signature '{name}' input_ids has shape {list(shape)}, "
+                                 "expected [1, seq_len]")
+            self.runners[name] = runner
+            self.lengths[name] = int(shape[1])
+            self.dtypes[name] = {k: v["dtype"] for k, v in inputs.items()}
+
+    def signature_for(self, length: int) -> str:
+        """The shortest signature that holds ``length`` tokens."""
+        fitting = [n for n, size in sorted(self.lengths.items(), key=lambda kv: kv[1]) if size >= length]
+        if not fitting:
+            raise ValueError(f"{self.path.name}: {length} tokens exceed its longest signature "
+                             f"({max(self.lengths.values())})")
+        return fitting[0]
+
+    def run_one(self, row: Feed, signature: str | None = None) -> dict[str, np.ndarray]:
+        """Outputs for one example (arrays of shape (1, L) with L <= the signature's length)."""
+        length = int(row["input_ids"].shape[1])
+        name = signature or self.signature_for(length)
+        size = self.lengths[name]
+        args = {}
+        for key, dtype in self.dtypes[name].items():
+            padded = np.zeros((1, size), dtype=dtype)  # pad token 0, mask 0, segment 0
+            padded[:, :length] = row[key][:, :size]
+            args[key] = padded
+        out = self.runners[name](**args)
+        return {k: (v[:, :length] if v.ndim == 3 else v) for k, v in out.items()}
+
+    def run(self, feed: Feed, names: tuple[str, ...]) -> list[np.ndarray]:
+        """Outputs for a variable-length batch, cut back to the batch's shape."""
+        mask = feed["attention_mask"]
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for i in range(mask.shape[0]):
+            used = max(int(mask[i].sum()), 1)  # the bucket only needs the real tokens
+            out = self.run_one({k: v[i:i + 1, :used] for k, v in feed.items()})
+            for n in names:
+                value = out[n]
+                if value.ndim == 3:  # token states: back to the batch's padded length
+                    full = np.zeros((1, feed["input_ids"].shape[1], value.shape[2]), dtype=np.float32)
+                    full[:, :used] = value
+                    value = full
+                parts[n].append(value.astype(np.float32))
+        return [np.concatenate(parts[n]) for n in names]

@@ -1,0 +1,185 @@
+"""Counts a recipe's parameters, FLOPs (2 x multiply-accumulates) and peak activation memory without weights.
+
+The model is built on PyTorch's meta device (shapes only, no memory, no export), run once at
+batch 1 and the chosen sequence length under a dispatch mode that counts the multiply-accumulates
+of every matmul/linear/conv (torch.utils.flop_counter) and the bytes of every tensor an op
+creates while it is alive. A DeFormer recipe is counted per query with the passage cached (the
+question path), and its passage encoder separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..types import Recipe
+
+
+@dataclass
+class ModelCounts:
+    """Size and cost of one model at one sequence length, batch 1."""
+
+    params: int
+    flops: int  # 2 x multiply-accumulates of the matmul-like ops
+    peak_activation_bytes: int  # largest total of live op outputs during the forward (fp32)
+    seq_len: int
+    params_nonzero: int | None = None  # after pruning: weights left non-zero
+    detail: dict[str, Any] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        out = {"params": self.params, "flops": self.flops, "gflops": round(self.flops / 1e9, 3),
+               "flops_definition": "2 x multiply-accumulates (matmul, linear, conv, attention), batch 1",
+               "peak_activation_mb": round(self.peak_activation_bytes / 2**20, 2),
+               "peak_activation_definition": "largest sum of live fp32 op outputs in one eager forward "
+                                             "(weights and inputs excluded), batch 1",
+               "flops_seq_len": self.seq_len}
+        if self.params_nonzero is not None:
+            out["params_nonzero"] = self.params_nonzero
+        if self.detail:
+            out.update(self.detail)
+        return out
+
+
+class _LiveBytes:
+    """A dispatch mode recording the peak of bytes held by tensors that ops created."""
+
+    def __init__(self) -> None:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        tracker = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                tracker.record(func, args, kwargs or {}, out)
+                return out
+
+        self.mode = Mode()
+        self.live = 0
+        self.peak = 0
+
+    def record(self, func, args, kwargs, out) -> None:
+        import weakref
+
+        import torch
+        from torch.utils._pytree import tree_flatten
+
+        if getattr(func, "is_view", False) or torch.Tag.inplace_view in getattr(func, "tags", ()):
+            return
+        inputs = {id(t) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
+        for tensor in tree_flatten(out)[0]:
+            if not isinstance(tensor, torch.Tensor) or id(tensor) in inputs:
+                continue  # in-place ops hand back their input
+            size = tensor.numel() * tensor.element_size()
+            self.live += size
+            self.peak = max(self.peak, self.live)
+            weakref.finalize(tensor, self._free, size)
+
+    def _free(self, size: int) -> None:
+        self.live -= size
+
+
+def _count(fn) -> tuple[int, int]:
+    """(FLOPs, peak activation bytes) of calling ``fn`` once."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    live = _LiveBytes()
+    with torch.no_grad(), FlopCounterMode(display=False) as flops, live.mode:
+        fn()
+    return int(flops.get_total_flops()), int(live.peak)
+
+
+def meta_model(recipe: Recipe):
+    """The recipe's transformers model on the meta device (random-free, weight-free)."""
+    import torch
+    import transformers
+
+    from ..errors import ConfigError
+    from . import check_config
+    from .architectures import ARCHITECTURES
+    from .heads import HEADS
+
+    if recipe.checkpoint.source == "embedded-onnx":
+        raise ConfigError(f"recipe {recipe.name}: an ONNX checkpoint has no PyTorch model to inspect "
+                          "(its manifest counts its initializers)")
+    arch = ARCHITECTURES[recipe.checkpoint.architecture]
+    head = HEADS[recipe.head]
+    if recipe.checkpoint.source == "architecture":
+        config = check_config(recipe)
+    else:  # a real checkpoint: its own config.json
+        from pathlib import Path
+
+        from .checkpoints import embedded_dir
+
+        directory = (embedded_dir(recipe.checkpoint.name) if recipe.checkpoint.source == "embedded"
+                     else Path(recipe.checkpoint.path))
+        if not (Path(directory) / "config.json").exists():
+            from ..errors import CheckpointError
+
+            hint = f"make it with {recipe.checkpoint.made_by}" if recipe.checkpoint.made_by else "give the directory"
+            raise CheckpointError(f"recipe {recipe.name}: {directory}/config.json is missing ({hint})")
+        config = getattr(transformers, arch.config_class).from_pretrained(directory)
+    if head.uses_classifier:
+        config.num_labels = recipe.num_labels
+    config._attn_implementation = "eager"
+    cls = getattr(transformers, arch.classifier_class if head.uses_classifier else arch.base_class)
+    with torch.device("meta"):
+        return cls(config).eval()
+
+
+def count_model(model, seq_len: int, input_names: tuple[str, ...] = ("input_ids", "token_type_ids")) -> ModelCounts:
+    """Counts for a transformers model (any device, meta included) at batch 1, ``seq_len`` tokens.
+
+    No attention mask is passed: an all-ones mask costs the same matmuls, and building a padding
+    mask needs real values the meta device does not have.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    ids = torch.zeros(1, seq_len, dtype=torch.long, device=device)
+    feed = {name: ids for name in input_names if name != "attention_mask"}
+    flops, peak = _count(lambda: model(**feed))
+    return ModelCounts(params=sum(p.numel() for p in model.parameters()), flops=flops,
+                       peak_activation_bytes=peak, seq_len=seq_len)
+
+
+def inspect_recipe(recipe: Recipe, seq_len: int | None = None) -> ModelCounts:
+    """Params, FLOPs and peak activation memory of ``recipe``'s model at ``seq_len`` (default: its own)."""
+    from .architectures import ARCHITECTURES
+
+    seq_len = seq_len or recipe.seq_len
+    model = meta_model(recipe)
+    base = getattr(model, "bert", model)
+    inputs = tuple(n for n in ARCHITECTURES[recipe.checkpoint.architecture].inputs)
+    if recipe.decompose is not None:
+        from ..deformer import count_deformer
+
+        return count_deformer(base, recipe.decompose, seq_len)
+    counts = count_model(model, seq_len, inputs)
+    if recipe.prune is not None:
+        from ..prune import prunable_weights
+
+        prunable = sum(w.numel() for _, w in prunable_weights(model))
+        counts.params_nonzero = counts.params - round(prunable * recipe.prune.sparsity)
+        counts.detail = {"prunable_params": prunable, "sparsity_target": recipe.prune.sparsity}
+    return counts
+
+
+def loaded_counts(model, recipe: Recipe) -> dict[str, Any]:
+    """The manifest's counts for a LoadedModel (its real weights, one batch-1 forward at seq_len)."""
+    if not hasattr(model.module, "model"):  # an ONNX checkpoint: no PyTorch graph to count
+        return {"flops": None, "flops_note": "ONNX checkpoint: FLOPs not counted (no PyTorch model)"}
+    inner = model.module.model
+    if recipe.decompose is not None:
+        from ..deformer import base_model, count_deformer
+
+        counts = count_deformer(base_model(model.module), recipe.decompose, recipe.seq_len)
+    else:
+        counts = count_model(inner, recipe.seq_len, tuple(n for n in model.input_names))
+    if recipe.prune is not None:
+        nonzero = sum(int((p != 0).sum()) for p in inner.parameters())
+        counts.params_nonzero = nonzero
+    out = counts.describe()
+    out.pop("params", None)  # the manifest's own params field already says it
+    return out

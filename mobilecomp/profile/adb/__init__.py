@@ -1,0 +1,306 @@
+"""Phone latency over adb: push each artefact once, run a benchmark program pinned to the big cores.
+
+``profile_adb`` reads the phone's device row in one shell call, pushes runner and artefacts to
+/data/local/tmp/mobilecomp/<sha256>/ (skipped when that hash is already there), runs every
+(threads, artefact) configuration in one shell call that also records the thermal zones
+before and after, pulls the runner's output and parses it into rows with provenance
+``measured-adb``. A device lost mid-run keeps the rows measured so far in results.jsonl and
+leaves a resume file, so rerunning the same command measures only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DeviceError, MobilecompError
+from ...types import Latency, ProfileRow
+from .. import ProfileOptions, selected
+from .device import (DEVICE_SCRIPT, THERMAL, PhoneState, big_core_count, big_cores, hottest, mask,
+                     parse_state, parse_thermal, sections)
+from .runners import DEFAULT_FOR_FORMAT, RUNNERS, Runner, make_runner, parse_choice, write_inputs, write_perf_test_data
+from .transport import Adb, DeviceLost
+
+REMOTE_ROOT = "/data/local/tmp/mobilecomp"
+RESUME = ".adb-resume.json"
+COOLDOWN_C = 45.0  # wait before a configuration while the hottest CPU zone is above this
+COOLDOWN_MAX_S = 180.0
+
+
+def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:
+    extra = options.extra
+    serial = extra.get("serial") or (spec.split(":", 1)[1] if ":" in spec else None)
+    adb = Adb(serial=serial, port=extra.get("adb_port"))
+    if extra.get("connect"):
+        adb.connect(extra["connect"])
+    serial = adb.ensure_device()
+    state = read_state(adb)
+    info = state.info(serial)
+    info.extra["adb"] = adb.version()
+    say(device_line(info, state))
+
+    choice, path = parse_choice(extra.get("runner"))
+    formats = {RUNNERS[choice]} if choice else set(DEFAULT_FOR_FORMAT)
+    artefacts = [a for a in selected(manifest, options) if a["format"] in formats]
+    if not artefacts:
+        return []
+    platform = platform_of(state)
+    runners, problems = {}, []
+    for fmt in sorted({a["format"] for a in artefacts}):
+        try:
+            runners[fmt] = make_runner(choice or DEFAULT_FOR_FORMAT[fmt], path, platform)
+        except DeviceError as exc:
+            if choice:
+                raise
+            problems.append(exc)
+            say(f"skipping {fmt} artefacts: {exc}")
+    if not runners and problems:
+        raise problems[0]
+    for fmt, runner in list(runners.items()):
+        if runner.platform.startswith("android") and not platform.startswith("android"):
+            if choice and not path:  # the pinned Android binary cannot run on a non-Android device
+                raise DeviceError(f"{runner.name} is an {runner.platform} binary and {serial} is {platform}; "
+                                  f"pass --runner {runner.name}=PATH built for it")
+            if not choice:
+                say(f"skipping {fmt} artefacts: {runner.name} is {runner.platform}, the device is {platform}")
+                del runners[fmt]
+                continue
+        say(f"runner: {runner.name} ({runner.platform}, sha256 {runner.sha256[:12]})")
+    artefacts = [a for a in artefacts if a["format"] in runners]
+    if not artefacts:
+        return []
+
+    with np.load(bundle / "inputs" / "profile.npz") as data:
+        feed = {k: data[k] for k in data.files if k in manifest["model"].get("inputs", data.files)}
+    seq_len, batch = int(feed["input_ids"].shape[1]), int(feed["input_ids"].shape[0])
+    vocab = vocab_size(bundle, manifest)
+    threads_list = options.threads or tuple(dict.fromkeys((1, big_core_count(state.cores))))
+
+    fingerprint = f"{serial}|{state.props.get('ro.build.fingerprint', '')}|{options.runs}|{options.warmup}"
+    done = load_resume(bundle, fingerprint)
+    rows: list[ProfileRow] = []
+    done_now: list[str] = []
+    try:
+        check_space(state, artefacts, runners, bundle)
+        remote_runner = {fmt: push_runner(adb, r) for fmt, r in runners.items()}
+        with tempfile.TemporaryDirectory(prefix="mobilecomp-adb-") as tmp:
+            remote_art = {a["name"]: push_artefact(adb, bundle, a, feed, runners[a["format"]], Path(tmp))
+                          for a in artefacts}
+            for threads in threads_list:
+                cpus = big_cores(state.cores, threads)
+                for art in artefacts:
+                    runner = runners[art["format"]]
+                    key = f"{art['sha256']}:{runner.name}:{threads}"
+                    if key in done:
+                        continue
+                    waited = cool_down(adb, extra)
+                    stats, thermal = run_one(adb, runner, remote_runner[art["format"]], remote_art[art["name"]],
+                                             art, threads, cpus, options, feed, vocab, Path(tmp), extra)
+                    say(f"{art['name']} {threads}t on cpus {cpus or 'any'}: p50 {stats.get('p50', stats['mean']):.2f} ms "
+                        f"(mean {stats['mean']:.2f} ms, {stats.get('n', '?')} runs)")
+                    rows.append(make_row(manifest, art, runner, stats, thermal, info, threads, seq_len,
+                                         batch, cpus, waited))
+                    done_now.append(key)
+    except MobilecompError as exc:
+        if rows:  # keep what was measured; the rerun resumes after it
+            from ...bundle import append_results
+
+            append_results(bundle, rows)
+            save_resume(bundle, fingerprint, sorted(done | set(done_now)))
+            kept = f"; {len(rows)} row(s) measured before it are in {bundle.name}/results.jsonl"
+        else:
+            kept = ""
+        if isinstance(exc, DeviceLost):
+            raise DeviceError(f"{exc}{kept}; reconnect the device and rerun the same command to resume") from None
+        if kept:
+            raise type(exc)(f"{exc}{kept}; rerun to resume") from None
+        raise
+    (bundle / RESUME).unlink(missing_ok=True)
+    return rows
+
+
+def say(message: str) -> None:
+    """A progress line on stderr (stdout carries the table or the JSON)."""
+    print(f"  adb: {message}", file=sys.stderr, flush=True)
+
+
+def device_line(info, state: PhoneState) -> str:
+    temps = hottest(state.thermal_c)
+    parts = [f"{info.extra['serial']}: {info.manufacturer or '?'} {info.model or '?'}", f"SoC {info.soc or '?'}",
+             info.cpu, info.os, f"abi {info.extra['abi']}",
+             f"big cores {big_cores(state.cores, big_core_count(state.cores)) or 'unknown'}",
+             f"hottest zone {temps:.1f} C" if temps is not None else "no thermal zones",
+             f"battery {state.battery.get('level') or state.battery.get('capacity') or '?'}%"]
+    if "testdevice" in info.extra:
+        parts.append(f"[{info.extra['testdevice']}]")
+    return ", ".join(parts)
+
+
+# ---- device state -------------------------------------------------------------------------------
+
+
+def read_state(adb: Adb) -> PhoneState:
+    res = adb.shell(DEVICE_SCRIPT, timeout=60)
+    try:
+        return parse_state(res.out)
+    except ValueError as exc:
+        raise DeviceError(f"{adb.serial}: could not read the device row ({exc}); is this an Android shell?") from None
+
+
+def platform_of(state: PhoneState) -> str:
+    if state.android:
+        return "android-arm64" if state.arch == "aarch64" else f"android-{state.arch}"
+    return f"linux-{state.arch}"
+
+
+def vocab_size(bundle: Path, manifest: dict) -> int | None:
+    vocab = manifest.get("tokenizer", {}).get("vocab_file")
+    if vocab and (bundle / vocab).exists():
+        return sum(1 for line in (bundle / vocab).read_text(encoding="utf-8").splitlines() if line)
+    return None
+
+
+def check_space(state: PhoneState, artefacts: list[dict], runners: dict[str, Runner], bundle: Path) -> None:
+    if state.data_free_kb is None:
+        return
+    need = sum((bundle / a["file"]).stat().st_size for a in artefacts)
+    need += sum(r.exe.stat().st_size + sum(lib.stat().st_size for lib in r.libs) for r in runners.values())
+    if state.data_free_kb * 1024 < need + 16 * 1024 * 1024:
+        raise DeviceError(f"/data on the phone has {state.data_free_kb // 1024} MB free, {need // 2**20 + 16} MB "
+                          "needed; free space (`adb shell rm -r /data/local/tmp/mobilecomp`, uninstall apps)")
+
+
+# ---- pushing ------------------------------------------------------------------------------------
+
+
+def _present(adb: Adb, directory: str, sha: str) -> bool:
+    res = adb.shell(f"cat {directory}/.complete 2>/dev/null", timeout=30)
+    return res.out.strip() == sha
+
+
+def _push_all(adb: Adb, files: list[tuple[Path, str]], directory: str, sha: str) -> None:
+    adb.shell(f"rm -rf {directory} && mkdir -p {directory}", timeout=60, check=True)
+    for local, name in files:
+        adb.push(local, f"{directory}/{name}")
+    adb.shell(f"chmod 755 {directory}/* 2>/dev/null; echo {sha} > {directory}/.complete", timeout=30, check=True)
+
+
+def push_runner(adb: Adb, runner: Runner) -> str:
+    sha = runner.sha256
+    directory = f"{REMOTE_ROOT}/runners/{sha[:16]}"
+    if not _present(adb, directory, sha):
+        _push_all(adb, [(runner.exe, runner.exe.name)] + [(lib, lib.name) for lib in runner.libs], directory, sha)
+    return f"{directory}/{runner.exe.name}"
+
+
+def push_artefact(adb: Adb, bundle: Path, art: dict, feed: dict, runner: Runner, tmp: Path) -> str:
+    """/data/local/tmp/mobilecomp/<sha256>/ with the model and its inputs; nothing pushed when there."""
+    directory = f"{REMOTE_ROOT}/{art['sha256']}"
+    model = Path(art["file"]).name
+    if _present(adb, directory, art["sha256"]):
+        return f"{directory}/{model}"
+    inputs = tmp / f"{art['sha256'][:12]}.inputs.bin"
+    write_inputs(feed, inputs)
+    files = [(bundle / art["file"], model), (inputs, "inputs.bin")]
+    if art["format"] == "onnx":
+        pbs = write_perf_test_data(feed, tmp / f"{art['sha256'][:12]}-data")
+        files += [(pb, f"test_data_set_0/{pb.name}") for pb in pbs]
+    _push_all(adb, files, directory, art["sha256"])
+    res = adb.shell(f"sha256sum {directory}/{model} 2>/dev/null", timeout=120)
+    if res.rc == 0 and res.out.split() and res.out.split()[0] != art["sha256"]:
+        adb.shell(f"rm -rf {directory}", timeout=60)
+        raise DeviceError(f"{model} arrived on {adb.serial} with a different sha256; rerun (the push is retried)")
+    return f"{directory}/{model}"
+
+
+# ---- running ------------------------------------------------------------------------------------
+
+
+def cool_down(adb: Adb, extra: dict) -> float:
+    limit = float(extra.get("cooldown_c", COOLDOWN_C))
+    start = time.monotonic()
+    while True:
+        temp = hottest(parse_thermal(adb.shell(THERMAL, timeout=30).out.splitlines()))
+        waited = time.monotonic() - start
+        if temp is None or temp <= limit or waited >= float(extra.get("cooldown_max_s", COOLDOWN_MAX_S)):
+            return round(waited, 1)
+        time.sleep(10)
+
+
+def run_one(adb: Adb, runner: Runner, exe: str, model: str, art: dict, threads: int, cpus: list[int],
+            options: ProfileOptions, feed: dict, vocab: int | None, tmp: Path, extra: dict):
+    directory = model.rsplit("/", 1)[0]
+    out_name = f"out-{runner.name}-t{threads}.txt"
+    cmd = runner.command(exe, model, f"{directory}/inputs.bin", threads, options.runs, options.warmup, feed, vocab)
+    pin = f"taskset {mask(cpus)} " if cpus else ""
+    libdir = exe.rsplit("/", 1)[0]
+    script = "; ".join([
+        f"cd {directory}", "echo @@before", THERMAL,
+        f"LD_LIBRARY_PATH={libdir} {pin}{cmd} > {out_name} 2>&1", "rc=$?",
+        "echo @@after", THERMAL, "echo @@end", "exit $rc"])
+    res = adb.shell(script, timeout=float(extra.get("timeout_s", 900)))
+    local = tmp / f"{art['sha256'][:12]}-{out_name}"
+    adb.pull(f"{directory}/{out_name}", local)
+    text = local.read_text(errors="replace")
+    sec = sections(res.out)
+    thermal = {"before": parse_thermal(sec.get("before", [])), "after": parse_thermal(sec.get("after", []))}
+    if res.rc != 0:
+        tail = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no output")
+        if res.rc >= 128 and res.rc - 128 in signal.Signals._value2member_map_:
+            sig = signal.Signals(res.rc - 128).name
+            raise DeviceError(f"{runner.name} crashed ({sig}) on {art['name']} with {threads} thread(s): {tail}; "
+                              "try --threads 1, another --runner, or check the artefact runs on the host")
+        raise DeviceError(f"{runner.name} exited {res.rc} on {art['name']}: {tail}; check the runner matches "
+                          f"the phone's ABI or pass your own with --runner {runner.name}=PATH")
+    try:
+        stats = runner.parse(text)
+    except ValueError as exc:
+        raise DeviceError(f"{runner.name} output on {art['name']} not understood ({exc}); "
+                          f"see {local.name}: {text.strip()[-200:]}") from None
+    stats["raw_tail"] = text.strip().splitlines()[-12:]
+    return stats, thermal
+
+
+def make_row(manifest: dict, art: dict, runner: Runner, stats: dict, thermal: dict, info, threads: int,
+             seq_len: int, batch: int, cpus: list[int], waited: float) -> ProfileRow:
+    samples = stats.pop("samples", None)
+    latency = Latency(samples) if samples else Latency([stats["mean"]])
+    describe = dict(runner.describe)
+    describe.setdefault("version", stats.pop("version", None) or describe.get("source"))
+    describe["platform"] = runner.platform
+    describe["samples"] = "every run" if samples else "summary only (mean)"
+    return ProfileRow(
+        artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
+        variant=art["variant"], device="adb", provenance="measured-adb", threads=threads, seq_len=seq_len,
+        batch=batch, latency_ms=latency, cpu_ms=None, device_info=info, runner=describe,
+        label=manifest["checkpoint"].get("label"),
+        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        extra={"measured_by": runner.name, "taskset_cpus": cpus, "taskset_mask": mask(cpus) if cpus else None,
+               "thermal_c_before": thermal["before"], "thermal_c_after": thermal["after"],
+               "cooldown_wait_s": waited, "runner_stats": stats,
+               "remote_dir": f"{REMOTE_ROOT}/{art['sha256']}"})
+
+
+# ---- resume -------------------------------------------------------------------------------------
+
+
+def load_resume(bundle: Path, fingerprint: str) -> set[str]:
+    path = bundle / RESUME
+    if not path.exists():
+        return set()
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return set()
+    return set(data.get("done", [])) if data.get("fingerprint") == fingerprint else set()
+
+
+def save_resume(bundle: Path, fingerprint: str, done: list[str]) -> None:
+    (bundle / RESUME).write_text(json.dumps({"fingerprint": fingerprint, "done": done}, indent=1) + "\n")

@@ -1,0 +1,155 @@
+"""Emulated-ARM device backend: the real aarch64 onnxruntime under qemu-user, parity-checked, counted, estimated.
+
+Device string ``emulated-arm:PROFILE`` (a devices/*.yaml). Per ONNX artefact one guest process
+runs the parity sentences and then warm-up plus counted inferences (single-threaded, between
+markers the plugin watches). The latency is an estimate from the median counts and the profile's
+latency model; every row says so (provenance ``estimated-emulated-arm``).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ...devices import DeviceProfile, device_paths, load_device
+from ...errors import ConfigError, DeviceError
+from ...types import Budget, DeviceInfo, Latency, ProfileRow
+from .. import ProfileOptions, selected
+
+PROVENANCE = "estimated-emulated-arm"
+COUNTED_RUNS = 3  # counts repeat within 0.002%: three runs and their median are plenty
+WARMUP_RUNS = 1
+PARITY_SENTENCES = 32  # spread evenly over the bundle's parity set (a full set takes minutes per model)
+
+
+def parse_device(device: str) -> DeviceProfile:
+    name = device.split(":", 1)[1] if ":" in device else ""
+    if not name:
+        raise ConfigError(f"'{device}' names no phone profile: use emulated-arm:PROFILE "
+                          f"(known: {', '.join(device_paths())})")
+    return load_device(name)
+
+
+def estimate_ms(classes: dict[str, int], profile: DeviceProfile, threads: int) -> float:
+    """Latency from single-thread instruction counts: throughput-bound cycles times a fitted stall
+    factor, spread over the ``threads`` fastest cores, each extra one at ``thread_efficiency``."""
+    model = profile.latency_model
+    cycles = model.stall_factor * sum(classes[c] * model.cpi[c] for c in model.cpi)
+    ghz = profile.core_ghz()[:threads]
+    effective_ghz = ghz[0] + model.thread_efficiency * sum(ghz[1:])
+    return cycles / (effective_ghz * 1e9) * 1e3
+
+
+def _device_info(device: str, profile: DeviceProfile, tc) -> DeviceInfo:
+    cores = sum(c.count for c in profile.clusters)
+    big = profile.clusters[0]
+    return DeviceInfo(
+        name=device, kind="emulated-arm",
+        cpu=f"{big.core} x{big.count} @ {big.max_ghz} GHz (estimated from qemu -cpu {profile.qemu_cpu})",
+        cores=cores, os="Linux aarch64 (Debian bookworm sysroot under qemu-user)",
+        manufacturer=profile.manufacturer, model=profile.model, soc=profile.soc,
+        extra={"qemu_cpu": profile.qemu_cpu, "qemu": tc.qemu_version, "profile": profile.name,
+               "clusters": [vars(c) for c in profile.clusters], "latency_model": {
+                   "cpi": profile.latency_model.cpi, "stall_factor": profile.latency_model.stall_factor,
+                   "thread_efficiency": profile.latency_model.thread_efficiency}})
+
+
+def _parity(bundle: Path, manifest: dict, art: dict, outputs, indices: list[int]) -> dict | None:
+    """ARM outputs against the PyTorch reference, judged by the artefact's own budget."""
+    import numpy as np
+
+    from ...metrics import pairwise_similarity_spearman, row_cosines
+    from ...verify import budget_failures
+    from ...types import ParityReport
+
+    primary = manifest["model"]["primary_output"]
+    with np.load(bundle / "inputs" / "reference.npz") as data:
+        reference = data[primary][indices]
+    candidate = outputs["primary"]
+    if candidate.shape != reference.shape:
+        raise DeviceError(f"{art['name']}: ARM output '{primary}' has shape {candidate.shape}, "
+                          f"expected {reference.shape}; re-export the bundle")
+    cos = np.nan_to_num(row_cosines(reference, candidate), nan=-1.0)
+    head = manifest["model"]["head"]
+    budget_raw = ((art.get("parity") or {}).get("budget")) or {}
+    budget = Budget(**{k: budget_raw.get(k) for k in vars(Budget())})
+    report = ParityReport(
+        corpus=f"{manifest['parity_corpus']['name']} ({len(indices)} of {manifest['parity_corpus']['sentences']}, evenly spaced)",
+        sentences=len(indices), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
+        max_abs=float(np.abs(reference - candidate).max()),
+        spearman=pairwise_similarity_spearman(reference, candidate) if head == "encoder" and len(indices) > 2 else None,
+        top1=float((reference.argmax(1) == candidate.argmax(1)).mean()) if head == "classifier" else None,
+        budget=budget, failures=[])
+    # max_abs budgets are set on every output over the full set; here only the primary one is compared
+    report.failures = budget_failures(report, Budget(**{**vars(budget), "max_abs": None}))
+    from ...schema import to_dict
+
+    data = to_dict(report)
+    data["passed"] = report.passed
+    data["reference"] = "PyTorch (inputs/reference.npz)"
+    return data
+
+
+def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: ProfileOptions) -> list[ProfileRow]:
+    import numpy as np
+
+    from .run import GUEST, run_guest
+    from .setup import toolchain, write_cpuinfo
+
+    profile = parse_device(device)
+    tc = toolchain()
+    artefacts = [a for a in selected(manifest, options) if a["format"] == "onnx"]
+    runs = int(options.extra.get("arm_runs", COUNTED_RUNS))
+    if runs < 3:
+        raise ConfigError(f"arm_runs {runs}: counting needs the median of at least 3 runs")
+    with np.load(bundle / "inputs" / "parity.npz") as data:
+        total = len(data[data.files[0]])
+    n = min(total, int(options.extra.get("arm_parity_sentences", PARITY_SENTENCES)))
+    indices = sorted({round(i * (total - 1) / max(n - 1, 1)) for i in range(n)})
+    with np.load(bundle / "inputs" / "profile.npz") as data:
+        seq_len, batch = (int(x) for x in reversed(data["input_ids"].shape))
+    write_cpuinfo(tc.sysroot, part=int(profile.cpuinfo_part, 16), variant=0, cores=4,
+                  implementer=int(profile.cpuinfo_implementer, 16), dotprod=profile.qemu_cpu != "cortex-a53")
+    info = _device_info(device, profile, tc)
+    threads_list = options.threads or tuple(dict.fromkeys((1, profile.threads)))
+    rows = []
+    for art in artefacts:
+        t0 = time.perf_counter()
+        result = run_guest(tc, profile.qemu_cpu, GUEST, {
+            "model": str((bundle / art["file"]).resolve()), "parity": str((bundle / "inputs" / "parity.npz").resolve()),
+            "indices": indices, "primary": manifest["model"]["primary_output"],
+            "profile": str((bundle / "inputs" / "profile.npz").resolve()),
+            "warmup": WARMUP_RUNS, "runs": runs}, what=f"artefact {art['name']}")
+        parity = _parity(bundle, manifest, art, result.outputs, indices)
+        classes = result.classes()
+        extra = {
+            "instructions": sum(classes.values()), "instruction_classes": classes,
+            "plugin_classes": result.median, "runs": [sum(r.values()) for r in result.regions],
+            "count_spread": result.spread(), "counted_runs": runs, "warmup": WARMUP_RUNS,
+            "qemu_cpu": profile.qemu_cpu, "guest_threads": 1,
+            "emulation_seconds": round(time.perf_counter() - t0, 1),
+            "estimate": "cycles = stall_factor * sum(count * cpi) over the profile's classes; "
+                        "ms = cycles / (f1 + thread_efficiency * (f2 + ... + fN))",
+        }
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        for threads in threads_list:
+            ms = [estimate_ms(_grouped(region), profile, threads) for region in result.regions]
+            rows.append(ProfileRow(
+                artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
+                variant=art["variant"], device=device, provenance=PROVENANCE, threads=threads,
+                seq_len=seq_len, batch=batch, latency_ms=Latency(ms), cpu_ms=None, device_info=info,
+                runner={"name": "onnxruntime", "version": result.info["onnxruntime"],
+                        "provider": "CPUExecutionProvider", "build": "PyPI manylinux_2_28_aarch64 wheel",
+                        "emulator": f"qemu-aarch64 {tc.qemu_version} -cpu {profile.qemu_cpu}"},
+                label=manifest["checkpoint"].get("label"), timestamp=stamp, parity=parity, extra=extra))
+    return rows
+
+
+def _grouped(region: dict[str, int]) -> dict[str, int]:
+    from .run import CLASS_GROUPS
+
+    out: dict[str, int] = {}
+    for name, count in region.items():
+        out[CLASS_GROUPS[name]] = out.get(CLASS_GROUPS[name], 0) + count
+    return out

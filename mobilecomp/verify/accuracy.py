@@ -1,0 +1,127 @@
+"""Task accuracy of a classifier artefact on labelled data (GLUE-style TSV or JSONL)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..inputs import Feed
+from ..types import AccuracyReport
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    name: str
+    sha256: str
+    sentences: tuple[str, ...]
+    pairs: tuple[str, ...] | None  # second sentences, for pair tasks
+    labels: tuple[int, ...]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "sha256": self.sha256, "examples": len(self.labels),
+                "pairs": self.pairs is not None, "classes": sorted(set(self.labels))}
+
+
+def read_labelled(path: str | Path, num_labels: int) -> LabelledData:
+    """``sentence[<TAB>sentence2]<TAB>label`` lines (an optional header), or JSONL with keys
+    sentence, optional sentence2, label. Labels are integers 0..num_labels-1."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{path}: no such file (--data takes a .tsv or .jsonl of labelled sentences)")
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    rows = _jsonl(file, text) if file.suffix == ".jsonl" else _tsv(file, text)
+    if not rows:
+        raise DataError(f"{path}: no labelled examples")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise DataError(f"{path}: some examples have a second sentence and some do not; use one form")
+    labels = []
+    for i, row in enumerate(rows, start=1):
+        label = row[-1]
+        if not isinstance(label, int) or not 0 <= label < num_labels:
+            raise DataError(f"{path}: example {i} has label {label!r}; labels must be integers "
+                            f"0..{num_labels - 1} (the recipe's num_labels)")
+        labels.append(label)
+    pairs = tuple(r[1] for r in rows) if widths == {3} else None
+    return LabelledData(file.name, hashlib.sha256(raw).hexdigest(), tuple(r[0] for r in rows),
+                        pairs, tuple(labels))
+
+
+def _tsv(file: Path, text: str) -> list[tuple]:
+    rows = []
+    for lineno, fields in enumerate(csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE), 1):
+        if not fields or not "".join(fields).strip():
+            continue
+        if len(fields) not in (2, 3):
+            raise DataError(f"{file}:{lineno}: expected sentence[<TAB>sentence2]<TAB>label, got {len(fields)} fields")
+        try:
+            label = int(fields[-1])
+        except ValueError:
+            if lineno == 1:  # a header row
+                continue
+            raise DataError(f"{file}:{lineno}: label {fields[-1]!r} is not an integer") from None
+        rows.append((*fields[:-1], label))
+    return rows
+
+
+def _jsonl(file: Path, text: str) -> list[tuple]:
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{file}:{lineno}: not JSON ({exc.msg})") from None
+        unknown = sorted(set(record) - {"sentence", "sentence2", "label"})
+        if unknown or "sentence" not in record or "label" not in record:
+            raise DataError(f"{file}:{lineno}: expected keys sentence, [sentence2,] label; got {sorted(record)}")
+        rows.append((record["sentence"], record["sentence2"], record["label"]) if "sentence2" in record
+                    else (record["sentence"], record["label"]))
+    return rows
+
+
+def encode_labelled(tokenizer, data: LabelledData, input_names: tuple[str, ...], max_len: int,
+                    batch_size: int = 32) -> list[Feed]:
+    feeds = []
+    for start in range(0, len(data.labels), batch_size):
+        first = list(data.sentences[start:start + batch_size])
+        second = list(data.pairs[start:start + batch_size]) if data.pairs else None
+        enc = tokenizer(first, second, padding="longest", truncation=True, max_length=max_len,
+                        return_tensors="np")
+        feeds.append({name: np.asarray(enc[name], dtype=np.int64) for name in input_names})
+    return feeds
+
+
+def scores(logits: np.ndarray, labels: tuple[int, ...]) -> dict:
+    """Accuracy, and F1 of class 1 for binary tasks, in percent."""
+    predicted = logits.argmax(axis=1)
+    truth = np.asarray(labels)
+    result = {"accuracy": float((predicted == truth).mean() * 100)}
+    if logits.shape[1] == 2:
+        tp = int(((predicted == 1) & (truth == 1)).sum())
+        fp = int(((predicted == 1) & (truth == 0)).sum())
+        fn = int(((predicted == 0) & (truth == 1)).sum())
+        result["f1"] = 200.0 * tp / max(2 * tp + fp + fn, 1)
+    return result
+
+
+def accuracy_report(source: dict, logits: np.ndarray, data: LabelledData,
+                    max_drop: float | None) -> AccuracyReport:
+    """The artefact's scores against the source's; over ``max_drop`` points is a failure."""
+    mine = scores(logits, data.labels)
+    drop = source["accuracy"] - mine["accuracy"]
+    failures = [f"accuracy drop {drop:.2f} points > {max_drop:g}"] if max_drop is not None and drop > max_drop else []
+    return AccuracyReport(data=data.describe(), accuracy=mine["accuracy"], f1=mine.get("f1"),
+                          source_accuracy=source["accuracy"], drop_points=drop, max_drop=max_drop,
+                          failures=failures)

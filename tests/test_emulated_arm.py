@@ -1,0 +1,164 @@
+"""Emulated ARM: the real aarch64 onnxruntime under qemu-user on the tiny bundle (no mocks of qemu)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mobilecomp.devices import INSTRUCTION_CLASSES, all_devices, device_paths, load_device
+from mobilecomp.errors import ConfigError, DeviceError
+from mobilecomp.profile import ProfileOptions, profile
+from mobilecomp.profile.emulated_arm import PROVENANCE, estimate_ms
+from mobilecomp.profile.emulated_arm import setup as arm_setup
+
+FAST = {"arm_parity_sentences": 8}
+
+
+@pytest.fixture(scope="session")
+def arm():
+    """The built toolchain; skips (saying why) only where qemu-user cannot be installed."""
+    if not os.access(arm_setup.QEMU, os.X_OK) and os.geteuid() != 0:
+        pytest.skip(f"{arm_setup.QEMU} is absent and installing qemu-user needs root "
+                    "(`sudo apt-get install qemu-user`, then `mobilecomp setup arm`)")
+    if not os.access(arm_setup.QEMU, os.X_OK) and shutil.which("apt-get") is None:
+        pytest.skip("qemu-user is absent and this system has no apt-get to install it")
+    return arm_setup.setup_arm(log=lambda msg: None)
+
+
+def _run(bundle: Path, device: str, **extra) -> dict:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    rows = profile(bundle, manifest, device, ProfileOptions(threads=(1, 4), extra={**FAST, **extra}))
+    return {(r.artefact, r.threads): r for r in rows}
+
+
+@pytest.fixture(scope="session")
+def a76_runs(arm, tiny_bundle):
+    return _run(tiny_bundle, "emulated-arm:pixel-4"), _run(tiny_bundle, "emulated-arm:pixel-4")
+
+
+def test_rows_carry_parity_counts_and_estimate(a76_runs):
+    rows, _ = a76_runs
+    assert {a for a, _ in rows} == {"onnx-fp32", "onnx-int8-dynamic"}
+    for (artefact, threads), row in rows.items():
+        assert row.provenance == PROVENANCE == "estimated-emulated-arm"
+        assert row.parity["passed"], row.parity["failures"]
+        assert row.parity["sentences"] == 8
+        assert set(row.extra["instruction_classes"]) == set(INSTRUCTION_CLASSES)
+        assert row.extra["instructions"] == sum(row.extra["instruction_classes"].values()) > 100_000
+        assert len(row.extra["runs"]) >= 3 and row.latency_ms.mean > 0
+        assert row.runner["version"] == arm_setup.host_versions()[0]
+        assert "cortex-a76" in row.runner["emulator"]
+        json.dumps(row.to_json())
+    assert rows[("onnx-fp32", 4)].latency_ms.mean < rows[("onnx-fp32", 1)].latency_ms.mean
+
+
+def test_counts_repeat_within_0_1_percent(a76_runs):
+    first, second = a76_runs
+    for key, row in first.items():
+        a, b = row.extra["instructions"], second[key].extra["instructions"]
+        assert abs(a - b) / a <= 0.001, (key, a, b)
+
+
+def test_int8_uses_dot_product_on_a76_and_not_on_a53(arm, tiny_bundle, a76_runs):
+    a76 = a76_runs[0]
+    assert a76[("onnx-int8-dynamic", 1)].extra["instruction_classes"]["dot"] > 0
+    assert a76[("onnx-fp32", 1)].extra["instruction_classes"]["dot"] == 0
+    a53 = _run(tiny_bundle, "emulated-arm:moto-g5-plus")
+    int8 = a53[("onnx-int8-dynamic", 1)]
+    assert "cortex-a53" in int8.runner["emulator"]
+    assert int8.extra["instruction_classes"]["dot"] == 0
+    assert int8.extra["instruction_classes"]["simd_mac"] > a76[("onnx-int8-dynamic", 1)].extra["instruction_classes"]["simd_mac"]
+    assert int8.parity["passed"], int8.parity["failures"]
+
+
+def test_missing_qemu_names_the_fix(monkeypatch, tiny_bundle):
+    monkeypatch.setattr(arm_setup, "QEMU", "/nonexistent/qemu-aarch64")
+    from mobilecomp.cli import main
+
+    result = CliRunner().invoke(main, ["profile", "--device", "emulated-arm:pixel-4", str(tiny_bundle)])
+    assert result.exit_code == DeviceError.exit_code
+    assert "qemu-user" in result.output and "Traceback" not in result.output
+
+
+def _broken_copy(tc, root: Path, drop: str) -> Path:
+    """A sysroot of symlinks to the real one, minus ``drop`` (a top-level entry or 'site')."""
+    cache = root / "cache"
+    sysroot = cache / "arm" / tc.sysroot.name
+    sysroot.mkdir(parents=True)
+    for entry in tc.sysroot.iterdir():
+        if entry.name not in (drop, "opt"):
+            (sysroot / entry.name).symlink_to(entry)
+    if drop != "site":
+        (sysroot / "opt").symlink_to(tc.sysroot / "opt")
+    else:
+        (sysroot / "opt" / "mobilecomp" / "site-packages").mkdir(parents=True)
+    shutil.copy(tc.plugin, cache / "arm" / tc.plugin.name)
+    return cache
+
+
+@pytest.mark.parametrize("drop", ["site", "usr"])
+def test_broken_sysroot_names_the_fix(arm, tiny_bundle, tmp_path, monkeypatch, drop):
+    cache = _broken_copy(arm, tmp_path, drop)
+    monkeypatch.setenv("MOBILECOMP_CACHE", str(cache))
+    from mobilecomp.cli import main
+
+    result = CliRunner().invoke(main, ["profile", "--device", "emulated-arm:pixel-4", str(tiny_bundle),
+                                       "--artefact", "onnx-fp32"])
+    assert result.exit_code == DeviceError.exit_code, result.output
+    assert "sysroot" in result.output and "setup arm --force" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_crash_under_emulation_is_a_clear_error(arm, tmp_path):
+    from mobilecomp.profile.emulated_arm.run import run_guest
+
+    script = tmp_path / "crash.py"
+    script.write_text("import ctypes\nctypes.string_at(0)\n")
+    with pytest.raises(DeviceError, match=r"crashed under qemu-aarch64 -cpu cortex-a76 .*--artefact"):
+        run_guest(arm, "cortex-a76", script, {}, what="crash.py")
+
+
+# ---- device profiles (no qemu needed) ----------------------------------------------------------
+
+
+def test_every_profile_loads_with_sources():
+    names = set(device_paths())
+    assert {"pixel-4", "pixel-3", "oneplus-6", "galaxy-a03-core"} <= names
+    for device in all_devices():
+        assert device.qemu_cpu in ("cortex-a53", "cortex-a72", "cortex-a76", "cortex-a57", "neoverse-n1")
+        for key in ("clusters", "cpuinfo", "taskset_mask", "threads", "cpi", "stall_factor", "thread_efficiency"):
+            assert device.sources.get(key), f"{device.name}: no source for {key}"
+    assert any(c.core == "cortex-a55" for d in all_devices() for c in d.clusters
+               if all(x.core == "cortex-a55" for x in d.clusters))
+
+
+def test_unknown_profile_and_unknown_key(tmp_path):
+    with pytest.raises(ConfigError, match="known: .*pixel-4"):
+        load_device("pixel-99")
+    text = (Path(device_paths()["pixel-4"])).read_text() + "colour: blue\n"
+    (tmp_path / "pixel-4.yaml").write_text(text)
+    with pytest.raises(ConfigError, match="unknown field 'colour'"):
+        load_device("pixel-4", devices_dir=tmp_path)
+
+
+def test_estimate_scales_with_threads_and_clock():
+    p4, p3 = load_device("pixel-4"), load_device("pixel-3")
+    counts = {"simd_mac": 10**9, "dot": 0, "load_store": 5 * 10**8, "other": 5 * 10**8}
+    one, four = estimate_ms(counts, p4, 1), estimate_ms(counts, p4, 4)
+    assert four < one < 4 * four
+    assert estimate_ms(counts, p3, 4) > four  # half-width SIMD on the A75
+
+
+def test_devices_command_lists_profiles():
+    from mobilecomp.cli import main
+
+    result = CliRunner().invoke(main, ["devices", "--json"])
+    assert result.exit_code == 0
+    assert {d["name"] for d in json.loads(result.output)} == set(device_paths())
+    text = CliRunner().invoke(main, ["devices"]).output
+    assert "emulated-arm:pixel-4" in text
