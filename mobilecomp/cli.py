@@ -59,20 +59,29 @@ def recipes(as_json: bool) -> None:
 @click.option("--parity-text", type=click.Path(), help="Text file, one sentence a line, for the parity gate.")
 @click.option("--eval-data", type=click.Path(), help="Labelled .tsv/.jsonl: gate task accuracy (classifiers).")
 @click.option("--allow-fail", is_flag=True, help="Exit 0 even when an artefact fails its parity or accuracy budget.")
+@click.option("--target", help="host or a devices/ profile: profile there and record the fastest faithful "
+                               "artefact in the manifest's choice.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(recipe_name, checkpoint, out, force, parity_text, eval_data, allow_fail, as_json) -> None:
+def export_cmd(recipe_name, checkpoint, out, force, parity_text, eval_data, allow_fail, target, as_json) -> None:
     """Export, quantise and verify a recipe into a bundle."""
     from .pipeline import export_bundle
     from .recipe import load_recipe
     from .report.table import bundle_table
 
     recipe = load_recipe(recipe_name)
+    if target is not None:  # an unknown device fails before any work
+        from .choice import profile_device
+
+        profile_device(target)
     out = Path(out or Path("bundles") / recipe.name)
     log = (lambda msg: click.echo(f"  {msg}", err=True))
     result = export_bundle(recipe, out, checkpoint=checkpoint, force=force, parity_text=parity_text,
-                           eval_data=eval_data, command=shlex.join(["mobilecomp", *sys.argv[1:]]), log=log)
+                           eval_data=eval_data, command=shlex.join(["mobilecomp", *sys.argv[1:]]), log=log,
+                           target_device=target)
     manifest = result.manifest.to_json()
-    _emit(as_json, manifest, f"bundle: {result.bundle}\n" + bundle_table(manifest, []))
+    choice = manifest.get("choice")
+    _emit(as_json, manifest, f"bundle: {result.bundle}\n" + bundle_table(manifest, [])
+          + (f"\nchoice for {choice['target']}: {choice['why']}" if choice else ""))
     if result.failed and not allow_fail:
         raise ParityFailed(f"{', '.join(result.failed)} failed the parity, accuracy or lint gate or could not be built (see "
                            f"{result.bundle}/manifest.json); pass --allow-fail to accept")
@@ -166,3 +175,61 @@ def devices_cmd(as_json: bool) -> None:
         + " + ".join(f"{c.count}x {c.core} {c.max_ghz} GHz" for c in d.clusters)
         + f"; qemu -cpu {d.qemu_cpu}" for d in items)
     _emit(as_json, [d.describe() for d in items], text)
+
+
+# ---- issue 6: inspect, report, compare (thin: the work is in load/inspect.py and report/) ----
+
+
+@main.command(name="inspect")
+@click.argument("recipe_name")
+@click.option("--seq-len", type=click.IntRange(8, 512), help="Sequence length for FLOPs [default: the recipe's].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def inspect_cmd(recipe_name, seq_len, as_json) -> None:
+    """Parameters, FLOPs (2 x MACs) and peak activation memory of a recipe's model, without exporting it."""
+    from .load.inspect import inspect_recipe
+    from .recipe import load_recipe
+
+    recipe = load_recipe(recipe_name)
+    data = {"recipe": recipe.name, **inspect_recipe(recipe, seq_len).describe()}
+    text = (f"{recipe.name}: {data['params'] / 1e6:.2f}M params, {data['gflops']:.2f} GFLOPs at seq "
+            f"{data['flops_seq_len']} (batch 1), peak activations {data['peak_activation_mb']:.1f} MB")
+    if "params_nonzero" in data:
+        text += f"\n  after pruning: {data['params_nonzero'] / 1e6:.2f}M non-zero params (same FLOPs on dense kernels)"
+    if "undecomposed_gflops" in data:
+        text += (f"\n  per query, passage cached; undecomposed {data['undecomposed_gflops']:.2f} GFLOPs "
+                 f"({data['flops_speedup']:.2f}x), passage once {data['passage_gflops_once']:.2f} GFLOPs")
+    _emit(as_json, data, text)
+
+
+@main.command(name="report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--device-for-pareto", help="Column for the plot's x axis (e.g. 'host 1T' or 'host') [default: the fullest].")
+@click.option("--y", "y_axis", type=click.Choice(["parity", "accuracy"]), default="parity", show_default=True)
+@click.option("--out", default="report", show_default=True, type=click.Path(), help="Directory for report.md/csv/json and pareto.png.")
+def report_cmd(paths, device_for_pareto, y_axis, out) -> None:
+    """Models x devices table (markdown, csv, json) and Pareto plot from bundles or results files."""
+    from .report.compare import write_report
+
+    written = write_report(list(paths), Path(out), device_for_pareto, y_axis)
+    click.echo((Path(out) / "report.md").read_text())
+    click.echo(f"wrote {', '.join(written['files'])} to {out} (pareto x: {written['plot']['column']}, "
+               f"front: {', '.join(written['plot']['front']) or '-'})")
+
+
+@main.command(name="compare")
+@click.option("--recipes", "names", required=True, help="Comma-separated recipe names.")
+@click.option("--device", default="host", show_default=True, help="Device to profile on (host, cuda, ...).")
+@click.option("--out", default="compare", show_default=True, type=click.Path(), help="Bundles go to OUT/bundles, the report to OUT.")
+@click.option("--threads", multiple=True, type=int, help="Thread counts [default: 1 and all cores].")
+@click.option("--runs", default=30, show_default=True, type=click.IntRange(min=20))
+@click.option("--force", is_flag=True, help="Re-export bundles that already exist.")
+def compare_cmd(names, device, out, threads, runs, force) -> None:
+    """Export, profile and report several recipes together: which small BERT is best."""
+    from .profile import ProfileOptions
+    from .report.compare import compare_recipes
+
+    result = compare_recipes([n.strip() for n in names.split(",") if n.strip()], Path(out), device,
+                             ProfileOptions(tuple(threads), runs), force=force,
+                             log=lambda msg: click.echo(f"  {msg}", err=True))
+    click.echo((Path(out) / "report.md").read_text())
+    click.echo(f"wrote {', '.join(result['files'])} to {out}")

@@ -45,9 +45,11 @@ class ExportResult:
 
 def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, force: bool = False,
                   parity_text: str | None = None, eval_data: str | None = None, command: str = "",
-                  log=lambda msg: None) -> ExportResult:
+                  log=lambda msg: None, target_device: str | None = None) -> ExportResult:
     """Export every (format, variant) of ``recipe`` into the bundle directory ``out``;
-    with ``eval_data`` also gate each artefact's task accuracy against its source's."""
+    with ``eval_data`` also gate each artefact's task accuracy against its source's; with
+    ``target_device`` (host or a devices/ profile) profile there and record the fastest faithful
+    artefact in the manifest's ``choice``."""
     if eval_data is not None and not HEADS[recipe.head].uses_classifier:
         raise ConfigError(f"--eval-data needs a classifier recipe; {recipe.name} has head: {recipe.head}")
     labelled = read_labelled(eval_data, recipe.num_labels) if eval_data is not None else None
@@ -98,6 +100,8 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
                     target.unlink(missing_ok=True)
                     continue
                 art = describe_artefact(tmp, target.name, fmt, name, {**export_details, **details})
+                if pruning is not None and fmt == "onnx":  # measured on the file, after quantisation
+                    art.details["weight_stats"] = onnx_weight_stats(target)
                 outputs = artefact_outputs(fmt, target, feeds, model.output_names)
                 art.parity = check_parity(reference, outputs, feeds, head.primary, recipe.head,
                                           budget, corpus.name)
@@ -119,6 +123,10 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
             eval_data=labelled.describe() if labelled is not None else None, versions=_versions(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
         writer.commit(manifest)
+    if target_device is not None:
+        from .choice import choose_for_target
+
+        manifest.choice = choose_for_target(Path(out), target_device, log=log)
     return ExportResult(Path(out), manifest)
 
 

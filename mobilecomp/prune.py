@@ -81,8 +81,8 @@ def onnx_weight_stats(path: Path) -> dict[str, Any]:
         if len(init.dims) != 2 or int(np.prod(init.dims)) < 4096:
             continue
         values = numpy_helper.to_array(init)
-        if "embeddings" in init.name or "word_embeddings" in init.name:
-            continue  # lookup tables, never pruned
+        if "embeddings" in init.name or "pooler" in init.name:
+            continue  # lookup tables and the pooler are never pruned
         zeros += int(np.count_nonzero(values == 0))
         total += values.size
     return {"weight_matrix_sparsity": (zeros / total) if total else 0.0, "weight_matrix_values": total,

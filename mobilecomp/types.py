@@ -294,6 +294,7 @@ class Manifest:
     versions: dict[str, str]
     created: str
     command: str
+    choice: dict[str, Any] | None = None  # export --target: the artefact picked for the device, and why
 
     def to_json(self) -> dict[str, Any]:
         from .schema import to_dict

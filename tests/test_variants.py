@@ -8,7 +8,8 @@ import pytest
 from mobilecomp.quantise import VARIANTS
 from mobilecomp.types import Recipe
 
-TESTED_ONNX_VARIANTS = ["fp32", "fp16", "int8-dynamic", "int8-accurate", "int8-static"]
+TESTED_ONNX_VARIANTS = ["fp32", "fp16", "int8-dynamic", "int8-accurate", "int8-static",
+                        "int8-rowwise", "int8-rowwise-ffn", "int8-smooth", "int8-nbits", "int8-mixed"]
 
 
 def test_every_onnx_variant_has_a_test():
@@ -31,11 +32,19 @@ def test_variant_builds_and_passes(all_variants_bundle, variant):
     assert art.passed, art.parity.failures
     ops = art.op_types
     expected = {"fp32": "MatMul", "fp16": "MatMul", "int8-dynamic": "MatMulInteger",
-                "int8-accurate": "MatMulInteger", "int8-static": "QuantizeLinear"}[variant]
+                "int8-accurate": "MatMulInteger", "int8-static": "QuantizeLinear",
+                "int8-rowwise": "MatMulInteger", "int8-rowwise-ffn": "MatMulInteger",
+                "int8-smooth": "MatMulInteger", "int8-nbits": "com.microsoft.MatMulNBits",
+                "int8-mixed": "MatMulInteger"}[variant]
     assert ops.get(expected, 0) > 0, ops
     if variant == "int8-accurate":
         sweep = art.details["sweep"]
         assert set(sweep["gain_by_node"]) and sweep["reached_cos_min"] >= sweep["all_int8_cos_min"]
+    if variant == "int8-mixed":
+        search = art.details["search"]
+        assert search["trials"] > 0 and search["reached_cos_min"] >= search["all_int8_cos_min"]
+    if variant == "int8-smooth":
+        assert art.details["smoothquant"]["groups"] == 2 and ops["LayerNormalization"] > 0
     if variant == "int8-static":
         assert art.details["calibration_shape"][1] == 32  # every batch padded to one shape
 

@@ -100,12 +100,16 @@ def meta_model(recipe: Recipe):
     from .architectures import ARCHITECTURES
     from .heads import HEADS
 
-    if recipe.checkpoint.source == "embedded-onnx":
-        raise ConfigError(f"recipe {recipe.name}: an ONNX checkpoint has no PyTorch model to inspect "
-                          "(its manifest counts its initializers)")
     arch = ARCHITECTURES[recipe.checkpoint.architecture]
     head = HEADS[recipe.head]
-    if recipe.checkpoint.source == "architecture":
+    if recipe.checkpoint.source == "embedded-onnx":  # counted on its equivalent config
+        from .onnx_source import EMBEDDED_ONNX
+
+        if recipe.checkpoint.name not in EMBEDDED_ONNX:
+            raise ConfigError(f"recipe {recipe.name}: checkpoint.name '{recipe.checkpoint.name}' is unknown "
+                              f"(known: {', '.join(EMBEDDED_ONNX)})")
+        config = arch.build_config(EMBEDDED_ONNX[recipe.checkpoint.name].config)
+    elif recipe.checkpoint.source == "architecture":
         config = check_config(recipe)
     else:  # a real checkpoint: its own config.json
         from pathlib import Path
@@ -168,8 +172,10 @@ def inspect_recipe(recipe: Recipe, seq_len: int | None = None) -> ModelCounts:
 
 def loaded_counts(model, recipe: Recipe) -> dict[str, Any]:
     """The manifest's counts for a LoadedModel (its real weights, one batch-1 forward at seq_len)."""
-    if not hasattr(model.module, "model"):  # an ONNX checkpoint: no PyTorch graph to count
-        return {"flops": None, "flops_note": "ONNX checkpoint: FLOPs not counted (no PyTorch model)"}
+    if not hasattr(model.module, "model"):  # an ONNX checkpoint: counted on its equivalent config
+        out = inspect_recipe(recipe).describe()
+        out.pop("params", None)
+        return {**out, "counted_on": "the equivalent BERT config on the meta device (the graph is ONNX)"}
     inner = model.module.model
     if recipe.decompose is not None:
         from ..deformer import base_model, count_deformer

@@ -27,6 +27,7 @@ class EmbeddedOnnx:
     outputs: dict[str, str]  # head output name -> the graph's output name
     tokenizer: str  # embedded checkpoint with the same vocabulary
     description: str
+    config: dict  # the equivalent BertConfig fields: params/FLOPs are counted on it (meta device)
 
 
 EMBEDDED_ONNX: dict[str, EmbeddedOnnx] = {
@@ -40,6 +41,8 @@ EMBEDDED_ONNX: dict[str, EmbeddedOnnx] = {
         outputs={"token_embeddings": "onnx::Shape_422", "sentence_embedding": "461"},
         tokenizer="all-minilm-l6-v2",
         description="paraphrase-MiniLM-L3-v2 (3 layers x 384), fp32 ONNX, same vocab as all-MiniLM-L6-v2",
+        config={"hidden_size": 384, "num_hidden_layers": 3, "num_attention_heads": 12,
+                "intermediate_size": 1536, "vocab_size": 30522},
     ),
 }
 

@@ -38,11 +38,18 @@ def _adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> li
     return profile_adb(bundle, manifest, spec, options)
 
 
+def _cuda(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:
+    from .cuda import profile_cuda
+
+    return profile_cuda(bundle, manifest, options)
+
+
 # device name (the part before ':') -> backend(bundle, manifest, full device string, options)
 DEVICES: dict[str, Callable[[Path, dict, str, ProfileOptions], list[ProfileRow]]] = {
     "host": _host,
     "emulated-arm": _emulated_arm,
     "adb": _adb,
+    "cuda": _cuda,
 }
 
 

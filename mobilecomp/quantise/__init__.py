@@ -61,6 +61,39 @@ VARIANTS: dict[str, dict[str, Variant]] = {
 }
 
 
+def _fidelity(fn_name: str):
+    def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
+        from . import fidelity as backend
+
+        return getattr(backend, fn_name)(src, dst, ctx)
+
+    return build
+
+
+# The fidelity frontier (issue 9): per-row activations, SmoothQuant, 8-bit MatMulNBits, search.
+VARIANTS["onnx"].update({
+    "int8-rowwise": Variant(
+        "int8-rowwise", "onnx", Budget(cos_min=0.993, cos_mean=0.997, spearman=0.99, top1=0.98),
+        "int8 on every MatMul with per-row asymmetric uint8 activations (MatMulInteger, standard ops)",
+        _fidelity("int8_rowwise")),
+    "int8-rowwise-ffn": Variant(
+        "int8-rowwise-ffn", "onnx", Budget(cos_min=0.985, cos_mean=0.993, spearman=0.99, top1=0.98),
+        "per-row int8 feed-forward MatMuls, onnxruntime dynamic int8 attention", _fidelity("int8_rowwise_ffn")),
+    "int8-smooth": Variant(
+        "int8-smooth", "onnx", Budget(cos_min=0.995, cos_mean=0.998, spearman=0.99, top1=0.98),
+        "SmoothQuant (alpha 0.5) on Q/K/V + dynamic int8 attention, per-row int8 feed-forward",
+        _fidelity("int8_smooth")),
+    "int8-nbits": Variant(
+        "int8-nbits", "onnx", Budget(cos_min=0.995, cos_mean=0.998, spearman=0.99, top1=0.98),
+        "8-bit MatMulNBits (block 128, accuracy_level 4: int8 compute), per-row int8 embeddings",
+        _fidelity("int8_nbits")),
+    "int8-mixed": Variant(
+        "int8-mixed", "onnx", Budget(cos_min=0.997, cos_mean=0.998, spearman=0.99, top1=0.98),
+        "SmoothQuant + per-row int8, the MatMuls the budget cannot afford kept fp32 (searched)",
+        _fidelity("int8_mixed")),
+})
+
+
 def _litert(fn_name: str):
     def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
         from . import litert as backend

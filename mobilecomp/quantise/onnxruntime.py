@@ -114,40 +114,43 @@ def _tuning_cos_min(path: Path, ctx: QuantContext, reference: np.ndarray) -> flo
 def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     """Dynamic int8 that keeps in fp32 the MatMuls whose quantisation costs the most.
 
-    Sensitivity of a node = how much cos_min on the tuning text rises when only that node is
-    left in fp32. Nodes are then kept fp32 in that order until the tuning cos_min clears the
-    budget with a margin (the parity corpus is different text), or a third of them are kept.
+    The sensitivity sweep and the mixed-precision search are search.py's (shared with the
+    other formats): sensitivity of a node = how much cos_min on the tuning text rises when
+    only that node is left in fp32; nodes are kept fp32, best gain per millisecond given up
+    first (latency by MACs), until the tuning cos_min clears the budget with a margin (the
+    parity corpus is different text), or a third of them are kept.
     """
+    import onnx
+
+    from .search import search, sensitivity
+
     target = (ctx.budget.cos_min or 0.985) + 0.003
     reference = run_onnx(onnx_session(src, threads=0), ctx.tuning, ctx.primary_output)
     candidates = weight_matmuls(src)
     trial = ctx.work_dir / "sweep.onnx"
+
+    def score(kept: frozenset[str], embeddings: bool = True) -> float:
+        _dynamic(src, trial, exclude=sorted(kept), embeddings=embeddings)
+        return _tuning_cos_min(trial, ctx, reference)
+
     # The ranking leaves the embedding table fp32 (it is the same in every trial; saves a
-    # load and save of the model per node); the kept-set steps below include it.
-    _dynamic(src, trial, embeddings=False)
-    ranking_base = _tuning_cos_min(trial, ctx, reference)
-    gains = {}
-    for node in candidates:
-        _dynamic(src, trial, exclude=[node], embeddings=False)
-        gains[node] = _tuning_cos_min(trial, ctx, reference) - ranking_base
-    _dynamic(src, trial)
-    base = _tuning_cos_min(trial, ctx, reference)
-    ranked = sorted(candidates, key=lambda n: gains[n], reverse=True)
-    kept: list[str] = []
-    reached = base
-    for node in ranked[: max(1, len(candidates) // 3)]:
-        if reached >= target:
-            break
-        kept.append(node)
-        _dynamic(src, trial, exclude=kept)
-        reached = _tuning_cos_min(trial, ctx, reference)
-    _dynamic(src, dst, exclude=kept)
+    # load and save of the model per node); the search's steps include it.
+    ranking_base, gains = sensitivity(candidates, lambda kept: score(kept, embeddings=False))
+    base = score(frozenset())
+    model = onnx.load(str(src), load_external_data=False)
+    dims = {i.name: list(i.dims) for i in model.graph.initializer}
+    macs = {n.name: float(np.prod(dims[n.input[1]])) for n in model.graph.node if n.name in candidates}
+    total = sum(macs.values()) or 1.0
+    result = search(candidates, score, target, {n: m / total for n, m in macs.items()}, gains=gains,
+                    base=base, max_kept=max(1, len(candidates) // 3))
+    _dynamic(src, dst, exclude=result.kept)
     trial.unlink(missing_ok=True)
     return {"weights": "QInt8 per channel", "activations": "uint8 per tensor, dynamic",
-            "kept_fp32": kept, "sweep": {"tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
-                                         "target_cos_min": target, "all_int8_cos_min": base,
-                                         "reached_cos_min": reached,
-                                         "gain_by_node": {n: gains[n] for n in ranked}}}
+            "kept_fp32": result.kept,
+            "sweep": {"tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
+                      "target_cos_min": target, "all_int8_cos_min": base, "ranking_base_cos_min": ranking_base,
+                      "reached_cos_min": result.reached, "met": result.met, "trials": result.trials,
+                      "latency_share": "by MACs", "gain_by_node": result.describe()["gain_by_node"]}}
 
 
 def int8_static(src: Path, dst: Path, ctx: QuantContext) -> dict:

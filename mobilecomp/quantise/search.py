@@ -1,0 +1,101 @@
+"""Sensitivity sweep and mixed-precision search, for any format: which layers to leave in float.
+
+A *unit* is one layer (an ONNX MatMul, a TFLite fully-connected op) that a recipe can
+quantise or keep in float. The caller gives a ``score(kept)`` function that builds the
+configuration with the ``kept`` units in float and returns its cos_min on tuning text (never
+the parity corpus), and each unit's weight (its MACs; the latency a unit saves when quantised
+is taken as its share of the measured float-minus-int8 time).
+
+- ``sensitivity``: per unit, the parity cost of quantising it (the cos_min gained when only
+  it is kept in float, everything else quantised).
+- ``search``: keeps units in float, best parity gained per millisecond given up first, until
+  the score clears the target; then drops any kept unit the target does not need, most
+  expensive first. The result is the fastest configuration found that meets the target,
+  or, when none does, the closest one (``met`` False).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+Score = Callable[[frozenset[str]], float]
+
+
+@dataclass
+class SearchResult:
+    target: float
+    quantised_score: float  # every unit quantised
+    reached: float  # the chosen configuration's score
+    kept: list[str]  # units left in float
+    met: bool
+    gains: dict[str, float]  # unit -> cos_min gained by keeping it alone in float
+    saved_ms: dict[str, float]  # unit -> estimated latency it saves when quantised
+    trials: int = 0
+    steps: list[dict] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {"target_cos_min": self.target, "all_int8_cos_min": self.quantised_score,
+                "reached_cos_min": self.reached, "met": self.met, "kept_float": self.kept,
+                "estimated_ms_given_up": sum(self.saved_ms.get(u, 0.0) for u in self.kept),
+                "trials": self.trials, "steps": self.steps,
+                "gain_by_node": dict(sorted(self.gains.items(), key=lambda kv: -kv[1])),
+                "saved_ms_by_node": self.saved_ms}
+
+
+def sensitivity(units: Iterable[str], score: Score) -> tuple[float, dict[str, float]]:
+    """(score with every unit quantised, {unit: score gained by keeping only it in float})."""
+    base = score(frozenset())
+    return base, {u: score(frozenset([u])) - base for u in units}
+
+
+def latency_saved(weights: dict[str, float], float_ms: float, quantised_ms: float) -> dict[str, float]:
+    """Each unit's share of the measured float-minus-quantised time, by its weight (MACs)."""
+    total = sum(weights.values()) or 1.0
+    saved = max(float_ms - quantised_ms, 0.0)
+    return {u: saved * w / total for u, w in weights.items()}
+
+
+def search(units: list[str], score: Score, target: float, saved_ms: dict[str, float],
+           gains: dict[str, float] | None = None, base: float | None = None,
+           max_kept: int | None = None) -> SearchResult:
+    """The fastest configuration found whose score is >= ``target`` (see the module doc)."""
+    trials = 0
+
+    def scored(kept: frozenset[str]) -> float:
+        nonlocal trials
+        trials += 1
+        return score(kept)
+
+    if gains is None or base is None:
+        base, gains = sensitivity(units, scored)
+    max_kept = len(units) if max_kept is None else max_kept
+    # parity per millisecond given up; a unit that saves ~nothing costs ~nothing to keep
+    order = sorted(units, key=lambda u: gains[u] / max(saved_ms.get(u, 0.0), 1e-6), reverse=True)
+    kept: list[str] = []
+    reached, steps = base, []
+    best = (base, [])
+    for unit in order:
+        if reached >= target or len(kept) >= max_kept:
+            break
+        if gains[unit] <= 0:
+            continue
+        kept.append(unit)
+        reached = scored(frozenset(kept))
+        steps.append({"keep": unit, "score": reached})
+        if reached > best[0]:
+            best = (reached, list(kept))
+    if reached < target:  # not met: report the closest configuration seen
+        reached, kept = best
+    else:  # met: give back any kept unit the target does not need, the costliest first
+        for unit in sorted(kept, key=lambda u: saved_ms.get(u, 0.0), reverse=True):
+            if len(kept) == 1:
+                break
+            trial = [u for u in kept if u != unit]
+            value = scored(frozenset(trial))
+            steps.append({"drop": unit, "score": value})
+            if value >= target:
+                kept, reached = trial, value
+    return SearchResult(target=target, quantised_score=base, reached=reached, kept=kept,
+                        met=reached >= target, gains=gains, saved_ms=saved_ms,
+                        trials=trials, steps=steps)

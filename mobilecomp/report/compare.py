@@ -1,0 +1,256 @@
+"""The cross-model report: rows = models x variants, columns = devices, every cell with its provenance.
+
+Reads bundles (manifest.json + results.jsonl), directories of bundles, or results .jsonl files,
+and writes report.md, report.csv, report.json and pareto.png (report/plot.py). A DeFormer
+bundle adds the BERT-base vs Decomp-BERT-base table with the paper's ratios beside ours.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BundleError
+from .table import markdown
+
+PAPER_DEFORMER = [  # DeFormer Table 3 (seconds, SQuAD): BERT-base, Decomp-BERT-base
+    ("Intel i9-7900X CPU, batch 32", 5.90, 1.66),
+    ("OnePlus 6 phone, batch 1", 10.20, 3.28),
+    ("Tesla V100 GPU, batch 32", 0.22, 0.07),
+]
+
+
+@dataclass
+class ReportRow:
+    """One model x variant with its facts and one latency cell per device column."""
+
+    model: str
+    variant: str
+    artefact: str
+    params: int | None
+    gflops: float | None
+    size_mb: float | None
+    zipped_mb: float | None
+    sparsity: float | None
+    cos_min: float | None
+    accuracy: float | None
+    passed: bool | None
+    label: str | None
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> {p50_ms, provenance, ...}
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def latest_rows(rows: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    """The newest row per (model, artefact, device, threads): artefact names repeat across bundles."""
+    latest: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        latest[(row["model"], row["artefact"], row["device"], row["threads"])] = row
+    return latest
+
+
+def column_of(row: dict[str, Any]) -> str:
+    """The device column a result row belongs to: device and thread count."""
+    return f"{row['device']} {row['threads']}T"
+
+
+def _bundles(paths: list[str]) -> tuple[list[Path], list[Path]]:
+    bundles, jsonls = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file() and path.suffix == ".jsonl":
+            jsonls.append(path)
+        elif (path / "manifest.json").exists():
+            bundles.append(path)
+        elif path.is_dir():
+            found = sorted(p.parent for p in path.glob("*/manifest.json"))
+            if not found:
+                raise BundleError(f"{path}: no manifest.json in it or its subdirectories "
+                                  "(give bundles, a directory of bundles, or results .jsonl files)")
+            bundles += found
+        else:
+            raise BundleError(f"{path}: not a bundle, a directory of bundles or a .jsonl file")
+    return bundles, jsonls
+
+
+def _accuracy_rows(bundle: Path) -> dict[str, dict[str, Any]]:
+    path = Path(bundle) / "accuracy.jsonl"
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["artefact"]: row for row in rows if "accuracy" in row}
+
+
+def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], list[str]]:
+    """(report rows, DeFormer comparisons, device columns) from bundles and results files."""
+    from ..bundle import read_manifest, read_results
+
+    bundles, jsonls = _bundles(paths)
+    rows: dict[tuple[str, str], ReportRow] = {}
+    results: list[dict[str, Any]] = []
+    deformers = []
+    for bundle in bundles:
+        manifest = read_manifest(bundle)
+        model = manifest["model"]
+        label = manifest["checkpoint"].get("label")
+        evaluated = _accuracy_rows(bundle)  # `mobilecomp eval` rows, newest per artefact
+        for art in manifest["artefacts"]:
+            weights = art.get("details", {}).get("weight_stats", {})
+            acc = evaluated.get(art["name"]) or art.get("accuracy") or {}
+            rows[(manifest["recipe"]["name"], art["variant"])] = ReportRow(
+                model=manifest["recipe"]["name"], variant=art["variant"], artefact=art["name"],
+                params=model.get("params"), gflops=model.get("gflops"),
+                size_mb=art["size_bytes"] / 1e6,
+                zipped_mb=weights["zipped_bytes"] / 1e6 if "zipped_bytes" in weights else None,
+                sparsity=weights.get("weight_matrix_sparsity"),
+                cos_min=(art.get("parity") or {}).get("cos_min"), accuracy=acc.get("accuracy"),
+                passed=art.get("passed"), label=label)
+        bundle_rows = read_results(bundle)
+        results += bundle_rows
+        if model.get("decompose"):
+            deformers.append((manifest, bundle_rows))
+    for path in jsonls:
+        results += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in latest_rows(results).values():
+        key = (row["model"], row["variant"])
+        if key not in rows:  # a results file without its bundle: what the row itself says
+            rows[key] = ReportRow(model=row["model"], variant=row["variant"], artefact=row["artefact"],
+                                  params=None, gflops=None, size_mb=None, zipped_mb=None, sparsity=None,
+                                  cos_min=(row.get("parity") or {}).get("cos_min"), accuracy=None,
+                                  passed=None, label=row.get("label"))
+        rows[key].cells[column_of(row)] = {
+            "p50_ms": row["latency_ms"]["p50"], "provenance": row["provenance"],
+            "runner": f"{row['runner'].get('name')} {row['runner'].get('version')}",
+            "device_cpu": row["device_info"].get("cpu"), "accelerator": row["device_info"].get("accelerator"),
+            "seq_len": row["seq_len"], "batch": row["batch"]}
+    columns = sorted({c for r in rows.values() for c in r.cells})
+    comparisons = [deformer_comparison(m, r) for m, r in deformers]
+    return sorted(rows.values(), key=lambda r: (r.model, r.variant)), comparisons, columns
+
+
+def deformer_comparison(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per device column: the undecomposed model vs the per-query question graph, passage cached."""
+    latest = latest_rows(rows)
+    ours = []
+    for column in sorted({column_of(r) for r in latest.values()}):
+        by_art = {r["artefact"]: r for r in latest.values() if column_of(r) == column}
+        for variant, full_name in (("fp32", "onnx-full-fp32"),):  # like for like: both fp32
+            full, query = by_art.get(full_name), by_art.get(f"onnx-{variant}")
+            passage = by_art.get(f"onnx-passage-{variant}")
+            if full and query:
+                ours.append({"column": column, "variant": variant, "provenance": query["provenance"],
+                             "full_ms": full["latency_ms"]["p50"], "query_ms": query["latency_ms"]["p50"],
+                             "passage_once_ms": passage["latency_ms"]["p50"] if passage else None,
+                             "speedup": full["latency_ms"]["p50"] / query["latency_ms"]["p50"]})
+    model = manifest["model"]
+    return {"model": manifest["recipe"]["name"], "seq_len": model["seq_len"], "decompose": model["decompose"],
+            "flops_speedup": model.get("flops_speedup"), "label": manifest["checkpoint"].get("label"),
+            "ours": ours,
+            "paper": [{"device": d, "bert_base_s": a, "decomp_s": b, "speedup": round(a / b, 1)}
+                      for d, a, b in PAPER_DEFORMER]}
+
+
+def _f(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], columns: list[str],
+                    y: str) -> str:
+    header = ["model", "variant", "params M", "GFLOPs", "size MB", "zipped MB", "sparsity",
+              "cos_min", "accuracy", "parity", *columns]
+    body = []
+    for r in rows:
+        line = [r.model + (" (untrained)" if r.label else ""), r.variant, _f(r.params and r.params / 1e6, ".1f"),
+                _f(r.gflops, ".2f"), _f(r.size_mb, ".1f"), _f(r.zipped_mb, ".1f"),
+                _f(r.sparsity, ".1%"), _f(r.cos_min, ".4f"), _f(r.accuracy, ".1f"),
+                "-" if r.passed is None else ("pass" if r.passed else "FAIL")]
+        for column in columns:
+            cell = r.cells.get(column)
+            line.append(f"{cell['p50_ms']:.1f} ms ({cell['provenance']})" if cell else "-")
+        body.append(line)
+    out = ["# Which small BERT is best? Models x devices", "",
+           "Latency: median of the timed runs, batch 1, at each row's sequence length; each cell names "
+           "its provenance (measured-host, measured-gpu, measured-adb, estimated-emulated-arm). "
+           "Rows marked (untrained) have random weights: size and latency only. Pruned rows store "
+           "their zeros densely: dense kernels gain no speed from unstructured sparsity, only the "
+           "zipped size shrinks. DeFormer rows: fp32/int8-dynamic are the per-query question graph "
+           "(passage cached), passage-* the once-per-passage encoder, full-fp32 the undecomposed model.",
+           "", markdown(body, header)]
+    for comp in comparisons:
+        dec = comp["decompose"]
+        out += ["", f"## DeFormer: BERT-base vs {comp['model']} (seq {comp['seq_len']}, "
+                    f"{dec['lower_layers']} lower layers, question {dec['question_len']} tokens, passage cached)"]
+        if comp["label"]:
+            out.append(f"({comp['label']}: the speed-up depends on shapes, not weights)")
+        out.append("")
+        table = [[o["column"], o["variant"], f"{o['full_ms']:.1f} ms", f"{o['query_ms']:.1f} ms",
+                  _f(o["passage_once_ms"], ".1f") + (" ms" if o["passage_once_ms"] else ""),
+                  f"{o['speedup']:.1f}x", o["provenance"]] for o in comp["ours"]]
+        table += [[p["device"] + " (paper)", "fp32", f"{p['bert_base_s']:.2f} s", f"{p['decomp_s']:.2f} s", "-",
+                   f"{p['speedup']:.1f}x", "DeFormer Table 3"] for p in comp["paper"]]
+        out.append(markdown(table, ["device", "variant", "BERT-base (full)", "Decomp per query",
+                                    "passage once", "speed-up", "provenance"]))
+        if comp.get("flops_speedup"):
+            out.append("")
+            out.append(f"Counted FLOPs speed-up per query: {comp['flops_speedup']:.2f}x "
+                       "(paper Table 1, SQuAD: 3.2x)")
+    out += ["", f"Pareto plot: pareto.png (x = latency, y = {y}, marker area = model size)."]
+    return "\n".join(out) + "\n"
+
+
+def write_report(paths: list[str], out: Path, device: str | None = None, y: str = "parity") -> dict[str, Any]:
+    """Write report.md/.csv/.json and pareto.png into ``out``; returns what was written."""
+    from .plot import pareto_plot
+
+    rows, comparisons, columns = collect(paths)
+    if not rows:
+        raise BundleError("no rows: the bundles have no artefacts and the files no results")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(render_markdown(rows, comparisons, columns, y))
+    with open(out / "report.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["model", "variant", "artefact", "label", "params", "gflops", "size_mb", "zipped_mb",
+                         "sparsity", "cos_min", "accuracy", "passed", "device", "p50_ms", "provenance", "runner"])
+        for r in rows:
+            for column, cell in sorted(r.cells.items()) or [("", {})]:
+                writer.writerow([r.model, r.variant, r.artefact, r.label or "", r.params, r.gflops, r.size_mb,
+                                 r.zipped_mb, r.sparsity, r.cos_min, r.accuracy, r.passed, column,
+                                 cell.get("p50_ms"), cell.get("provenance"), cell.get("runner")])
+    (out / "report.json").write_text(json.dumps(
+        {"columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons}, indent=2) + "\n")
+    plot = pareto_plot(rows, columns, out / "pareto.png", device, y)
+    return {"out": str(out), "rows": len(rows), "columns": columns, "plot": plot,
+            "files": ["report.md", "report.csv", "report.json", "pareto.png"]}
+
+
+def compare_recipes(names: list[str], out: Path, device: str, options, force: bool = False,
+                    log=lambda msg: None) -> dict[str, Any]:
+    """Export (or reuse) and profile each recipe's bundle under OUT/bundles, then report them together."""
+    from ..errors import DeviceError
+    from ..pipeline import export_bundle, profile_bundle
+    from ..recipe import load_recipe
+
+    recipes = [load_recipe(n) for n in names]  # every name checked before any work
+    bundles, skipped = [], []
+    for recipe in recipes:
+        bundle = Path(out) / "bundles" / recipe.name
+        if force or not (bundle / "manifest.json").exists():
+            log(f"{recipe.name}: exporting")
+            export_bundle(recipe, bundle, force=force, log=lambda m, n=recipe.name: log(f"{n}: {m}"))
+        log(f"{recipe.name}: profiling on {device}")
+        try:
+            profile_bundle(bundle, device, options)
+        except DeviceError as exc:
+            skipped.append(f"{recipe.name} on {device}: {exc}")
+            log(f"{recipe.name}: skipped on {device}: {exc}")
+        bundles.append(str(bundle))
+    written = write_report(bundles, Path(out), device=None, y="parity")
+    if skipped:
+        with open(Path(out) / "report.md", "a") as fh:
+            fh.write("\nSkipped: " + "; ".join(skipped) + "\n")
+    return {**written, "skipped": skipped}
