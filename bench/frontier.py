@@ -241,6 +241,8 @@ def main() -> None:
     if args.stage in ("all", "export"):
         res = {**export_stage(args.recipe, args.work, log),
                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if args.stage != "doc":  # the commands that measured, not the ones that only re-render
+        res.setdefault("commands", []).append(command)
     if args.stage in ("all", "export", "host"):
         host_stage(res, args.runs, log)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -252,9 +254,8 @@ def main() -> None:
             res["arm_error"] = f"{type(exc).__name__}: {exc}"
             log(f"emulated ARM failed: {res['arm_error']}")
         RESULTS.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    res.setdefault("commands", []).append(command)
     RESULTS.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    args.out.write_text(doc(res, " ; ".join(dict.fromkeys(res["commands"]))))
+    args.out.write_text(doc(res, " ; ".join(dict.fromkeys(res.get("commands", [])))))
     log(f"wrote {args.out} and {RESULTS}")
 
 

@@ -58,8 +58,11 @@ def latency_saved(weights: dict[str, float], float_ms: float, quantised_ms: floa
 
 def search(units: list[str], score: Score, target: float, saved_ms: dict[str, float],
            gains: dict[str, float] | None = None, base: float | None = None,
-           max_kept: int | None = None) -> SearchResult:
-    """The fastest configuration found whose score is >= ``target`` (see the module doc)."""
+           max_kept: int | None = None, rank_by_gain: bool = False, give_back: bool = True) -> SearchResult:
+    """The fastest configuration found whose score is >= ``target`` (see the module doc).
+
+    ``rank_by_gain`` ranks by parity gained alone (ignores latency); ``give_back`` False skips the
+    final pass that drops kept units the target does not need (keeps the margin on other text)."""
     trials = 0
 
     def scored(kept: frozenset[str]) -> float:
@@ -71,7 +74,8 @@ def search(units: list[str], score: Score, target: float, saved_ms: dict[str, fl
         base, gains = sensitivity(units, scored)
     max_kept = len(units) if max_kept is None else max_kept
     # parity per millisecond given up; a unit that saves ~nothing costs ~nothing to keep
-    order = sorted(units, key=lambda u: gains[u] / max(saved_ms.get(u, 0.0), 1e-6), reverse=True)
+    order = sorted(units, key=lambda u: gains[u] if rank_by_gain else gains[u] / max(saved_ms.get(u, 0.0), 1e-6),
+                   reverse=True)
     kept: list[str] = []
     reached, steps = base, []
     best = (base, [])
@@ -87,7 +91,7 @@ def search(units: list[str], score: Score, target: float, saved_ms: dict[str, fl
             best = (reached, list(kept))
     if reached < target:  # not met: report the closest configuration seen
         reached, kept = best
-    else:  # met: give back any kept unit the target does not need, the costliest first
+    elif give_back:  # met: give back any kept unit the target does not need, the costliest first
         for unit in sorted(kept, key=lambda u: saved_ms.get(u, 0.0), reverse=True):
             if len(kept) == 1:
                 break

