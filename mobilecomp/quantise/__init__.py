@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +33,17 @@ class Variant:
     build: Callable[[Path, Path, QuantContext], dict]  # (fp32 file, out file, ctx) -> details
 
 
-def _ort(fn_name: str):
-    def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
-        from . import onnxruntime as backend
+def _backend(module: str, fn_name: str):
+    """A build function that imports its backend module (onnxruntime, litert...) only when called."""
 
-        return getattr(backend, fn_name)(src, dst, ctx)
+    def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
+        return getattr(importlib.import_module(f"{__name__}.{module}"), fn_name)(src, dst, ctx)
 
     return build
+
+
+def _ort(fn_name: str):
+    return _backend("onnxruntime", fn_name)
 
 
 VARIANTS: dict[str, dict[str, Variant]] = {
@@ -62,12 +67,7 @@ VARIANTS: dict[str, dict[str, Variant]] = {
 
 
 def _fidelity(fn_name: str):
-    def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
-        from . import fidelity as backend
-
-        return getattr(backend, fn_name)(src, dst, ctx)
-
-    return build
+    return _backend("fidelity", fn_name)
 
 
 # The fidelity frontier (issue 9): per-row activations, SmoothQuant, 8-bit MatMulNBits, search.
@@ -95,12 +95,7 @@ VARIANTS["onnx"].update({
 
 
 def _litert(fn_name: str):
-    def build(src: Path, dst: Path, ctx: QuantContext) -> dict:
-        from . import litert as backend
-
-        return getattr(backend, fn_name)(src, dst, ctx)
-
-    return build
+    return _backend("litert", fn_name)
 
 
 _INT8 = Budget(cos_min=0.98, cos_mean=0.99, spearman=0.98, top1=0.97)  # the ONNX int8 budgets
