@@ -90,7 +90,9 @@ def test_accuracy_gate_fails_a_destroyed_artefact(classifier, tmp_path, monkeypa
     assert card["test_accuracy"] > 58, card  # it learned something real (chance is 50)
     base = quantise.VARIANTS["onnx"]["int8-dynamic"]
     monkeypatch.setitem(quantise.VARIANTS["onnx"], "int8-dynamic", replace(base, build=_flip_classifier))
-    recipe = replace(load_recipe("minilm-l6-polarity-int8"), variants=("fp32", "int8-dynamic"), seq_len=48)
+    shipped = load_recipe("minilm-l6-polarity-int8")
+    recipe = replace(shipped, variants=("fp32", "int8-dynamic"), seq_len=48,
+                     parity={"int8-dynamic": shipped.parity["int8-dynamic"]})
     result = export_bundle(recipe, tmp_path / "b", checkpoint=str(classifier / "model"),
                            eval_data=str(classifier / "eval.tsv"))
     arts = {a.variant: a for a in result.manifest.artefacts}

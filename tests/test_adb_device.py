@@ -266,6 +266,14 @@ def test_full_data_partition(bundle, device, adb_port):
     assert "\n" not in str(err.value)
 
 
+def test_app_runner_needs_android(bundle, device, adb_port):
+    phone = device()
+    with pytest.raises(DeviceError, match="is not Android: --runner app needs the demo app") as err:
+        _profile(bundle, connect=f"127.0.0.1:{phone.port}", runner="app")
+    assert "\n" not in str(err.value)
+    assert not (bundle / "results.jsonl").exists()
+
+
 def test_crashing_runner(bundle, device, adb_port, tmp_path):
     crash = tmp_path / "crash" / "ort-runner"
     crash.parent.mkdir()

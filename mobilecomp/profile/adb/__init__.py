@@ -46,6 +46,13 @@ def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions
     info.extra["adb"] = adb.version()
     say(device_line(info, state))
 
+    if extra.get("runner") == "app":
+        from .app import profile_app
+
+        artefacts = [a for a in selected(manifest, options) if a["format"] in ("onnx", "tflite")]
+        threads_list = options.threads or tuple(dict.fromkeys((1, big_core_count(state.cores))))
+        return profile_app(adb, bundle, manifest, artefacts, threads_list, options, state.android,
+                           REMOTE_ROOT, say)
     choice, path = parse_choice(extra.get("runner"))
     formats = {RUNNERS[choice]} if choice else set(DEFAULT_FOR_FORMAT)
     artefacts = [a for a in selected(manifest, options) if a["format"] in formats]
