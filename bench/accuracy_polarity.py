@@ -22,7 +22,9 @@ from mobilecomp.pipeline import export_bundle  # noqa: E402
 from mobilecomp.profile.host import host_device  # noqa: E402
 from mobilecomp.recipe import load_recipe  # noqa: E402
 
-STUDENTS = {"minilm-l6-polarity": 0, "minilm-l3-polarity (lower 3 layers kept, then fine-tuned)": 3}
+# name -> layers kept before fine-tuning (0: all). A 3-layer truncation fine-tuned with the same
+# one-epoch schedule stayed at chance (48%) here, so it is not reported until its schedule is fixed.
+STUDENTS = {"minilm-l6-polarity": 0}
 
 
 def main() -> None:
@@ -58,6 +60,10 @@ def main() -> None:
         lines.append(f"| {name} | {card['layers']} | {params / 1e6:.1f} | {art.name} | {art.size_bytes / 1e6:.1f} | "
                      f"{acc.accuracy:.2f} | {acc.f1:.2f} | {acc.drop_points:+.2f} | {par.cos_min:.4f} | "
                      f"{par.top1:.4f} | {'pass' if art.passed else 'FAIL: ' + '; '.join(par.failures + acc.failures)} |")
+    same = [art.name for _, _, _, art in rows if art.variant == "int8-accurate" and not art.details.get("kept_fp32")]
+    if same:
+        lines += ["", f"{', '.join(same)}: the sensitivity search keeps MatMuls in fp32 only until the "
+                  "recipe's parity budget is met; all-int8 already met it, so it equals int8-dynamic."]
     source = {name: card["test_accuracy"] for name, card, _, _ in rows}
     lines += ["", "PyTorch source accuracy (from the fine-tuning run): "
               + ", ".join(f"{n}: {a:.2f}%" for n, a in source.items()) + "."]
