@@ -88,7 +88,9 @@ def test_profile_reports_per_query_next_to_full(deformer_bundle, tmp_path):
     rows = profile_bundle(bundle, "host", ProfileOptions(threads=(1,), runs=20, warmup=1))
     assert {r.artefact for r in rows} >= {"onnx-fp32", "onnx-full-fp32", "onnx-passage-fp32"}
     assert all(r.seq_len == 48 for r in rows)
-    _, comparisons, _ = collect([str(bundle)])
+    report_rows, comparisons, _ = collect([str(bundle)])
+    gflops = {r.variant: r.gflops for r in report_rows}
+    assert gflops["full-fp32"] > gflops["fp32"] and gflops["passage-fp32"] > 0
     ours = comparisons[0]["ours"][0]
     assert ours["column"] == "host 1T" and ours["speedup"] > 0
     assert [p["speedup"] for p in comparisons[0]["paper"]][:2] == [3.6, 3.1]

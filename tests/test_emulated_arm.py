@@ -30,19 +30,19 @@ def arm():
     return arm_setup.setup_arm(log=lambda msg: None)
 
 
-def _run(bundle: Path, device: str, **extra) -> dict:
+def _run(bundle: Path, device: str, threads: tuple[int, ...] = (1, 4), **extra) -> dict:
     manifest = json.loads((bundle / "manifest.json").read_text())
-    rows = profile(bundle, manifest, device, ProfileOptions(threads=(1, 4), extra={**FAST, **extra}))
+    rows = profile(bundle, manifest, device, ProfileOptions(threads=threads, extra={**FAST, **extra}))
     return {(r.artefact, r.threads): r for r in rows}
 
 
 @pytest.fixture(scope="session")
-def a76_runs(arm, tiny_bundle):
-    return _run(tiny_bundle, "emulated-arm:pixel-4"), _run(tiny_bundle, "emulated-arm:pixel-4")
+def a76_rows(arm, tiny_bundle):
+    return _run(tiny_bundle, "emulated-arm:pixel-4")
 
 
-def test_rows_carry_parity_counts_and_estimate(a76_runs):
-    rows, _ = a76_runs
+def test_rows_carry_parity_counts_and_estimate(a76_rows):
+    rows = a76_rows
     assert {a for a, _ in rows} == {"onnx-fp32", "onnx-int8-dynamic"}
     for (artefact, threads), row in rows.items():
         assert row.provenance == PROVENANCE == "estimated-emulated-arm"
@@ -57,15 +57,24 @@ def test_rows_carry_parity_counts_and_estimate(a76_runs):
     assert rows[("onnx-fp32", 4)].latency_ms.mean < rows[("onnx-fp32", 1)].latency_ms.mean
 
 
-def test_counts_repeat_within_0_1_percent(a76_runs):
-    first, second = a76_runs
+def test_counts_repeat_within_0_1_percent(arm, tmp_path_factory):
+    # Not the tiny bundle: its 1.2M instructions are mostly onnxruntime's per-call overhead,
+    # which varies by ~0.2%; a model of tens of millions of instructions is what users count.
+    from mobilecomp.pipeline import export_bundle
+    from mobilecomp.recipe import load_recipe
+
+    bundle = tmp_path_factory.mktemp("small") / "small-bert"
+    export_bundle(load_recipe(str(Path(__file__).parent / "data" / "small-bert.yaml")), bundle)
+    first = _run(bundle, "emulated-arm:pixel-4", threads=(1,))
+    second = _run(bundle, "emulated-arm:pixel-4", threads=(1,))
     for key, row in first.items():
         a, b = row.extra["instructions"], second[key].extra["instructions"]
+        assert a > 10_000_000
         assert abs(a - b) / a <= 0.001, (key, a, b)
 
 
-def test_int8_uses_dot_product_on_a76_and_not_on_a53(arm, tiny_bundle, a76_runs):
-    a76 = a76_runs[0]
+def test_int8_uses_dot_product_on_a76_and_not_on_a53(arm, tiny_bundle, a76_rows):
+    a76 = a76_rows
     assert a76[("onnx-int8-dynamic", 1)].extra["instruction_classes"]["dot"] > 0
     assert a76[("onnx-fp32", 1)].extra["instruction_classes"]["dot"] == 0
     a53 = _run(tiny_bundle, "emulated-arm:moto-g5-plus")

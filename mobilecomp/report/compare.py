@@ -77,6 +77,15 @@ def _bundles(paths: list[str]) -> tuple[list[Path], list[Path]]:
     return bundles, jsonls
 
 
+def _gflops(model: dict[str, Any], variant: str) -> float | None:
+    """Per-inference GFLOPs of an artefact; a DeFormer bundle's three graphs each have their own."""
+    if model.get("decompose") and variant.startswith("full-"):
+        return model.get("undecomposed_gflops")
+    if model.get("decompose") and variant.startswith("passage-"):
+        return model.get("passage_gflops_once")
+    return model.get("gflops")
+
+
 def _accuracy_rows(bundle: Path) -> dict[str, dict[str, Any]]:
     path = Path(bundle) / "accuracy.jsonl"
     if not path.exists():
@@ -103,7 +112,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
             acc = evaluated.get(art["name"]) or art.get("accuracy") or {}
             rows[(manifest["recipe"]["name"], art["variant"])] = ReportRow(
                 model=manifest["recipe"]["name"], variant=art["variant"], artefact=art["name"],
-                params=model.get("params"), gflops=model.get("gflops"),
+                params=model.get("params"), gflops=_gflops(model, art["variant"]),
                 size_mb=art["size_bytes"] / 1e6,
                 zipped_mb=weights["zipped_bytes"] / 1e6 if "zipped_bytes" in weights else None,
                 sparsity=weights.get("weight_matrix_sparsity"),
