@@ -132,7 +132,7 @@ def write_docs(out: Path, names: list[str], status: dict, log) -> None:
            "## Run status", "",
            *[f"- {n}: not run yet" for n in names if n not in status],
            *[f"- {n}: " + ("ok" + (f", parity failed: {', '.join(s['failed_parity'])}" if s.get("failed_parity") else "")
-                           if s["ok"] else f"FAILED: {s['error']}") + f" ({s['seconds']} s)"
+                           if s["ok"] else f"FAILED: {s['error']}") + (f" ({s['seconds']} s)" if s["seconds"] else "")
              for n, s in status.items()], "",
            "## Report (docs/seed-report/: report.md, report.csv, report.json, pareto.png)", "",
            (report_dir / "report.md").read_text()]

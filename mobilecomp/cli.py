@@ -138,14 +138,15 @@ def eval_cmd(bundle, data, allow_fail, as_json) -> None:
 @click.option("--out", required=True, type=click.Path(), help="JSON-lines file to write (header line first).")
 @click.option("--count", default=500, show_default=True, type=click.IntRange(min=1),
               help="Vectors from real text (OANC, Pang & Lee); the hard cases come on top.")
-def tokenizer_vectors_cmd(bundle, out, count) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the vector file's header as JSON.")
+def tokenizer_vectors_cmd(bundle, out, count, as_json) -> None:
     """Write tokenizer test vectors (text -> ids) from the bundle's Python tokenizer."""
     from .android import write_vectors
 
     header = write_vectors(Path(bundle), Path(out), count)
     counts = header["counts"]
-    click.echo(f"{out}: {counts['total']} vectors ({counts['real']} real-text, {counts['hard']} hard cases), "
-               f"vocab {header['vocab_sha256'][:12]}, seq_len {header['seq_len']}")
+    _emit(as_json, header, f"{out}: {counts['total']} vectors ({counts['real']} real-text, {counts['hard']} "
+          f"hard cases), vocab {header['vocab_sha256'][:12]}, seq_len {header['seq_len']}")
 
 
 @main.group(name="setup")
@@ -155,12 +156,14 @@ def setup_group() -> None:
 
 @setup_group.command(name="arm")
 @click.option("--force", is_flag=True, help="Rebuild the sysroot and the plugin even if cached.")
-def setup_arm_cmd(force: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was set up as JSON.")
+def setup_arm_cmd(force: bool, as_json: bool) -> None:
     """qemu-user, an arm64 Python 3.11 sysroot with onnxruntime, and the instruction-counting plugin."""
     from .profile.emulated_arm.setup import setup_arm
 
     tc = setup_arm(force=force, log=lambda msg: click.echo(f"  {msg}", err=True))
-    click.echo(f"emulated ARM ready: qemu {tc.qemu_version}, onnxruntime {tc.onnxruntime}, sysroot {tc.sysroot}")
+    _emit(as_json, {"qemu": tc.qemu_version, "onnxruntime": tc.onnxruntime, "sysroot": str(tc.sysroot)},
+          f"emulated ARM ready: qemu {tc.qemu_version}, onnxruntime {tc.onnxruntime}, sysroot {tc.sysroot}")
 
 
 @main.command(name="devices")
@@ -206,14 +209,22 @@ def inspect_cmd(recipe_name, seq_len, as_json) -> None:
 @click.option("--device-for-pareto", help="Column for the plot's x axis (e.g. 'host 1T' or 'host') [default: the fullest].")
 @click.option("--y", "y_axis", type=click.Choice(["parity", "accuracy"]), default="parity", show_default=True)
 @click.option("--out", default="report", show_default=True, type=click.Path(), help="Directory for report.md/csv/json and pareto.png.")
-def report_cmd(paths, device_for_pareto, y_axis, out) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the markdown table.")
+def report_cmd(paths, device_for_pareto, y_axis, out, as_json) -> None:
     """Models x devices table (markdown, csv, json) and Pareto plot from bundles or results files."""
     from .report.compare import write_report
 
     written = write_report(list(paths), Path(out), device_for_pareto, y_axis)
-    click.echo((Path(out) / "report.md").read_text())
-    click.echo(f"wrote {', '.join(written['files'])} to {out} (pareto x: {written['plot']['column']}, "
-               f"front: {', '.join(written['plot']['front']) or '-'})")
+    _emit_report(Path(out), as_json, f"wrote {', '.join(written['files'])} to {out} (pareto x: "
+                 f"{written['plot']['column']}, front: {', '.join(written['plot']['front']) or '-'})")
+
+
+def _emit_report(out: Path, as_json: bool, summary: str) -> None:
+    if as_json:
+        click.echo((out / "report.json").read_text())
+    else:
+        click.echo((out / "report.md").read_text())
+        click.echo(summary)
 
 
 @main.command(name="compare")
@@ -223,7 +234,8 @@ def report_cmd(paths, device_for_pareto, y_axis, out) -> None:
 @click.option("--threads", multiple=True, type=int, help="Thread counts [default: 1 and all cores].")
 @click.option("--runs", default=30, show_default=True, type=click.IntRange(min=20))
 @click.option("--force", is_flag=True, help="Re-export bundles that already exist.")
-def compare_cmd(names, device, out, threads, runs, force) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the markdown table.")
+def compare_cmd(names, device, out, threads, runs, force, as_json) -> None:
     """Export, profile and report several recipes together: which small BERT is best."""
     from .profile import ProfileOptions
     from .report.compare import compare_recipes
@@ -231,5 +243,4 @@ def compare_cmd(names, device, out, threads, runs, force) -> None:
     result = compare_recipes([n.strip() for n in names.split(",") if n.strip()], Path(out), device,
                              ProfileOptions(tuple(threads), runs), force=force,
                              log=lambda msg: click.echo(f"  {msg}", err=True))
-    click.echo((Path(out) / "report.md").read_text())
-    click.echo(f"wrote {', '.join(result['files'])} to {out}")
+    _emit_report(Path(out), as_json, f"wrote {', '.join(result['files'])} to {out}")

@@ -55,9 +55,12 @@ def pareto_plot(rows, columns: list[str], path: Path, device: str | None, y: str
         front = pareto_front(points)
         sizes = [max(20.0, (r.size_mb or 1.0) * 2.0) for r in usable]
         colours = ["tab:red" if i in front else "tab:blue" for i in range(len(usable))]
-        faces = ["none" if r.label else c for r, c in zip(usable, colours)]
-        ax.scatter([p[0] for p in points], [p[1] for p in points], s=sizes, facecolors=faces,
-                   edgecolors=colours, alpha=0.7, linewidths=1.5)
+        for hollow in (False, True):  # trained: filled; untrained (random weights): hollow
+            idx = [i for i, r in enumerate(usable) if bool(r.label) == hollow]
+            if idx:
+                ax.scatter([points[i][0] for i in idx], [points[i][1] for i in idx], s=[sizes[i] for i in idx],
+                           facecolors="none" if hollow else [colours[i] for i in idx],
+                           edgecolors=[colours[i] for i in idx], alpha=0.7, linewidths=1.5)
         fx = [points[i] for i in front]
         ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="tab:red", lw=1.2,
                 label="Pareto front")
