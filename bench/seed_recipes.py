@@ -106,6 +106,15 @@ def pruning_lines(out: Path) -> list[str]:
     return lines
 
 
+def _machine() -> str:
+    import platform
+
+    from mobilecomp.profile.host import host_device
+
+    device = host_device()
+    return f"{device.cpu}, {device.cores} cores, {platform.platform()} (shared with other jobs while measured)"
+
+
 def write_docs(out: Path, names: list[str], status: dict, log) -> None:
     from mobilecomp.report.compare import write_report
     from mobilecomp.report.seed import check_figures, figures_markdown
@@ -119,6 +128,7 @@ def write_docs(out: Path, names: list[str], status: dict, log) -> None:
            "ONNX fp32 and dynamic int8 of every seed recipe, parity on real OANC text, latency on this host "
            "(onnxruntime CPU, batch 1, 1 thread, median). Architecture-only rows are untrained: size and "
            "latency only.", "",
+           f"Machine: {_machine()}.", "",
            "## Params and FLOPs against the papers (`mobilecomp inspect`; FLOPs = 2 x MACs, batch 1)", "",
            figures_markdown(figures), "",
            *[f"- {f['label']}: {f['note']}" for f in figures if f["note"]], "",
