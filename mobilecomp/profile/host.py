@@ -15,18 +15,19 @@ from . import ProfileOptions, selected
 
 
 def host_device() -> DeviceInfo:
-    cpu, flags = platform.processor() or platform.machine(), set()
+    cpu, flags = "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and cpu == (platform.processor() or platform.machine()):
-                cpu = line.split(":", 1)[1].strip()
-            elif line.startswith(("flags", "Features")) and not flags:
-                flags = set(line.split(":", 1)[1].split())
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not cpu:
+                cpu = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:
+                flags = set(value.split())
     except OSError:
         pass
     isa = sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm", "sve"})
-    return DeviceInfo(name="host", kind="host", cpu=cpu, cores=cpu_count(),
-                      os=platform.platform(), extra={"isa": isa, "machine": platform.machine()})
+    return DeviceInfo(name="host", kind="host", cpu=cpu or platform.processor() or platform.machine(),
+                      cores=cpu_count(), os=platform.platform(), extra={"isa": isa, "machine": platform.machine()})
 
 
 class OnnxRuntimeRunner:
