@@ -56,7 +56,7 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
     corpus = parity_corpus(parity_text)
     calibration = calibration_corpus()
     writer = BundleWriter(Path(out), force)  # refuses an existing bundle before any work
-    check_config(recipe)
+    check_config(recipe, checkpoint)
     log(f"loading {recipe.checkpoint.source} checkpoint ({recipe.checkpoint.architecture}, {recipe.head})")
     model = load_model(recipe, checkpoint)
     pruning = _prune(model, recipe, log)

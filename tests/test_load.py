@@ -100,3 +100,19 @@ def test_classifier_bundle_reports_top1(tmp_path):
         assert art.parity.top1 is not None and art.parity.spearman is None
         assert art.parity.output == "logits"
     assert result.manifest.checkpoint["trained"] is True
+
+
+def test_checkpoint_override_replaces_a_missing_recipe_directory(tmp_path):
+    from mobilecomp.pipeline import export_bundle
+    from mobilecomp.recipe import load_recipe
+
+    recipe_file = tmp_path / "elsewhere.yaml"
+    recipe_file.write_text((DATA / "tiny-bert.yaml").read_text()
+                           .replace("name: tiny-bert", "name: elsewhere")
+                           .replace("source: architecture", "source: hf-dir\n  path: not-made-yet"))
+    recipe = load_recipe(str(recipe_file))
+    directory = _save_tiny(tmp_path / "ckpt")
+    result = export_bundle(recipe, tmp_path / "b", checkpoint=str(directory))
+    assert result.manifest.checkpoint["path"] == str(directory)
+    cli = CliRunner().invoke(main, ["export", "--recipe", str(recipe_file), "--out", str(tmp_path / "c")])
+    assert cli.exit_code == 2 and "checkpoint.path" in cli.stderr and "not-made-yet" in cli.stderr

@@ -41,11 +41,12 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
     return _loaded(model, tokenizer, directory, arch, recipe, info)
 
 
-def check_config(recipe: Recipe):
+def check_config(recipe: Recipe, checkpoint: str | None = None):
     """The architecture config the recipe describes; unknown fields and a missing checkpoint
-    directory are errors naming the field."""
+    directory are errors naming the field (``checkpoint``, a --checkpoint override, replaces
+    the recipe's directory and is checked when loaded)."""
     spec = recipe.checkpoint
-    if spec.source == "hf-dir" and not Path(spec.path).expanduser().is_dir():
+    if spec.source == "hf-dir" and checkpoint is None and not Path(spec.path).expanduser().is_dir():
         hint = f"make it with {spec.made_by}" if spec.made_by else "give a local Hugging Face checkpoint directory"
         raise ConfigError(f"recipe {recipe.name}: checkpoint.path {spec.path} is not a directory ({hint})")
     arch = ARCHITECTURES[recipe.checkpoint.architecture]
