@@ -10,15 +10,16 @@ import numpy as np
 from .inputs import Feed
 
 
-def onnx_session(path: Path | str, threads: int = 0):
-    """An onnxruntime CPU session; ``threads`` 0 means all cores."""
+def onnx_session(path, threads: int = 0):
+    """An onnxruntime CPU session of a file or an in-memory ModelProto; ``threads`` 0 means all cores."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    model = path.SerializeToString() if hasattr(path, "SerializeToString") else str(path)
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 def run_onnx(session, feeds: list[Feed], output: str) -> np.ndarray:

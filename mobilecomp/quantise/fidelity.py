@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..runners import onnx_session, run_onnx
+
 from . import QuantContext
+from .onnxruntime import quantise_embedding_rows, tuning_cos_min
 
 SMOOTH_ALPHA = 0.5  # measured on MiniLM: 0.5 helps on Q/K/V; well below it wrecks the model
 TUNING_MARGIN = 0.001  # the search aims this far above the budget (the parity corpus is other text)
@@ -56,7 +59,6 @@ def _dynamic_rest(path: Path, nodes: list[str]) -> None:
 
 
 def _finish(model, dst: Path, dynamic: list[str]) -> list[str]:
-    from .onnxruntime import quantise_embedding_rows
 
     _save(model, dst)
     _dynamic_rest(dst, dynamic)
@@ -110,7 +112,6 @@ def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
 def int8_nbits(src: Path, dst: Path, ctx: QuantContext) -> dict:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    from .onnxruntime import quantise_embedding_rows
 
     quant = MatMulNBitsQuantizer(_load(src), bits=8, block_size=NBITS_BLOCK, is_symmetric=True,
                                  accuracy_level=4, op_types_to_quantize=("MatMul",))
@@ -125,31 +126,9 @@ def int8_nbits(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
 # ---- mixed precision: smoothed, per-row everywhere, the search keeps some MatMuls fp32 ----------
 
-def _session(model, threads: int = 0):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-
-
-def _run(session, feeds, output: str) -> np.ndarray:
-    wanted = {i.name for i in session.get_inputs()}
-    return np.concatenate([session.run([output], {k: v for k, v in f.items() if k in wanted})[0] for f in feeds])
-
-
-def _cos_min(session, ctx: QuantContext, reference: np.ndarray) -> float:
-    from ..metrics import comparable, row_cosines
-
-    out = _run(session, ctx.tuning, ctx.primary_output)
-    return float(row_cosines(comparable(ctx.primary_output, reference), comparable(ctx.primary_output, out)).min())
-
-
 def time_models(models: list, feed: dict, runs: int = 10, threads: int = 1) -> list[float]:
     """Median ms per model, interleaved in one process (drift hits all alike)."""
-    sessions = [_session(m, threads) for m in models]
+    sessions = [onnx_session(m, threads) for m in models]
     wanted = [{k: v for k, v in feed.items() if k in {i.name for i in s.get_inputs()}} for s in sessions]
     for s, f in zip(sessions, wanted):
         s.run(None, f)
@@ -182,12 +161,12 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
         rewrite(model, [u for u in units if u not in kept])
         return model
 
-    reference = _run(_session(smoothed), ctx.tuning, ctx.primary_output)
+    reference = run_onnx(onnx_session(smoothed), ctx.tuning, ctx.primary_output)
     target = (ctx.budget.cos_min or 0.995) + TUNING_MARGIN
     feed = {k: v[:1] for k, v in ctx.calibration[0].items()}
     float_ms, int8_ms = time_models([smoothed, configured(frozenset())], feed)
     saved = latency_saved(macs, float_ms, int8_ms)
-    result = search(units, lambda kept: _cos_min(_session(configured(kept)), ctx, reference), target, saved)
+    result = search(units, lambda kept: tuning_cos_min(onnx_session(configured(kept)), ctx, reference), target, saved)
     model = configured(frozenset(result.kept))
     _finish(model, dst, [])
     return {**_ROWWISE, "smoothquant": {**smoothing, "group": "Q/K/V (duplicated LayerNorm)"},

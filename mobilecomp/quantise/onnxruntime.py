@@ -105,8 +105,9 @@ def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
             "embeddings": "int8, one scale per row", "op_types": ["MatMul", "Gather"]}
 
 
-def _tuning_cos_min(path: Path, ctx: QuantContext, reference: np.ndarray) -> float:
-    out = run_onnx(onnx_session(path, threads=0), ctx.tuning, ctx.primary_output)
+def tuning_cos_min(session, ctx: QuantContext, reference: np.ndarray) -> float:
+    """Lowest cosine to ``reference`` over the tuning text: what every search optimises."""
+    out = run_onnx(session, ctx.tuning, ctx.primary_output)
     return float(row_cosines(comparable(ctx.primary_output, reference),
                              comparable(ctx.primary_output, out)).min())
 
@@ -131,7 +132,7 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
     def score(kept: frozenset[str], embeddings: bool = True) -> float:
         _dynamic(src, trial, exclude=sorted(kept), embeddings=embeddings)
-        return _tuning_cos_min(trial, ctx, reference)
+        return tuning_cos_min(onnx_session(trial), ctx, reference)
 
     # The ranking leaves the embedding table fp32 (it is the same in every trial; saves a
     # load and save of the model per node); the search's steps include it.
