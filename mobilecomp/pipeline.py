@@ -242,6 +242,15 @@ def _copy_tokenizer(src: Path, dst: Path) -> dict:
             "vocab_sha256": sha256_file(vocab)}
 
 
+def _runtime(fmt: str, versions: dict[str, str]) -> dict[str, str]:
+    """The runtime that runs ``fmt`` artefacts on the host, with its version."""
+    if fmt == "tflite":
+        from .litert import runtime_version
+
+        return {"name": "ai-edge-litert", "version": runtime_version()}
+    return {"name": "onnxruntime", "version": versions["onnxruntime"]}
+
+
 def _versions() -> dict[str, str]:
     import onnx
     import onnxruntime
@@ -290,11 +299,12 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
     feeds = encode_labelled(model.tokenizer, data, model.input_names, recipe.seq_len)
     source = scores(np.concatenate(reference_outputs(model, feeds)["logits"]), data.labels)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    versions = _versions()
     common = {"model": recipe.name, "device": "host", "provenance": "measured-host", "data": data.describe(),
               "label": checkpoint.get("label"), "timestamp": stamp}
     rows = [{"artefact": "pytorch-source", "variant": "source", "format": "pytorch", **common, **source,
              "source_accuracy": source["accuracy"], "drop_points": 0.0, "passed": True,
-             "runner": {"name": "torch", "version": _versions()["torch"]}}]
+             "runner": {"name": "torch", "version": versions["torch"]}}]
     log(f"pytorch-source: accuracy {source['accuracy']:.2f}%")
     for art in manifest["artefacts"]:
         if art["format"] not in RUNNERS:
@@ -304,7 +314,7 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
         report = accuracy_report(source, logits, data, recipe.max_accuracy_drop)
         rows.append({"artefact": art["name"], "variant": art["variant"], "format": art["format"], **common,
                      **to_dict(report), "passed": report.passed,
-                     "runner": {"name": art["format"], "version": _versions().get("onnxruntime")}})
+                     "runner": _runtime(art["format"], versions)})
         log(f"{art['name']}: accuracy {report.accuracy:.2f}% (drop {report.drop_points:+.2f} points)")
     with open(Path(bundle) / ACCURACY_JSONL, "a") as fh:
         for row in rows:

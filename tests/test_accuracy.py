@@ -112,6 +112,7 @@ def test_accuracy_gate_fails_a_destroyed_artefact(classifier, tmp_path, monkeypa
     assert [r["artefact"] for r in rows] == ["pytorch-source", "onnx-fp32", "onnx-int8-dynamic"]
     assert rows[1]["accuracy"] == pytest.approx(rows[0]["accuracy"])
     assert rows[2]["passed"] is False and rows[0]["provenance"] == "measured-host"
+    assert rows[0]["runner"]["name"] == "torch" and rows[1]["runner"]["name"] == "onnxruntime"
 
 
 def test_eval_data_needs_a_classifier(tmp_path):
