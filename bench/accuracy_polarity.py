@@ -11,7 +11,6 @@ import json
 import platform
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 

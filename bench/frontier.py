@@ -173,7 +173,7 @@ def doc(res: dict, command: str) -> str:
         f"- command: `{command}`",
         f"- machine: {dev.get('cpu')} ({dev.get('cores')} cores, {', '.join(dev.get('extra', {}).get('isa', []))}), "
         f"{platform.platform()}, shared with other jobs",
-        f"- versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()),
         f"- measured: {res.get('created')}; export {res['export_s']} s",
         "",
         "## Verdicts",

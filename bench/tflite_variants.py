@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ONNX_VARIANTS = ("fp32", "fp16", "int8-dynamic")
+ONNX_VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-smooth")
 
 
 def run(recipe_name: str, work: Path, runs: int, log) -> dict:
@@ -84,7 +84,7 @@ def table(res: dict) -> list[str]:
             f"| {_ms(_p50(rows, onnx, 1)) if onnx else '-'} | {_ms(_p50(rows, onnx, many)) if onnx else '-'} "
             f"| {p.cos_min:.4f} | {p.cos_mean:.4f} | {'pass' if p.passed else 'FAIL: ' + '; '.join(p.failures)} "
             f"| {lint_text} |")
-    lines += ["", f"ONNX Runtime artefacts of the same bundle: "
+    lines += ["", "ONNX Runtime artefacts of the same bundle: "
               + ", ".join(f"{a.name} {a.size_bytes / 1e6:.1f} MB cos_min {a.parity.cos_min:.4f}"
                           for a in manifest.artefacts if a.format == "onnx"),
               f"Export and verification of the whole bundle took {res['export_s']:.0f} s.", ""]

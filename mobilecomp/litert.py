@@ -42,6 +42,15 @@ def quiet():
                 os.close(fd)
 
 
+def import_quietly(module: str = "litert_torch"):
+    """A toolchain module imported with its import-time chatter (torchao's missing CUDA
+    kernels, torch's pytree deprecation notices) kept off the user's terminal."""
+    import importlib
+
+    with quiet():
+        return importlib.import_module(module)
+
+
 def runtime_version() -> str:
     from importlib.metadata import version
 
@@ -80,26 +89,31 @@ class TFLiteModel:
                              f"({max(self.lengths.values())})")
         return fitting[0]
 
+    def padded(self, row: Feed, signature: str) -> dict[str, np.ndarray]:
+        """One example's inputs, padded to the signature's length in its dtypes."""
+        length = int(row["input_ids"].shape[1])
+        size = self.lengths[signature]
+        args = {}
+        for key, dtype in self.dtypes[signature].items():
+            padded = np.zeros((1, size), dtype=dtype)  # pad token 0, mask 0, segment 0
+            padded[:, :length] = row[key][:, :size]
+            args[key] = padded
+        return args
+
     def run_one(self, row: Feed, signature: str | None = None) -> dict[str, np.ndarray]:
         """Outputs for one example (arrays of shape (1, L) with L <= the signature's length)."""
         length = int(row["input_ids"].shape[1])
         name = signature or self.signature_for(length)
-        size = self.lengths[name]
-        args = {}
-        for key, dtype in self.dtypes[name].items():
-            padded = np.zeros((1, size), dtype=dtype)  # pad token 0, mask 0, segment 0
-            padded[:, :length] = row[key][:, :size]
-            args[key] = padded
-        out = self.runners[name](**args)
+        out = self.runners[name](**self.padded(row, name))
         return {k: (v[:, :length] if v.ndim == 3 else v) for k, v in out.items()}
 
     def run(self, feed: Feed, names: tuple[str, ...]) -> list[np.ndarray]:
         """Outputs for a variable-length batch, cut back to the batch's shape."""
-        mask = feed["attention_mask"]
         parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
-        for i in range(mask.shape[0]):
-            used = max(int(mask[i].sum()), 1)  # the bucket only needs the real tokens
-            out = self.run_one({k: v[i:i + 1, :used] for k, v in feed.items()})
+        for i in range(feed["attention_mask"].shape[0]):
+            row = example(feed, i)
+            used = int(row["input_ids"].shape[1])
+            out = self.run_one(row)
             for n in names:
                 value = out[n]
                 if value.ndim == 3:  # token states: back to the batch's padded length
@@ -108,3 +122,9 @@ class TFLiteModel:
                     value = full
                 parts[n].append(value.astype(np.float32))
         return [np.concatenate(parts[n]) for n in names]
+
+
+def example(feed: Feed, i: int) -> Feed:
+    """Row ``i`` of a right-padded batch, cut to its real tokens (a bucket only needs those)."""
+    used = max(int(feed["attention_mask"][i].sum()), 1)
+    return {k: v[i:i + 1, :used] for k, v in feed.items()}

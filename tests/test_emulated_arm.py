@@ -1,4 +1,4 @@
-"""Emulated ARM: the real aarch64 onnxruntime under qemu-user on the tiny bundle (no mocks of qemu)."""
+"""Emulated ARM: the real aarch64 onnxruntime and LiteRT under qemu-user on tiny bundles (no mocks of qemu)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,39 @@ def test_int8_uses_dot_product_on_a76_and_not_on_a53(arm, tiny_bundle, a76_rows)
     assert int8.extra["instruction_classes"]["dot"] == 0
     assert int8.extra["instruction_classes"]["simd_mac"] > a76[("onnx-int8-dynamic", 1)].extra["instruction_classes"]["simd_mac"]
     assert int8.parity["passed"], int8.parity["failures"]
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite_bundle(tmp_path_factory, tiny_recipe) -> Path:
+    """fp32 and int8-dynamic .tflite of the tiny BERT, with a 16-token signature beside seq 32."""
+    pytest.importorskip("litert_torch", reason="litert-torch not installed (scripts/setup.d/50-litert.sh)")
+    import dataclasses
+
+    from mobilecomp.pipeline import export_bundle
+
+    recipe = dataclasses.replace(tiny_recipe, formats=("tflite",), variants=("fp32", "int8-dynamic"),
+                                 tflite_seq_lens=(16,))
+    out = tmp_path_factory.mktemp("bundles") / "tiny-tflite"
+    export_bundle(recipe, out)
+    return out
+
+
+def test_tflite_runs_on_the_aarch64_litert(arm, tiny_tflite_bundle):
+    rows = _run(tiny_tflite_bundle, "emulated-arm:pixel-4", threads=(1,))
+    assert {a for a, _ in rows} == {"tflite-fp32", "tflite-int8-dynamic"}
+    for row in rows.values():
+        assert row.provenance == PROVENANCE
+        assert row.runner["name"] == "ai-edge-litert" and row.runner["version"] == arm.litert
+        assert row.runner["machine"] == "aarch64" and row.runner["signature"] == "seq32"
+        assert "cortex-a76" in row.runner["emulator"]
+        assert row.parity["passed"], row.parity["failures"]
+        assert row.parity["sentences"] == 8
+        assert row.extra["instructions"] == sum(row.extra["instruction_classes"].values()) > 100_000
+        assert row.latency_ms.mean > 0
+    assert rows[("tflite-fp32", 1)].parity["cos_min"] > 0.9999
+    # XNNPACK's int8 kernels take SDOT on a dot-product CPU
+    assert rows[("tflite-int8-dynamic", 1)].extra["instruction_classes"]["dot"] > 0
+    assert rows[("tflite-fp32", 1)].extra["instruction_classes"]["dot"] == 0
 
 
 def test_missing_qemu_names_the_fix(monkeypatch, tiny_bundle):

@@ -89,6 +89,40 @@ def test_smoothing_keeps_fp32_outputs(tiny_bundle, tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
 
 
+def test_torch_smoothing_keeps_fp32_outputs_and_the_source(tiny_recipe):
+    """The TFLite int8-smooth path: smoothing the PyTorch model must not change its fp32 outputs
+    (and must not touch the model the other variants convert)."""
+    import dataclasses
+
+    import torch
+
+    from mobilecomp.errors import ToolchainError
+    from mobilecomp.inputs import encode
+    from mobilecomp.load import load_model
+    from mobilecomp.quantise.smooth_torch import smoothed_copy
+    from mobilecomp.text import calibration_corpus, parity_corpus
+
+    model = load_model(tiny_recipe)
+    base = model.module.model
+    with torch.no_grad():  # outlier channels, so that the scales move far from 1
+        base.embeddings.LayerNorm.weight[:4] *= 30.0
+    original = {k: v.clone() for k, v in model.module.state_dict().items()}
+    calibration = encode(model.tokenizer, calibration_corpus().sentences[:16], model.input_names, 32)
+    feeds = encode(model.tokenizer, parity_corpus().sentences[:16], model.input_names, 32)
+    smoothed, info = smoothed_copy(model, calibration, alpha=0.5)
+    assert info["groups"] == base.config.num_hidden_layers and info["matmuls"] == 3 * info["groups"]
+    assert info["scale_range"][1] > 2.0
+    with torch.no_grad():
+        for feed in feeds:
+            args = [torch.from_numpy(feed[n]) for n in model.input_names]
+            for before, after in zip(model.module(*args), smoothed.module(*args)):
+                torch.testing.assert_close(after, before, atol=1e-5, rtol=0)
+    for key, value in model.module.state_dict().items():
+        assert torch.equal(value, original[key]), f"smoothing changed the source model's {key}"
+    with pytest.raises(ToolchainError, match="mobilebert"):
+        smoothed_copy(dataclasses.replace(model, architecture="mobilebert"), calibration, alpha=0.5)
+
+
 def test_search_respects_the_budget():
     from mobilecomp.quantise.search import latency_saved, search
 

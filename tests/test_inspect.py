@@ -14,23 +14,33 @@ from mobilecomp.recipe import load_recipe, recipe_paths
 from mobilecomp.report.seed import SEED_FIGURES, SEED_RECIPES, check_figures, figure_recipe
 from mobilecomp.types import CheckpointSpec, Recipe
 
-PARAMS_TOLERANCE = 0.03
+TOLERANCE = 0.03  # the issue's "within 3% of the papers' figures"
 
 
 @pytest.mark.parametrize("figure", [f for f in SEED_FIGURES if f.params_m or f.gflops], ids=lambda f: f.label)
 def test_counts_match_the_papers(figure):
     row = check_figures([figure])[0]
     if figure.params_m:
-        assert abs(row["params_diff"]) <= PARAMS_TOLERANCE, row
+        assert abs(row["params_diff"]) <= TOLERANCE, row
     if figure.gflops:
-        assert abs(row["gflops_diff"]) <= figure.flops_tolerance, row
+        assert abs(row["gflops_diff"]) <= TOLERANCE, row
 
 
-def test_mobilebert_flops_gap_is_stated_not_hidden():
-    """The one figure outside 3%: 5.39 counted vs 5.7 published (see SeedFigure.note)."""
-    figure = next(f for f in SEED_FIGURES if f.label == "MobileBERT")
-    row = check_figures([figure])[0]
-    assert -0.06 < row["gflops_diff"] < -0.03 and "5.39" in figure.note
+def test_mobilebert_table1_layout_runs():
+    """The layout MobileBERT's figures are counted in is a real model: Q and K read the 512-wide input."""
+    import torch
+
+    from mobilecomp.load import load_model
+
+    config = dict(num_hidden_layers=2)
+    recipe = Recipe(name="mb1", description="", seq_len=16,
+                    checkpoint=CheckpointSpec(source="architecture", architecture="mobilebert-table1", config=config))
+    model = load_model(recipe)
+    attention = model.module.model.encoder.layer[0].attention.self
+    assert attention.query.in_features == attention.key.in_features == attention.value.in_features == 512
+    ids = torch.tensor([[101, 2023, 2003, 102]])
+    states, pooled = model.module(ids, torch.ones_like(ids), torch.zeros_like(ids))
+    assert states.shape == (1, 4, 512) and torch.isfinite(pooled).all()
 
 
 @pytest.mark.parametrize("figure", [f for f in SEED_FIGURES if f.compression], ids=lambda f: f.label)
@@ -46,7 +56,7 @@ def test_every_seed_recipe_ships():
 
 
 # Guard: a registered architecture without an entry here fails (its published config must be counted).
-PUBLISHED = {"bert": (109.48, 22.35), "mobilebert": (24.58, 5.39)}  # params M, GFLOPs at seq 128
+PUBLISHED = {"bert": (109.48, 22.35), "mobilebert": (24.58, 5.39), "mobilebert-table1": (25.36, 5.59)}  # params M, GFLOPs at seq 128
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))

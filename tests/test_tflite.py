@@ -17,7 +17,7 @@ from mobilecomp.quantise import VARIANTS  # noqa: E402
 
 TFLITE_VARIANTS = tuple(VARIANTS["tflite"])
 # Variants the tiny random model must pass; the static ones are measured, not promised.
-MUST_PASS = ("fp32", "fp16", "int8-dynamic", "int8-weight-only")
+MUST_PASS = ("fp32", "fp16", "int8-dynamic", "int8-smooth", "int8-weight-only")
 
 
 @pytest.fixture(scope="session")

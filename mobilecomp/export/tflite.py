@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ToolchainError
 from ..inputs import profiling_feed
-from ..litert import quiet
+from ..litert import import_quietly, quiet
 from ..load.heads import HEADS
 from ..types import LoadedModel, Recipe
 
@@ -62,14 +62,13 @@ def sample_inputs(model: LoadedModel, seq_len: int) -> dict[str, Any]:
 
 def convert(model: LoadedModel, lens: tuple[int, ...], path: Path, quant_config=None) -> None:
     """Write ``model`` as one .tflite with a signature per length in ``lens``."""
-    import litert_torch
     import torch
 
     module = tflite_module(model)
     try:
         with quiet(), warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            converter = litert_torch.signature(signature_name(lens[0]), module,
+            converter = import_quietly().signature(signature_name(lens[0]), module,
                                                sample_kwargs=sample_inputs(model, lens[0]))
             for n in lens[1:]:
                 converter = converter.signature(signature_name(n), module,
@@ -81,10 +80,8 @@ def convert(model: LoadedModel, lens: tuple[int, ...], path: Path, quant_config=
 
 
 def export_tflite(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
-    import litert_torch
-
     lens = seq_lens(recipe)
     convert(model, lens, path)
-    return {"exporter": f"litert-torch {litert_torch.__version__}",
+    return {"exporter": f"litert-torch {import_quietly().__version__}",
             "signatures": {signature_name(n): n for n in lens}, "mask": "additive, built in the wrapper",
             "attention": "eager"}

@@ -23,7 +23,6 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
     """The recipe's model; ``checkpoint`` (a local directory) replaces the recipe's weights."""
     spec = recipe.checkpoint
     arch = ARCHITECTURES[spec.architecture]
-    head = HEADS[recipe.head]
     if checkpoint is not None:
         directory, source = Path(checkpoint), "hf-dir"
     elif spec.source == "embedded":
@@ -94,7 +93,6 @@ def _tokenizer(directory: Path):
 
 def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> LoadedModel:
     import torch
-    import transformers
 
     config = check_config(recipe)
     head = HEADS[recipe.head]
@@ -107,8 +105,7 @@ def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> L
         raise ConfigError(f"recipe {recipe.name}: tokenizer '{spec.tokenizer}' has {len(tokenizer)} "
                           f"tokens but checkpoint.config.vocab_size is {config.vocab_size}")
     torch.manual_seed(spec.seed)
-    cls = getattr(transformers, arch.classifier_class if head.uses_classifier else arch.base_class)
-    model = cls(config).eval()
+    model = arch.build(config, classifier=head.uses_classifier)
     info = {"source": "architecture", "name": None, "path": None, "sha256": None,
             "trained": False, "label": UNTRAINED_LABEL, "architecture": arch.name,
             "seed": spec.seed, "config_source": arch.source}

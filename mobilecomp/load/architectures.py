@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,10 @@ class Architecture:
     inputs: tuple[str, ...] = BERT_INPUTS
     published: dict[str, Any] = field(default_factory=dict)  # the paper's config; recipes override
     source: str = ""  # where `published` comes from
+    # Modules whose first input alone feeds Linears named query, key and value ("*" = every
+    # layer): where SmoothQuant can rescale that input. Empty where Q, K and V read different tensors.
+    qkv_attention: str = ""
+    layout: str = ""  # a load.layouts function applied after building: a paper's layout no config gives
 
     def build_config(self, overrides: dict[str, Any]):
         import transformers
@@ -28,6 +33,17 @@ class Architecture:
             raise KeyError(unknown[0])
         return config_cls(**{**self.published, **overrides})
 
+    def build(self, config, classifier: bool):
+        """A freshly initialised transformers model for ``config``, in this architecture's layout."""
+        import transformers
+
+        model = getattr(transformers, self.classifier_class if classifier else self.base_class)(config)
+        if self.layout:
+            from .layouts import LAYOUTS
+
+            LAYOUTS[self.layout](model)
+        return model.eval()
+
 
 ARCHITECTURES: dict[str, Architecture] = {
     "bert": Architecture(
@@ -38,6 +54,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         published=dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                        intermediate_size=3072, vocab_size=30522),
         source="BERT-base-uncased (Devlin et al., 2019)",
+        qkv_attention="encoder.layer.*.attention.self",
     ),
     "mobilebert": Architecture(
         name="mobilebert",
@@ -53,3 +70,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         source="MobileBERT (Sun et al., 2020), google/mobilebert-uncased config.json",
     ),
 }
+# The layout MobileBERT's paper counts (its Table 1: Q, K and V read the 512-wide block input);
+# architecture-only, since the released weights share a 128-wide Q/K bottleneck instead.
+ARCHITECTURES["mobilebert-table1"] = dataclasses.replace(
+    ARCHITECTURES["mobilebert"], name="mobilebert-table1", layout="mobilebert-table1",
+    source="MobileBERT (Sun et al., 2020) Table 1: MHA h_input 512; sizes from google/mobilebert-uncased")

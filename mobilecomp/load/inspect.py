@@ -127,9 +127,8 @@ def meta_model(recipe: Recipe):
     if head.uses_classifier:
         config.num_labels = recipe.num_labels
     config._attn_implementation = "eager"
-    cls = getattr(transformers, arch.classifier_class if head.uses_classifier else arch.base_class)
     with torch.device("meta"):
-        return cls(config).eval()
+        return arch.build(config, classifier=head.uses_classifier)
 
 
 def count_model(model, seq_len: int, input_names: tuple[str, ...] = ("input_ids", "token_type_ids")) -> ModelCounts:

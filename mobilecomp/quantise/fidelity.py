@@ -18,7 +18,6 @@ from ..runners import onnx_session, run_onnx
 from . import QuantContext
 from .onnxruntime import quantise_embedding_rows, tuning_cos_min
 
-SMOOTH_ALPHA = 0.5  # measured on MiniLM: 0.5 helps on Q/K/V; well below it wrecks the model
 TUNING_MARGIN = 0.001  # the search aims this far above the budget (the parity corpus is other text)
 NBITS_BLOCK = 128  # 8-bit MatMulNBits block along K (32: cos_min 0.999 but slower on x86)
 
@@ -98,7 +97,7 @@ def int8_rowwise_ffn(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
 
 def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
-    from .smooth import smooth
+    from .smooth import SMOOTH_ALPHA, smooth
 
     model = _load(src)
     smoothing = smooth(model, ctx.calibration, alpha=SMOOTH_ALPHA)
@@ -147,7 +146,7 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
     from .rowwise import rewrite, weight_matmuls
     from .search import latency_saved, search
-    from .smooth import smooth
+    from .smooth import SMOOTH_ALPHA, smooth
 
     smoothed = _load(src)
     smoothing = smooth(smoothed, ctx.calibration, alpha=SMOOTH_ALPHA)

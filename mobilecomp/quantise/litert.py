@@ -20,16 +20,18 @@ def _lengths(src: Path) -> tuple[int, ...]:
     return tuple(sorted(TFLiteModel(src, threads=1).lengths.values()))
 
 
-def _reconvert(src: Path, dst: Path, ctx: QuantContext, recipe_name: str) -> dict:
-    import litert_torch
-    from litert_torch.generative.quantize import quant_recipes
-
+def _reconvert(src: Path, dst: Path, ctx: QuantContext, recipe_name: str, model=None) -> dict:
+    """Converts ``model`` (default: the context's) again, quantising with a litert-torch recipe."""
     from ..export.tflite import convert
+    from ..litert import import_quietly
 
-    if ctx.model is None:
+    quant_recipes = import_quietly("litert_torch.generative.quantize.quant_recipes")
+
+    model = model or ctx.model
+    if model is None:
         raise ToolchainError("TFLite quantisation converts from PyTorch: QuantContext.model is missing")
-    convert(ctx.model, _lengths(src), dst, quant_config=getattr(quant_recipes, recipe_name)())
-    return {"quantiser": f"litert-torch {litert_torch.__version__} quant_recipes.{recipe_name}()"}
+    convert(model, _lengths(src), dst, quant_config=getattr(quant_recipes, recipe_name)())
+    return {"quantiser": f"litert-torch {import_quietly().__version__} quant_recipes.{recipe_name}()"}
 
 
 def fp32(src: Path, dst: Path, ctx: QuantContext) -> dict:
@@ -45,6 +47,20 @@ def fp16(src: Path, dst: Path, ctx: QuantContext) -> dict:
 def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
     return {**_reconvert(src, dst, ctx, "full_dynamic_recipe"),
             "weights": "int8 per channel", "activations": "int8, ranges computed at run time"}
+
+
+def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    """Dynamic-range int8 of the model with SmoothQuant on its Q/K/V inputs: XNNPACK quantises
+    activations per row, and smoothing takes the outlier channels out of those rows."""
+    from .smooth import SMOOTH_ALPHA
+    from .smooth_torch import smoothed_copy
+
+    if ctx.model is None:
+        raise ToolchainError("TFLite quantisation converts from PyTorch: QuantContext.model is missing")
+    smoothed, smoothing = smoothed_copy(ctx.model, ctx.calibration, SMOOTH_ALPHA)
+    return {**_reconvert(src, dst, ctx, "full_dynamic_recipe", model=smoothed),
+            "weights": "int8 per channel", "activations": "int8 per row, ranges computed at run time",
+            "smoothquant": {**smoothing, "group": "Q/K/V (the attention input, divided in the graph)"}}
 
 
 def int8_weight_only(src: Path, dst: Path, ctx: QuantContext) -> dict:
@@ -70,10 +86,10 @@ def _calibration(src: Path, ctx: QuantContext) -> dict[str, list[dict[str, np.nd
 def _static(src: Path, dst: Path, ctx: QuantContext, activation_bits: int) -> dict:
     from importlib.metadata import version
 
-    from ai_edge_quantizer import quantizer, recipe
+    from ..litert import import_quietly, quiet
 
-    from ..litert import quiet
-
+    quantizer = import_quietly("ai_edge_quantizer.quantizer")
+    recipe = import_quietly("ai_edge_quantizer.recipe")
     chosen = recipe.static_wi8_ai8() if activation_bits == 8 else recipe.static_wi8_ai16()
     data = _calibration(src, ctx)
     try:

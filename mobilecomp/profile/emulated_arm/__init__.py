@@ -1,9 +1,10 @@
-"""Emulated-ARM device backend: the real aarch64 onnxruntime under qemu-user, parity-checked, counted, estimated.
+"""Emulated-ARM device backend: the real aarch64 onnxruntime and LiteRT under qemu-user, parity-checked,
+counted, estimated.
 
-Device string ``emulated-arm:PROFILE`` (a devices/*.yaml). Per ONNX artefact one guest process
-runs the parity sentences and then warm-up plus counted inferences (single-threaded, between
-markers the plugin watches). The latency is an estimate from the median counts and the profile's
-latency model; every row says so (provenance ``estimated-emulated-arm``).
+Device string ``emulated-arm:PROFILE`` (a devices/*.yaml). Per ONNX or TFLite artefact one guest
+process runs the parity sentences and then warm-up plus counted inferences (single-threaded,
+between markers the plugin watches). The latency is an estimate from the median counts and the
+profile's latency model; every row says so (provenance ``estimated-emulated-arm``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,48 @@ def _parity(bundle: Path, manifest: dict, art: dict, outputs, indices: list[int]
     return data
 
 
+def _onnx_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, dict]:
+    """(job, feeds, runner fields) for an ONNX artefact: the guest cuts the parity rows itself."""
+    job = {"format": "onnx", "model": str((bundle / art["file"]).resolve()),
+           "parity": str((bundle / "inputs" / "parity.npz").resolve()), "indices": indices,
+           "profile": str((bundle / "inputs" / "profile.npz").resolve())}
+    return job, {}, {"build": "PyPI manylinux_2_28_aarch64 wheel"}
+
+
+def _tflite_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, dict]:
+    """(job, feeds, runner fields) for a .tflite: signatures are picked and inputs padded here,
+    as the host's LiteRT runner does, so the guest only calls the signature runners."""
+    import numpy as np
+
+    from ...litert import TFLiteModel, example
+
+    try:
+        model = TFLiteModel(bundle / art["file"], threads=1)
+    except ModuleNotFoundError:
+        raise DeviceError(f"{art['file']}: picking its signatures needs ai-edge-litert on the host; "
+                          "install it with scripts/setup.d/50-litert.sh") from None
+    with np.load(bundle / "inputs" / "parity.npz") as data:
+        parity = {k: data[k] for k in data.files}
+    rows, arrays = [], {}
+    for k, i in enumerate(indices):
+        row = example(parity, i)
+        length = int(row["input_ids"].shape[1])
+        signature = model.signature_for(length)
+        rows.append([signature, length])
+        arrays.update({f"{k}.{name}": value for name, value in model.padded(row, signature).items()})
+    with np.load(bundle / "inputs" / "profile.npz") as data:
+        feed = {k: data[k] for k in data.files}
+    signature = model.signature_for(int(feed["input_ids"].shape[1]))
+    job = {"format": "tflite", "model": str((bundle / art["file"]).resolve()), "parity_rows": rows,
+           "profile_signature": signature}
+    feeds = {"parity": arrays, "profile": model.padded(feed, signature)}
+    return job, feeds, {"build": "PyPI manylinux_2_27_aarch64 wheel", "signature": signature}
+
+
+# artefact format -> (bundle, artefact, parity indices) -> (guest job, feeds, runner fields)
+GUEST_JOBS = {"onnx": _onnx_job, "tflite": _tflite_job}
+
+
 def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: ProfileOptions) -> list[ProfileRow]:
     import numpy as np
 
@@ -101,10 +144,11 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
 
     profile = parse_device(device)
     tc = toolchain()
-    artefacts = [a for a in selected(manifest, options) if a["format"] == "onnx"]
+    artefacts = [a for a in selected(manifest, options) if a["format"] in GUEST_JOBS]
     if not options.artefacts:
         # onnxruntime's CPU fp16 path casts around every op: under emulation one MiniLM run
-        # takes over 5 minutes and says nothing a phone's fp16 kernels would. Ask by name.
+        # takes over 5 minutes and says nothing a phone's fp16 kernels would. One rule for
+        # every format: fp16 runs when asked for by name.
         skipped = [a["name"] for a in artefacts if a["variant"] == "fp16"]
         if skipped:
             print(f"emulated-arm: skipping {', '.join(skipped)} (CPU fp16 emulation is impractically "
@@ -126,11 +170,10 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
     rows = []
     for art in artefacts:
         t0 = time.perf_counter()
+        job, feeds, runner = GUEST_JOBS[art["format"]](bundle, art, indices)
         result = run_guest(tc, profile.qemu_cpu, GUEST, {
-            "model": str((bundle / art["file"]).resolve()), "parity": str((bundle / "inputs" / "parity.npz").resolve()),
-            "indices": indices, "primary": manifest["model"]["primary_output"],
-            "profile": str((bundle / "inputs" / "profile.npz").resolve()),
-            "warmup": WARMUP_RUNS, "runs": runs}, what=f"artefact {art['name']}")
+            **job, "primary": manifest["model"]["primary_output"], "warmup": WARMUP_RUNS, "runs": runs},
+            what=f"artefact {art['name']}", feeds=feeds)
         parity = _parity(bundle, manifest, art, result.outputs, indices)
         classes = result.classes()
         extra = {
@@ -149,8 +192,7 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
                 artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
                 variant=art["variant"], device=device, provenance=PROVENANCE, threads=threads,
                 seq_len=seq_len, batch=batch, latency_ms=Latency(ms), cpu_ms=None, device_info=info,
-                runner={"name": "onnxruntime", "version": result.info["onnxruntime"],
-                        "provider": "CPUExecutionProvider", "build": "PyPI manylinux_2_28_aarch64 wheel",
+                runner={**result.info["runtime"], **runner,
                         "emulator": f"qemu-aarch64 {tc.qemu_version} -cpu {profile.qemu_cpu}"},
                 label=manifest["checkpoint"].get("label"), timestamp=stamp, parity=parity, extra=extra))
     return rows

@@ -1,13 +1,17 @@
 """Runs inside the aarch64 guest (sysroot python 3.11 under qemu): parity outputs, then marked inferences.
 
-Standard library, numpy and onnxruntime only: it must not import mobilecomp. Usage:
+Standard library, numpy, onnxruntime and ai-edge-litert only: it must not import mobilecomp. Usage:
     guest.py JOB.json
-JOB: model, parity (npz), indices, primary, profile (npz), warmup, runs, out (npz), result (json).
-Each counted run sits between two markers (lseek(-1, MARKER | code)) that the plugin watches.
+JOB: format ("onnx" or "tflite"), model, parity (npz), primary, profile (npz), warmup, runs,
+out (npz), result (json); onnx: indices (rows of the bundle's parity.npz, cut here to their real
+tokens); tflite: parity_rows ([signature, length] per row, inputs already padded by the host
+under "ROW.INPUT" keys) and profile_signature. Single-threaded. Each counted run sits between two
+markers (lseek(-1, MARKER | code)) that the plugin watches.
 """
 
 import json
 import os
+import platform
 import sys
 import time
 
@@ -21,45 +25,99 @@ def marker(code):
         pass
 
 
-def main(job_path):
-    import numpy as np
-    import onnxruntime as ort
+class OnnxModel:
+    def __init__(self, job):
+        import onnxruntime as ort
 
-    with open(job_path) as fh:
-        job = json.load(fh)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(job["model"], opts, providers=["CPUExecutionProvider"])
-    wanted = [i.name for i in session.get_inputs()]
-    outputs = [o.name for o in session.get_outputs()]
-    result = {"onnxruntime": ort.__version__, "numpy": np.__version__, "inputs": wanted,
-              "outputs": outputs}
-    saved = {}
-    if job.get("parity"):
-        if job["primary"] not in outputs:
-            raise SystemExit(f"model has no output '{job['primary']}' (it has {outputs})")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(job["model"], opts, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.runtime = {"name": "onnxruntime", "version": ort.__version__, "machine": platform.machine(),
+                        "provider": "CPUExecutionProvider"}
+
+    def parity_outputs(self, job):
+        import numpy as np
+
         with np.load(job["parity"]) as data:
-            feeds = {k: data[k] for k in data.files if k in wanted}
+            feeds = {k: data[k] for k in data.files if k in self.inputs}
         rows = []
-        t0 = time.perf_counter()
         for i in job["indices"]:
             length = int(feeds["attention_mask"][i].nonzero()[0].max()) + 1 if "attention_mask" in feeds else None
             feed = {k: v[i:i + 1, :length] for k, v in feeds.items()}
-            rows.append(session.run([job["primary"]], feed)[0].astype(np.float32))
-        saved["primary"] = np.concatenate(rows)
+            rows.append(self.session.run([job["primary"]], feed)[0])
+        return rows
+
+    def profile_run(self, job):
+        import numpy as np
+
+        with np.load(job["profile"]) as data:
+            feed = {k: data[k] for k in data.files if k in self.inputs}
+        return lambda: self.session.run(None, feed)
+
+
+class TFLiteModel:
+    def __init__(self, job):
+        import ai_edge_litert
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=job["model"], num_threads=1)
+        signatures = self.interpreter.get_signature_list()
+        first = next(iter(signatures.values()))
+        self.inputs, self.outputs = first["inputs"], first["outputs"]
+        self.runtime = {"name": "ai-edge-litert", "version": ai_edge_litert.__version__,
+                        "machine": platform.machine(), "delegate": "XNNPACK (LiteRT default CPU)"}
+
+    def parity_outputs(self, job):
+        import numpy as np
+
+        rows = []
+        with np.load(job["parity"]) as data:
+            for k, (signature, length) in enumerate(job["parity_rows"]):
+                inputs = {name: data[f"{k}.{name}"] for name in self.inputs}
+                value = self.interpreter.get_signature_runner(signature)(**inputs)[job["primary"]]
+                rows.append(value[:, :length] if value.ndim == 3 else value)
+        return rows
+
+    def profile_run(self, job):
+        import numpy as np
+
+        with np.load(job["profile"]) as data:
+            feed = {k: data[k] for k in data.files}
+        runner = self.interpreter.get_signature_runner(job["profile_signature"])
+        return lambda: runner(**feed)
+
+
+RUNTIMES = {"onnx": OnnxModel, "tflite": TFLiteModel}
+
+
+def main(job_path):
+    import numpy as np
+
+    with open(job_path) as fh:
+        job = json.load(fh)
+    model = RUNTIMES[job["format"]](job)
+    result = {"runtime": model.runtime, "numpy": np.__version__, "inputs": model.inputs,
+              "outputs": model.outputs}
+    saved = {}
+    if job.get("parity"):
+        if job["primary"] not in model.outputs:
+            raise SystemExit(f"model has no output '{job['primary']}' (it has {model.outputs})")
+        t0 = time.perf_counter()
+        saved["primary"] = np.concatenate([row.astype(np.float32) for row in model.parity_outputs(job)])
         result["parity_seconds"] = time.perf_counter() - t0
-    with np.load(job["profile"]) as data:
-        feed = {k: data[k] for k in data.files if k in wanted}
+    run = model.profile_run(job)
     for _ in range(job["warmup"]):
-        session.run(None, feed)
+        run()
     guest_ms = []
     for _ in range(job["runs"]):
         t0 = time.perf_counter()
         marker(1)
-        session.run(None, feed)
+        run()
         marker(2)
         guest_ms.append((time.perf_counter() - t0) * 1e3)
     result["emulated_wall_ms"] = guest_ms

@@ -54,13 +54,18 @@ def qemu_command(tc: Toolchain, cpu: str, args: list[str], counts: Path | None) 
     return cmd + [str(tc.python), *args]
 
 
-def run_guest(tc: Toolchain, cpu: str, script: Path, job: dict, what: str) -> GuestResult:
-    """Run ``script job.json`` in the guest with the plugin; ``what`` names the work in errors."""
+def run_guest(tc: Toolchain, cpu: str, script: Path, job: dict, what: str,
+              feeds: dict[str, dict] | None = None) -> GuestResult:
+    """Run ``script job.json`` in the guest with the plugin; ``what`` names the work in errors.
+    Each of ``feeds`` (job key -> arrays) is saved as an npz whose path the job gets under that key."""
     import numpy as np
 
     with tempfile.TemporaryDirectory(prefix="mobilecomp-arm-") as tmp:
         tmpdir = Path(tmp)
         job = dict(job, out=str(tmpdir / "out.npz"), result=str(tmpdir / "result.json"))
+        for key, arrays in (feeds or {}).items():
+            np.savez(tmpdir / f"{key}.npz", **arrays)
+            job[key] = str(tmpdir / f"{key}.npz")
         (tmpdir / "job.json").write_text(json.dumps(job))
         counts = tmpdir / "counts.txt"
         cmd = qemu_command(tc, cpu, [str(script), str(tmpdir / "job.json")], counts)

@@ -1,5 +1,7 @@
 """Builds the emulated-ARM toolchain once per version: qemu-user, an arm64 sysroot and the counting plugin.
 
+The sysroot's Python gets the aarch64 wheels of the host's onnxruntime, numpy and ai-edge-litert.
+
 Everything lands in ``cache_dir()/arm``; the host's apt and dpkg state is never touched (the
 arm64 packages come through a private APT_CONFIG and are unpacked with ``dpkg-deb -x``). Only
 the two host packages qemu-user and libglib2.0-dev need root, and only when they are absent.
@@ -17,12 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ...errors import DeviceError
 from ...text import cache_dir
 
 SUITE = "bookworm"
-SETUP_REVISION = "r1"  # bump to rebuild every cached sysroot
+SETUP_REVISION = "r2"  # bump to rebuild every cached sysroot
+# The guest's LiteRT while the host has none yet (scripts/setup.d runs the ARM step before LiteRT's).
+LITERT_WITHOUT_HOST = "2.3.0"
 QEMU = "/usr/bin/qemu-aarch64"  # the dynamic build: the -static one refuses -plugin
 GUEST_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -54,6 +59,7 @@ class Toolchain:
     plugin: Path
     onnxruntime: str
     numpy: str
+    litert: str
 
     @property
     def python(self) -> Path:
@@ -62,7 +68,7 @@ class Toolchain:
     def describe(self) -> dict:
         return {"qemu": self.qemu, "qemu_version": self.qemu_version, "sysroot": str(self.sysroot),
                 "plugin": str(self.plugin), "onnxruntime": self.onnxruntime, "numpy": self.numpy,
-                "python": "3.11 (Debian bookworm arm64)"}
+                "ai_edge_litert": self.litert, "python": "3.11 (Debian bookworm arm64)"}
 
 
 def _log_default(msg: str) -> None:
@@ -80,11 +86,21 @@ def _run(cmd: list[str], what: str, fix: str, env: dict | None = None, cwd: Path
     return proc.stdout
 
 
-def host_versions() -> tuple[str, str]:
-    """onnxruntime and numpy on the host: the guest gets the same versions."""
-    from importlib.metadata import version
+class GuestVersions(NamedTuple):
+    onnxruntime: str
+    numpy: str
+    litert: str
 
-    return version("onnxruntime"), version("numpy")
+
+def host_versions() -> GuestVersions:
+    """onnxruntime, numpy and ai-edge-litert on the host: the guest gets the same versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        litert = version("ai-edge-litert")
+    except PackageNotFoundError:
+        litert = LITERT_WITHOUT_HOST
+    return GuestVersions(version("onnxruntime"), version("numpy"), litert)
 
 
 def arm_root() -> Path:
@@ -179,7 +195,7 @@ def _fetch_debs(apt_root: Path, log: Callable[[str], None]) -> list[Path]:
     return debs
 
 
-def build_sysroot(target: Path, onnxruntime: str, numpy: str, log: Callable[[str], None]) -> None:
+def build_sysroot(target: Path, versions: GuestVersions, log: Callable[[str], None]) -> None:
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "root").mkdir(parents=True)
@@ -188,11 +204,14 @@ def build_sysroot(target: Path, onnxruntime: str, numpy: str, log: Callable[[str
     for deb in debs:
         _run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], f"dpkg-deb -x {deb.name}", "delete it and " + FIX)
     site = tmp / "root" / "opt" / "mobilecomp" / "site-packages"
-    log(f"aarch64 wheels onnxruntime=={onnxruntime} numpy=={numpy} (manylinux_2_28_aarch64, cp311)")
+    wheels = [f"onnxruntime=={versions.onnxruntime}", f"numpy=={versions.numpy}",
+              f"ai-edge-litert=={versions.litert}"]
+    log(f"aarch64 wheels {' '.join(wheels)} (manylinux_2_28/2_27_aarch64, cp311)")
+    # --no-deps: Interpreter imports nothing beyond numpy. pip does not widen a --platform
+    # manylinux_2_28 to older glibc tags, and ai-edge-litert ships manylinux_2_27 only.
     _run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
-          "--target", str(site), "--platform", "manylinux_2_28_aarch64", "--only-binary=:all:",
-          "--python-version", "3.11", "--implementation", "cp",
-          f"onnxruntime=={onnxruntime}", f"numpy=={numpy}"],
+          "--target", str(site), "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux_2_27_aarch64",
+          "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", *wheels],
          "pip install --target (aarch64 wheels)", "check that PyPI is reachable, then " + FIX)
     write_cpuinfo(tmp / "root", part=0xD0B, variant=4, cores=4)  # Cortex-A76; runs rewrite it per profile
     (tmp / "root" / "VERSION").write_text(f"{target.name}\n")
@@ -269,8 +288,9 @@ def build_plugin(version: str, log: Callable[[str], None]) -> Path:
 # ---- entry points ---------------------------------------------------------------------------
 
 
-def sysroot_path(onnxruntime: str, numpy: str) -> Path:
-    return arm_root() / f"sysroot-{SUITE}-py3.11-ort{onnxruntime}-numpy{numpy}-{SETUP_REVISION}"
+def sysroot_path(versions: GuestVersions) -> Path:
+    return arm_root() / (f"sysroot-{SUITE}-py3.11-ort{versions.onnxruntime}-numpy{versions.numpy}"
+                         f"-litert{versions.litert}-{SETUP_REVISION}")
 
 
 def setup_arm(force: bool = False, log: Callable[[str], None] = _log_default) -> Toolchain:
@@ -278,17 +298,17 @@ def setup_arm(force: bool = False, log: Callable[[str], None] = _log_default) ->
     t0 = time.perf_counter()
     ensure_host_packages(log)
     version = qemu_version()
-    ort, np_version = host_versions()
-    sysroot = sysroot_path(ort, np_version)
+    versions = host_versions()
+    sysroot = sysroot_path(versions)
     if force:
         shutil.rmtree(sysroot, ignore_errors=True)
         for old in arm_root().glob("plugin-*.so"):
             old.unlink()
     if not (sysroot / "VERSION").exists():
-        build_sysroot(sysroot, ort, np_version, log)
+        build_sysroot(sysroot, versions, log)
     plugin = build_plugin(version, log)
     toolchain = Toolchain(QEMU, version, sysroot, sysroot / "opt" / "mobilecomp" / "site-packages",
-                          plugin, ort, np_version)
+                          plugin, *versions)
     smoke_test(toolchain)
     log(f"ready in {time.perf_counter() - t0:.1f} s: {sysroot} ({_size_mb(sysroot):.0f} MB), {plugin.name}")
     return toolchain
@@ -297,8 +317,8 @@ def setup_arm(force: bool = False, log: Callable[[str], None] = _log_default) ->
 def toolchain() -> Toolchain:
     """The built toolchain, or a DeviceError naming the fix; builds nothing."""
     version = qemu_version()
-    ort, np_version = host_versions()
-    sysroot = sysroot_path(ort, np_version)
+    versions = host_versions()
+    sysroot = sysroot_path(versions)
     if not (sysroot / "VERSION").exists():
         raise DeviceError(f"no ARM sysroot at {sysroot}; {FIX}")
     digest = hashlib.sha256(PLUGIN_SOURCE.read_bytes()).hexdigest()[:12]
@@ -306,7 +326,7 @@ def toolchain() -> Toolchain:
     if not plugin.exists():
         raise DeviceError(f"the instruction-counting plugin {plugin.name} is not built; {FIX}")
     tc = Toolchain(QEMU, version, sysroot, sysroot / "opt" / "mobilecomp" / "site-packages",
-                   plugin, ort, np_version)
+                   plugin, *versions)
     if not tc.python.exists():
         raise DeviceError(f"the ARM sysroot {sysroot} is broken (no usr/bin/python3.11); "
                           "rebuild it with `mobilecomp setup arm --force`")
@@ -314,15 +334,16 @@ def toolchain() -> Toolchain:
 
 
 def smoke_test(tc: Toolchain) -> None:
-    """Python, numpy and onnxruntime import under qemu; a broken sysroot fails here, by name."""
+    """Python, numpy, onnxruntime and LiteRT import under qemu; a broken sysroot fails here, by name."""
     if not tc.python.exists():
         raise DeviceError(f"{tc.python} is missing: the ARM sysroot is broken; `mobilecomp setup arm --force`")
-    code = "import numpy, onnxruntime; print(onnxruntime.__version__)"
+    code = ("import numpy, onnxruntime, ai_edge_litert.interpreter; "
+            "print(onnxruntime.__version__, ai_edge_litert.__version__)")
     proc = subprocess.run([tc.qemu, "-cpu", "cortex-a76", "-L", str(tc.sysroot), str(tc.python), "-c", code],
                           capture_output=True, text=True, env=guest_env(tc), timeout=300)
-    if proc.returncode != 0 or proc.stdout.strip() != tc.onnxruntime:
+    if proc.returncode != 0 or proc.stdout.split() != [tc.onnxruntime, tc.litert]:
         tail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        raise DeviceError(f"onnxruntime does not import under qemu ({tail}); the ARM sysroot "
+        raise DeviceError(f"onnxruntime or ai-edge-litert does not import under qemu ({tail}); the ARM sysroot "
                           f"{tc.sysroot} is broken: `mobilecomp setup arm --force`")
 
 
