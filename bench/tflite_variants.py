@@ -1,7 +1,7 @@
 """Every TFLite variant of each recipe beside its ONNX Runtime counterpart, measured in one run: docs/tflite.md.
 
     .venv/bin/python bench/tflite_variants.py [--recipe minilm-l6-int8 --recipe mobilebert-int8]
-        [--work /tmp/mobilecomp-tflite-bench] [--runs 20] [--out docs/tflite.md]
+        [--work /tmp/mobilecomp-tflite-bench] [--runs 20] [--out docs/tflite.md] [--render-only]
 
 Each recipe is exported with formats [onnx, tflite] and every registered tflite variant (the
 ONNX side: fp32, fp16, int8-dynamic), then all artefacts are profiled on the host in one
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ONNX_VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-smooth")
+DYNAMIC_INT8 = ("int8-dynamic", "int8-smooth", "int8-mixed")  # litert-torch / ai-edge-quantizer dynamic range
 
 
 def run(recipe_name: str, work: Path, runs: int, log) -> dict:
@@ -44,6 +45,19 @@ def run(recipe_name: str, work: Path, runs: int, log) -> dict:
     rows = profile_bundle(work / recipe.name, "host", ProfileOptions(
         threads=tuple(dict.fromkeys((1, cpu_count()))), runs=runs, warmup=3, artefacts=tuple(wanted)))
     return {"recipe": recipe, "manifest": result.manifest, "rows": rows, "export_s": export_s}
+
+
+def from_bundle(recipe_name: str, work: Path) -> dict:
+    """A finished run's results read back from its bundle (to re-render the doc without re-running)."""
+    from mobilecomp.bundle import read_manifest, read_results
+    from mobilecomp.recipe import load_recipe
+    from mobilecomp.schema import from_dict
+    from mobilecomp.types import Manifest, ProfileRow
+
+    bundle = work / recipe_name
+    manifest = from_dict(Manifest, read_manifest(bundle), str(bundle))
+    rows = [from_dict(ProfileRow, r, str(bundle)) for r in read_results(bundle) if r["device"] == "host"]
+    return {"recipe": load_recipe(recipe_name), "manifest": manifest, "rows": rows, "export_s": None}
 
 
 def _p50(rows, artefact: str, threads: int) -> float | None:
@@ -84,10 +98,22 @@ def table(res: dict) -> list[str]:
             f"| {_ms(_p50(rows, onnx, 1)) if onnx else '-'} | {_ms(_p50(rows, onnx, many)) if onnx else '-'} "
             f"| {p.cos_min:.4f} | {p.cos_mean:.4f} | {'pass' if p.passed else 'FAIL: ' + '; '.join(p.failures)} "
             f"| {lint_text} |")
+    for missing in (u for u in manifest.unbuilt if u["format"] == "tflite"):
+        lines.append(f"| {missing['variant']} | not built: {missing['error']} | | | | | | | | |")
+    if manifest.checkpoint.get("trained"):
+        lines += ["", "Issue targets for dynamic-range int8 (.tflite): cos_min >= 0.995 and >= 2.5x the fp32 "
+                      ".tflite (1 thread, same run):"]
+        for art in (a for a in manifest.artefacts if a.format == "tflite" and a.variant in DYNAMIC_INT8):
+            lat1 = _p50(rows, art.name, 1)
+            speed = fp32 / lat1 if fp32 and lat1 else 0.0
+            met = art.parity.cos_min >= 0.995 and speed >= 2.5
+            lines.append(f"- {art.variant}: cos_min {art.parity.cos_min:.4f}, {speed:.2f}x: "
+                         f"{'met' if met else 'not met'}")
     lines += ["", "ONNX Runtime artefacts of the same bundle: "
               + ", ".join(f"{a.name} {a.size_bytes / 1e6:.1f} MB cos_min {a.parity.cos_min:.4f}"
                           for a in manifest.artefacts if a.format == "onnx"),
-              f"Export and verification of the whole bundle took {res['export_s']:.0f} s.", ""]
+              *([f"Export and verification of the whole bundle took {res['export_s']:.0f} s."]
+                if res["export_s"] is not None else []), ""]
     return lines
 
 
@@ -97,17 +123,23 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mobilecomp-tflite-bench"))
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "tflite.md")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite the doc from the bundles a finished run left in --work")
     args = parser.parse_args()
     recipes = args.recipes or ["minilm-l6-int8", "mobilebert-int8"]
     log = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
-    results = [run(name, args.work, args.runs, log) for name in recipes]
+    if args.render_only:
+        results = [from_bundle(name, args.work) for name in recipes]
+    else:
+        results = [run(name, args.work, args.runs, log) for name in recipes]
 
     from mobilecomp.litert import runtime_version
     from mobilecomp.profile.host import host_device
 
     device = host_device()
     versions = results[0]["manifest"].versions
-    command = shlex.join([".venv/bin/python", "bench/tflite_variants.py", *sys.argv[1:]])
+    command = shlex.join([".venv/bin/python", "bench/tflite_variants.py",
+                          *(a for a in sys.argv[1:] if a != "--render-only")])
     lines = [
         "# TFLite / LiteRT variants beside ONNX Runtime",
         "",

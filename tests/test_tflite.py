@@ -17,7 +17,7 @@ from mobilecomp.quantise import VARIANTS  # noqa: E402
 
 TFLITE_VARIANTS = tuple(VARIANTS["tflite"])
 # Variants the tiny random model must pass; the static ones are measured, not promised.
-MUST_PASS = ("fp32", "fp16", "int8-dynamic", "int8-smooth", "int8-weight-only")
+MUST_PASS = ("fp32", "fp16", "int8-dynamic", "int8-smooth", "int8-mixed", "int8-weight-only")
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +122,23 @@ def test_host_profile_names_litert(tflite_bundle, tmp_path):
 def test_bucket_lengths_must_fit_seq_len(tiny_recipe):
     with pytest.raises(ValueError, match="tflite_seq_lens"):
         dataclasses.replace(tiny_recipe, tflite_seq_lens=(64,))
+
+
+def test_mixed_precision_keeps_the_named_ops_float(tflite_bundle, tmp_path):
+    """The TFLite search's configurations: the ops it names stay float, every other one is int8."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mobilecomp.quantise.litert import _dynamic_int8, _fully_connected
+
+    src = tflite_bundle / "model-fp32.tflite"
+    names = list(_fully_connected(src))
+    kept = frozenset(names[:2])
+    out = tmp_path / "mixed.tflite"
+    _dynamic_int8(src, out, kept)
+    interpreter = Interpreter(model_path=str(out))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    weight_types = {tensors[op["outputs"][0]]["name"]: tensors[op["inputs"][1]]["dtype"]
+                    for op in interpreter._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"}
+    assert set(weight_types) == set(names)
+    for name, dtype in weight_types.items():
+        assert dtype == (np.float32 if name in kept else np.int8), name

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..inputs import Feed
 from ..types import Budget
 
@@ -22,6 +24,14 @@ class QuantContext:
     budget: Budget  # the variant's parity budget; searches aim at it
     work_dir: Path
     model: Any = None  # the LoadedModel, for formats that quantise while converting (TFLite)
+
+    def tuning_cos_min(self, reference: np.ndarray, candidate: np.ndarray) -> float:
+        """Lowest cosine between the primary outputs of two runs over the tuning text:
+        what every search optimises, whatever the format."""
+        from ..metrics import comparable, row_cosines
+
+        name = self.primary_output
+        return float(row_cosines(comparable(name, reference), comparable(name, candidate)).min())
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,9 @@ VARIANTS["tflite"] = {
     "int8-smooth": Variant("int8-smooth", "tflite", VARIANTS["onnx"]["int8-smooth"].budget,
                            "SmoothQuant (alpha 0.5) on Q/K/V, then dynamic-range int8 (full_dynamic_recipe)",
                            _litert("int8_smooth")),
+    "int8-mixed": Variant("int8-mixed", "tflite", VARIANTS["onnx"]["int8-mixed"].budget,
+                          "SmoothQuant + dynamic int8 (ai-edge-quantizer), the FULLY_CONNECTED ops the "
+                          "budget cannot afford kept float (searched)", _litert("int8_mixed")),
     "int8-weight-only": Variant("int8-weight-only", "tflite",
                                 Budget(cos_min=0.99, cos_mean=0.995, spearman=0.98, top1=0.98),
                                 "int8 weights, float compute (litert-torch full_weight_only_recipe)",

@@ -114,3 +114,100 @@ def int8_full(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
 def int16x8(src: Path, dst: Path, ctx: QuantContext) -> dict:
     return _static(src, dst, ctx, 16)
+
+
+# ---- mixed precision: smoothed, dynamic int8 per op, the search keeps some ops float ----------
+
+
+def _fully_connected(path: Path) -> dict[str, float]:
+    """Each FULLY_CONNECTED op of a .tflite, by output tensor name -> its weight's size (MACs per row)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from ..litert import quiet
+
+    with quiet():
+        interpreter = Interpreter(model_path=str(path))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    return {tensors[op["outputs"][0]]["name"]: float(np.prod(tensors[op["inputs"][1]]["shape"]))
+            for op in interpreter._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"}
+
+
+def _dynamic_int8(src: Path, dst: Path, kept: frozenset[str]) -> None:
+    """ai-edge-quantizer's dynamic int8 (weights per channel, activations per row at run time)
+    on ``src``, the FULLY_CONNECTED ops whose outputs are named in ``kept`` left in float."""
+    import re
+
+    from ..litert import import_quietly, quiet
+
+    quantizer = import_quietly("ai_edge_quantizer.quantizer")
+    recipe = import_quietly("ai_edge_quantizer.recipe")
+    qtyping = import_quietly("ai_edge_quantizer.qtyping")
+    with quiet():
+        q = quantizer.Quantizer(str(src), recipe.dynamic_wi8_afp32())
+        for name in kept:  # an op's scope is its output names, each followed by ";"
+            q.update_quantization_recipe(regex=f"^{re.escape(name)};$",
+                                         operation_name=qtyping.TFLOperationName.FULLY_CONNECTED,
+                                         algorithm_key="no_quantize")
+        q.quantize().export_model(str(dst), overwrite=True)
+
+
+def _time_tflite(paths: list[Path], row: dict[str, np.ndarray], runs: int = 10) -> list[float]:
+    """Median ms per file for one ``row`` at 1 thread, the files interleaved in one process."""
+    import time
+
+    from ..litert import TFLiteModel
+
+    models = [TFLiteModel(p, threads=1) for p in paths]
+    times: list[list[float]] = [[] for _ in models]
+    for _ in range(runs + 1):  # the first round warms up
+        for m, bucket in zip(models, times):
+            t0 = time.perf_counter()
+            m.run_one(row)
+            bucket.append((time.perf_counter() - t0) * 1e3)
+    return [float(np.median(t[1:])) for t in times]
+
+
+def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    """SmoothQuant + dynamic int8, with the FULLY_CONNECTED ops the budget cannot afford left in
+    float (search.py, the same search as the ONNX int8-mixed)."""
+    from ..export.tflite import convert
+    from ..inputs import profiling_feed
+    from ..litert import TFLiteModel
+    from .fidelity import TUNING_MARGIN
+    from .search import latency_saved, search
+    from .smooth import SMOOTH_ALPHA
+    from .smooth_torch import smoothed_copy
+
+    if ctx.model is None:
+        raise ToolchainError("TFLite quantisation converts from PyTorch: QuantContext.model is missing")
+    lengths = _lengths(src)
+    smoothed, smoothing = smoothed_copy(ctx.model, ctx.calibration, SMOOTH_ALPHA)
+    float_file = ctx.work_dir / "int8-mixed-smoothed-fp32.tflite"
+    trial_file = ctx.work_dir / "int8-mixed-trial.tflite"
+    convert(smoothed, lengths, float_file)
+    macs = _fully_connected(float_file)
+
+    def outputs(path: Path) -> np.ndarray:
+        model = TFLiteModel(path, threads=0)
+        return np.concatenate([model.run(feed, (ctx.primary_output,))[0] for feed in ctx.tuning])
+
+    def score(kept: frozenset[str]) -> float:
+        _dynamic_int8(float_file, trial_file, kept)
+        return ctx.tuning_cos_min(reference, outputs(trial_file))
+
+    reference = outputs(float_file)
+    target = (ctx.budget.cos_min or 0.995) + TUNING_MARGIN
+    _dynamic_int8(float_file, trial_file, frozenset())
+    row = profiling_feed(ctx.model.tokenizer, ctx.model.input_names, lengths[-1])
+    float_ms, int8_ms = _time_tflite([float_file, trial_file], row)
+    result = search(list(macs), score, target, latency_saved(macs, float_ms, int8_ms))
+    _dynamic_int8(float_file, dst, frozenset(result.kept))
+    for path in (float_file, trial_file):
+        path.unlink(missing_ok=True)
+    return {"quantiser": "ai-edge-quantizer recipe.dynamic_wi8_afp32(), searched per-op exclusions",
+            "weights": "int8 per channel", "activations": "int8 per row, ranges computed at run time",
+            "smoothquant": {**smoothing, "group": "Q/K/V (the attention input, divided in the graph)"},
+            "search": {**result.describe(), "unit": "FULLY_CONNECTED op", "score": "cos_min on tuning text",
+                       "tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
+                       "timing_ms_1_thread": {"float": float_ms, "all_int8": int8_ms, "seq_len": lengths[-1]}},
+            "kept_fp32": result.kept}

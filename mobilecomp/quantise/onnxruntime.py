@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import comparable, row_cosines
 from ..runners import onnx_session, run_onnx
 from . import QuantContext
 from .calibration import FeedReader
@@ -107,9 +106,7 @@ def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
 def tuning_cos_min(session, ctx: QuantContext, reference: np.ndarray) -> float:
     """Lowest cosine to ``reference`` over the tuning text: what every search optimises."""
-    out = run_onnx(session, ctx.tuning, ctx.primary_output)
-    return float(row_cosines(comparable(ctx.primary_output, reference),
-                             comparable(ctx.primary_output, out)).min())
+    return ctx.tuning_cos_min(reference, run_onnx(session, ctx.tuning, ctx.primary_output))
 
 
 def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
