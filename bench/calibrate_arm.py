@@ -164,10 +164,14 @@ def main() -> None:
                      f"| {sum(counts.values()) / 1e9:.2f} G ({counts['simd_mac'] / 1e9:.2f} G SIMD MAC) | {source} |")
     machine = f"{platform.node()}: {platform.platform()}, {platform.processor() or platform.machine()}"
     doc = DOC.format(stall=stall, table="\n".join(lines), raw="\n".join(f"| {k} | {v / 1e6:.1f} M |" for k, v in raw.items()),
-                     machine=machine, date=time.strftime("%Y-%m-%d"), minilm=_minilm(args.bundle))
+                     machine=machine, date=time.strftime("%Y-%m-%d"), minilm=_minilm(args.bundle),
+                     notes=NOTES.read_text().rstrip() if NOTES.exists() else "")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc)
     print(f"stall_factor = {stall:.3f}; wrote {args.out}")
+
+
+NOTES = ROOT / "bench" / "emulated_arm_notes.md"  # findings written by hand, kept across re-renders
 
 
 def _minilm(bundle: Path | None) -> str:
@@ -180,10 +184,11 @@ def _minilm(bundle: Path | None) -> str:
             latest[(r["artefact"], r["device"], r["threads"])] = r
     out = ["| artefact | device | threads | est. ms | instructions | SIMD MAC | dot | load/store | other | "
            "vs fp32 | ARM cos_min | ARM parity |", "|" + "---|" * 12]
-    fp32 = {(d, t): r["extra"]["instructions"] for (a, d, t), r in latest.items() if a == "onnx-fp32"}
+    fp32 = {(a, d, t): r["extra"]["instructions"] for (a, d, t), r in latest.items() if a.endswith("-fp32")}
     for (a, d, t), r in sorted(latest.items()):
         c = r["extra"]["instruction_classes"]
-        ratio = r["extra"]["instructions"] / fp32[(d, t)] if (d, t) in fp32 else float("nan")
+        own_fp32 = (a.split("-", 1)[0] + "-fp32", d, t)  # each format against its own fp32
+        ratio = r["extra"]["instructions"] / fp32[own_fp32] if own_fp32 in fp32 else float("nan")
         out.append(f"| {a} | {d} | {t} | {r['latency_ms']['p50']:.1f} | {r['extra']['instructions'] / 1e6:.0f} M | "
                    f"{c['simd_mac'] / 1e6:.0f} M | {c['dot'] / 1e6:.0f} M | {c['load_store'] / 1e6:.0f} M | "
                    f"{c['other'] / 1e6:.0f} M | {ratio:.2f}x | {r['parity']['cos_min']:.4f} | "
@@ -193,8 +198,8 @@ def _minilm(bundle: Path | None) -> str:
 
 DOC = """# Emulated ARM: how the estimate is made and how far off it is
 
-`mobilecomp profile --device emulated-arm:PROFILE BUNDLE` runs every ONNX artefact on the real
-aarch64 onnxruntime (the PyPI manylinux_2_28_aarch64 wheel, same version as the host) under
+`mobilecomp profile --device emulated-arm:PROFILE BUNDLE` runs every ONNX and TFLite artefact on
+the real aarch64 onnxruntime and ai-edge-litert (the PyPI aarch64 wheels, same versions as the host) under
 Debian's qemu-user, with an explicit CPU model from the profile (`cortex-a76` for dot-product
 phones, `cortex-a53` for ARMv8.0 ones). It checks parity on ARM against the PyTorch reference with
 the artefact's own budget, counts executed instructions per class with a qemu TCG plugin
@@ -236,9 +241,13 @@ Raw counts (total instructions per inference):
 |---|---|
 {raw}
 
-## MiniLM-L6 (real weights) on emulated Pixel 4
+## MiniLM-L6 (real weights) on emulated ARM
+
+Each format's ratio is against its own fp32 on the same device and threads.
 
 {minilm}
+
+{notes}
 
 ## Reproduce
 

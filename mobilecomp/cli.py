@@ -158,12 +158,14 @@ def setup_group() -> None:
 @click.option("--force", is_flag=True, help="Rebuild the sysroot and the plugin even if cached.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was set up as JSON.")
 def setup_arm_cmd(force: bool, as_json: bool) -> None:
-    """qemu-user, an arm64 Python 3.11 sysroot with onnxruntime, and the instruction-counting plugin."""
+    """qemu-user, an arm64 Python 3.11 sysroot with onnxruntime and ai-edge-litert, and the instruction-counting plugin."""
     from .profile.emulated_arm.setup import setup_arm
 
     tc = setup_arm(force=force, log=lambda msg: click.echo(f"  {msg}", err=True))
-    _emit(as_json, {"qemu": tc.qemu_version, "onnxruntime": tc.onnxruntime, "sysroot": str(tc.sysroot)},
-          f"emulated ARM ready: qemu {tc.qemu_version}, onnxruntime {tc.onnxruntime}, sysroot {tc.sysroot}")
+    _emit(as_json, {"qemu": tc.qemu_version, "onnxruntime": tc.onnxruntime, "ai_edge_litert": tc.litert,
+                    "sysroot": str(tc.sysroot)},
+          f"emulated ARM ready: qemu {tc.qemu_version}, onnxruntime {tc.onnxruntime}, "
+          f"ai-edge-litert {tc.litert}, sysroot {tc.sysroot}")
 
 
 @main.command(name="devices")

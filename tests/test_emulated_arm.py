@@ -88,7 +88,7 @@ def test_int8_uses_dot_product_on_a76_and_not_on_a53(arm, tiny_bundle, a76_rows)
 @pytest.fixture(scope="session")
 def tiny_tflite_bundle(tmp_path_factory, tiny_recipe) -> Path:
     """fp32 and int8-dynamic .tflite of the tiny BERT, with a 16-token signature beside seq 32."""
-    pytest.importorskip("litert_torch", reason="litert-torch not installed (scripts/setup.d/50-litert.sh)")
+    pytest.importorskip("litert_torch", reason="litert-torch not installed (scripts/setup.d/15-litert.sh)")
     import dataclasses
 
     from mobilecomp.pipeline import export_bundle

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("litert_torch", reason="litert-torch not installed (scripts/setup.d/50-litert.sh)")
-pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed (scripts/setup.d/50-litert.sh)")
+pytest.importorskip("litert_torch", reason="litert-torch not installed (scripts/setup.d/15-litert.sh)")
+pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed (scripts/setup.d/15-litert.sh)")
 
 from mobilecomp.quantise import VARIANTS  # noqa: E402
 

@@ -113,7 +113,7 @@ def _tflite_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict
         model = TFLiteModel(bundle / art["file"], threads=1)
     except ModuleNotFoundError:
         raise DeviceError(f"{art['file']}: picking its signatures needs ai-edge-litert on the host; "
-                          "install it with scripts/setup.d/50-litert.sh") from None
+                          "install it with scripts/setup.d/15-litert.sh") from None
     with np.load(bundle / "inputs" / "parity.npz") as data:
         parity = {k: data[k] for k in data.files}
     rows, arrays = [], {}

@@ -26,7 +26,7 @@ from ...text import cache_dir
 
 SUITE = "bookworm"
 SETUP_REVISION = "r2"  # bump to rebuild every cached sysroot
-# The guest's LiteRT while the host has none yet (scripts/setup.d runs the ARM step before LiteRT's).
+# The guest's LiteRT when the host has none (a setup that skipped scripts/setup.d/15-litert.sh).
 LITERT_WITHOUT_HOST = "2.3.0"
 QEMU = "/usr/bin/qemu-aarch64"  # the dynamic build: the -static one refuses -plugin
 GUEST_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6")
