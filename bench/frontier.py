@@ -158,6 +158,22 @@ def verdicts(pts: list[dict]) -> list[str]:
     return lines
 
 
+def choices(res: dict) -> list[str]:
+    """What `export --target` would pick from these measurements (mobilecomp.choice.pick, each
+    artefact judged by its own parity budget), per measured device."""
+    from mobilecomp.choice import pick
+
+    arm = res.get("arm", {})
+    measured = [("host", "ms p50", res.get("host", {}).get("p50_ms", {})),
+                (arm.get("device", ""), "instructions", arm.get("instructions", {}))]
+    lines = []
+    for device, metric, cost in measured:
+        if cost:
+            chosen = pick(res["artefacts"], {k: float(v) for k, v in cost.items()}, metric)
+            lines.append(f"- `--target {device.removeprefix('emulated-arm:')}`: {chosen['why']}")
+    return lines
+
+
 def doc(res: dict, command: str) -> str:
     pts = points(res)
     host = res.get("host", {})
@@ -182,6 +198,13 @@ def doc(res: dict, command: str) -> str:
         "## Verdicts",
         "",
         *verdicts(pts),
+        "",
+        "## Per-device choice",
+        "",
+        "What `mobilecomp export --target` picks (`mobilecomp.choice.pick`: the fastest artefact that passes "
+        "its own parity budget) from this run's measurements:",
+        "",
+        *choices(res),
         "",
         "## Points (host)",
         "",
