@@ -124,21 +124,29 @@ def test_bucket_lengths_must_fit_seq_len(tiny_recipe):
         dataclasses.replace(tiny_recipe, tflite_seq_lens=(64,))
 
 
-def test_mixed_precision_keeps_the_named_ops_float(tflite_bundle, tmp_path):
-    """The TFLite search's configurations: the ops it names stay float, every other one is int8."""
-    from ai_edge_litert.interpreter import Interpreter
+def test_mixed_precision_keeps_the_named_layers_float_in_every_signature(tflite_bundle, tmp_path):
+    """The TFLite search's configurations: a kept layer is float in every signature (each names
+    its ops differently), every other layer int8."""
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as utils
 
-    from mobilecomp.quantise.litert import _dynamic_int8, _fully_connected
+    from mobilecomp.quantise.litert import FULLY_CONNECTED, _dynamic_int8, fully_connected_layers
 
     src = tflite_bundle / "model-fp32.tflite"
-    names = list(_fully_connected(src))
-    kept = frozenset(names[:2])
+    layers = fully_connected_layers(src)
+    names = list(layers)
+    assert len(set(names)) == len(names) and all(len(layer.scopes) == 2 for layer in layers.values())
+    kept = names[1:3]
     out = tmp_path / "mixed.tflite"
-    _dynamic_int8(src, out, kept)
-    interpreter = Interpreter(model_path=str(out))
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    weight_types = {tensors[op["outputs"][0]]["name"]: tensors[op["inputs"][1]]["dtype"]
-                    for op in interpreter._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"}
-    assert set(weight_types) == set(names)
-    for name, dtype in weight_types.items():
-        assert dtype == (np.float32 if name in kept else np.int8), name
+    _dynamic_int8(src, out, [layers[n] for n in kept])
+    model = utils.read_model(str(out))
+    kept_scopes = {scope for n in kept for scope in layers[n].scopes}
+    seen = 0
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            if model.operatorCodes[op.opcodeIndex].builtinCode != FULLY_CONNECTED:
+                continue
+            seen += 1
+            weight_type = graph.tensors[op.inputs[1]].type
+            float_kept = utils.get_op_scope(op, graph.tensors) in kept_scopes
+            assert (weight_type == 0) == float_kept, utils.get_op_scope(op, graph.tensors)  # 0: FLOAT32
+    assert seen == 2 * len(names)

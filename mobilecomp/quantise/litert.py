@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ..errors import ToolchainError
 from . import QuantContext
 
+FULLY_CONNECTED = 9  # the TFLite builtin operator code
 CALIBRATION_ROWS = 64  # sentences per signature; ranges settle well before this on OANC text
 
 
@@ -119,22 +121,50 @@ def int16x8(src: Path, dst: Path, ctx: QuantContext) -> dict:
 # ---- mixed precision: smoothed, dynamic int8 per op, the search keeps some ops float ----------
 
 
-def _fully_connected(path: Path) -> dict[str, float]:
-    """Each FULLY_CONNECTED op of a .tflite, by output tensor name -> its weight's size (MACs per row)."""
-    from ai_edge_litert.interpreter import Interpreter
+@dataclass(frozen=True)
+class Layer:
+    """One weight of a .tflite and every FULLY_CONNECTED op that uses it: one op per signature
+    (the signatures share their weight buffers, but each names its ops differently)."""
 
-    from ..litert import quiet
-
-    with quiet():
-        interpreter = Interpreter(model_path=str(path))
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    return {tensors[op["outputs"][0]]["name"]: float(np.prod(tensors[op["inputs"][1]]["shape"]))
-            for op in interpreter._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"}
+    macs: float  # per token
+    scopes: tuple[str, ...]  # ai-edge-quantizer's op scopes: the output names, each ended by ";"
 
 
-def _dynamic_int8(src: Path, dst: Path, kept: frozenset[str]) -> None:
+def fully_connected_layers(path: Path) -> dict[str, Layer]:
+    """The FULLY_CONNECTED weights of a .tflite in graph order, named ``NN:module.path`` (the
+    index keeps names unique where the converter fused several modules' names into one scope)."""
+    from ..litert import import_quietly
+
+    utils = import_quietly("ai_edge_quantizer.utils.tfl_flatbuffer_utils")
+    model = utils.read_model(str(path))
+    scopes: dict[int, list[str]] = {}
+    names: dict[int, str] = {}
+    macs: dict[int, float] = {}
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            if model.operatorCodes[op.opcodeIndex].builtinCode != FULLY_CONNECTED:
+                continue
+            weight = graph.tensors[op.inputs[1]]
+            scope = utils.get_op_scope(op, graph.tensors)
+            scopes.setdefault(weight.buffer, []).append(scope)
+            names.setdefault(weight.buffer, f"{len(names):02d}:{_module_path(scope)}")
+            macs[weight.buffer] = float(np.prod(weight.shape))
+    return {names[b]: Layer(macs[b], tuple(scopes[b])) for b in scopes}
+
+
+def _module_path(scope: str) -> str:
+    """``.../BertLayer_0/BertAttention_attention/.../Linear_key;;...`` -> ``model.encoder.0.attention.self.key``.
+
+    litert-torch names each segment Class_attribute, so the attributes are the module path; an
+    op fused with its neighbours lists several paths, its own Linear first."""
+    parts = [p.split(";")[0] for p in scope.rstrip(";").split(";;")]
+    own = next((p for p in parts if "linear.Linear_" in p), parts[-1])
+    return ".".join(segment.rsplit("_", 1)[-1] for segment in own.split("/")[1:])
+
+
+def _dynamic_int8(src: Path, dst: Path, kept: list[Layer]) -> None:
     """ai-edge-quantizer's dynamic int8 (weights per channel, activations per row at run time)
-    on ``src``, the FULLY_CONNECTED ops whose outputs are named in ``kept`` left in float."""
+    on ``src``, the ``kept`` layers left in float in every signature."""
     import re
 
     from ..litert import import_quietly, quiet
@@ -144,8 +174,8 @@ def _dynamic_int8(src: Path, dst: Path, kept: frozenset[str]) -> None:
     qtyping = import_quietly("ai_edge_quantizer.qtyping")
     with quiet():
         q = quantizer.Quantizer(str(src), recipe.dynamic_wi8_afp32())
-        for name in kept:  # an op's scope is its output names, each followed by ";"
-            q.update_quantization_recipe(regex=f"^{re.escape(name)};$",
+        for scope in (scope for layer in kept for scope in layer.scopes):
+            q.update_quantization_recipe(regex=f"^{re.escape(scope)}$",
                                          operation_name=qtyping.TFLOperationName.FULLY_CONNECTED,
                                          algorithm_key="no_quantize")
         q.quantize().export_model(str(dst), overwrite=True)
@@ -185,29 +215,30 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
     float_file = ctx.work_dir / "int8-mixed-smoothed-fp32.tflite"
     trial_file = ctx.work_dir / "int8-mixed-trial.tflite"
     convert(smoothed, lengths, float_file)
-    macs = _fully_connected(float_file)
+    layers = fully_connected_layers(float_file)
 
     def outputs(path: Path) -> np.ndarray:
         model = TFLiteModel(path, threads=0)
         return np.concatenate([model.run(feed, (ctx.primary_output,))[0] for feed in ctx.tuning])
 
     def score(kept: frozenset[str]) -> float:
-        _dynamic_int8(float_file, trial_file, kept)
+        _dynamic_int8(float_file, trial_file, [layers[name] for name in kept])
         return ctx.tuning_cos_min(reference, outputs(trial_file))
 
     reference = outputs(float_file)
     target = (ctx.budget.cos_min or 0.995) + TUNING_MARGIN
-    _dynamic_int8(float_file, trial_file, frozenset())
+    _dynamic_int8(float_file, trial_file, [])
     row = profiling_feed(ctx.model.tokenizer, ctx.model.input_names, lengths[-1])
     float_ms, int8_ms = _time_tflite([float_file, trial_file], row)
-    result = search(list(macs), score, target, latency_saved(macs, float_ms, int8_ms))
-    _dynamic_int8(float_file, dst, frozenset(result.kept))
+    macs = {name: layer.macs for name, layer in layers.items()}
+    result = search(list(layers), score, target, latency_saved(macs, float_ms, int8_ms))
+    _dynamic_int8(float_file, dst, [layers[name] for name in result.kept])
     for path in (float_file, trial_file):
         path.unlink(missing_ok=True)
     return {"quantiser": "ai-edge-quantizer recipe.dynamic_wi8_afp32(), searched per-op exclusions",
             "weights": "int8 per channel", "activations": "int8 per row, ranges computed at run time",
             "smoothquant": {**smoothing, "group": "Q/K/V (the attention input, divided in the graph)"},
-            "search": {**result.describe(), "unit": "FULLY_CONNECTED op", "score": "cos_min on tuning text",
+            "search": {**result.describe(), "unit": "FULLY_CONNECTED weight (its op in every signature)", "score": "cos_min on tuning text",
                        "tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
                        "timing_ms_1_thread": {"float": float_ms, "all_int8": int8_ms, "seq_len": lengths[-1]}},
             "kept_fp32": result.kept}
