@@ -150,3 +150,21 @@ def test_mixed_precision_keeps_the_named_layers_float_in_every_signature(tflite_
             float_kept = utils.get_op_scope(op, graph.tensors) in kept_scopes
             assert (weight_type == 0) == float_kept, utils.get_op_scope(op, graph.tensors)  # 0: FLOAT32
     assert seen == 2 * len(names)
+
+
+def test_report_keeps_each_format_of_a_variant(tiny_recipe, tmp_path):
+    """A bundle with onnx-fp32 and tflite-fp32: the report has a row (and a latency cell) for each."""
+    from mobilecomp.pipeline import export_bundle, profile_bundle
+    from mobilecomp.profile import ProfileOptions
+    from mobilecomp.report.compare import collect
+
+    recipe = dataclasses.replace(tiny_recipe, formats=("onnx", "tflite"), variants=("fp32",))
+    bundle = tmp_path / "both"
+    export_bundle(recipe, bundle)
+    profile_bundle(bundle, "host", ProfileOptions(threads=(1,), runs=20, warmup=1))
+    rows, _, columns = collect([str(bundle)])
+    by_artefact = {r.artefact: r for r in rows}
+    assert set(by_artefact) == {"onnx-fp32", "tflite-fp32"}
+    assert by_artefact["onnx-fp32"].size_mb != by_artefact["tflite-fp32"].size_mb
+    for name, row in by_artefact.items():
+        assert row.cells[columns[0]]["runner"].startswith("onnxruntime" if name.startswith("onnx") else "ai-edge-litert")

@@ -99,7 +99,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
     from ..bundle import read_manifest, read_results
 
     bundles, jsonls = _bundles(paths)
-    rows: dict[tuple[str, str], ReportRow] = {}
+    rows: dict[tuple[str, str], ReportRow] = {}  # (model, artefact)
     results: list[dict[str, Any]] = []
     deformers = []
     for bundle in bundles:
@@ -110,7 +110,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
         for art in manifest["artefacts"]:
             weights = art.get("details", {}).get("weight_stats", {})
             acc = evaluated.get(art["name"]) or art.get("accuracy") or {}
-            rows[(manifest["recipe"]["name"], art["variant"])] = ReportRow(
+            rows[(manifest["recipe"]["name"], art["name"])] = ReportRow(
                 model=manifest["recipe"]["name"], variant=art["variant"], artefact=art["name"],
                 params=model.get("params"), gflops=_gflops(model, art["variant"]),
                 size_mb=art["size_bytes"] / 1e6,
@@ -125,7 +125,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
     for path in jsonls:
         results += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     for row in latest_rows(results).values():
-        key = (row["model"], row["variant"])
+        key = (row["model"], row["artefact"])  # a bundle may hold one variant in two formats
         if key not in rows:  # a results file without its bundle: what the row itself says
             rows[key] = ReportRow(model=row["model"], variant=row["variant"], artefact=row["artefact"],
                                   params=None, gflops=None, size_mb=None, zipped_mb=None, sparsity=None,
@@ -138,7 +138,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
             "seq_len": row["seq_len"], "batch": row["batch"]}
     columns = sorted({c for r in rows.values() for c in r.cells})
     comparisons = [deformer_comparison(m, r) for m, r in deformers]
-    return sorted(rows.values(), key=lambda r: (r.model, r.variant)), comparisons, columns
+    return sorted(rows.values(), key=lambda r: (r.model, r.artefact)), comparisons, columns
 
 
 def deformer_comparison(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -169,11 +169,11 @@ def _f(value, spec: str) -> str:
 
 def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], columns: list[str],
                     y: str) -> str:
-    header = ["model", "variant", "params M", "GFLOPs", "size MB", "zipped MB", "sparsity",
+    header = ["model", "artefact", "params M", "GFLOPs", "size MB", "zipped MB", "sparsity",
               "cos_min", "accuracy", "parity", *columns]
     body = []
     for r in rows:
-        line = [r.model + (" (untrained)" if r.label else ""), r.variant, _f(r.params and r.params / 1e6, ".1f"),
+        line = [r.model + (" (untrained)" if r.label else ""), r.artefact, _f(r.params and r.params / 1e6, ".1f"),
                 _f(r.gflops, ".2f"), _f(r.size_mb, ".1f"), _f(r.zipped_mb, ".1f"),
                 _f(r.sparsity, ".1%"), _f(r.cos_min, ".4f"), _f(r.accuracy, ".1f"),
                 "-" if r.passed is None else ("pass" if r.passed else "FAIL")]
@@ -186,8 +186,9 @@ def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], co
            "its provenance (measured-host, measured-gpu, measured-adb, estimated-emulated-arm). "
            "Rows marked (untrained) have random weights: size and latency only. Pruned rows store "
            "their zeros densely: dense kernels gain no speed from unstructured sparsity, only the "
-           "zipped size shrinks. DeFormer rows: fp32/int8-dynamic are the per-query question graph "
-           "(passage cached), passage-* the once-per-passage encoder, full-fp32 the undecomposed model.",
+           "zipped size shrinks. DeFormer rows: FORMAT-fp32/int8-dynamic are the per-query question "
+           "graph (passage cached), FORMAT-passage-* the once-per-passage encoder, FORMAT-full-fp32 the "
+           "undecomposed model.",
            "", markdown(body, header)]
     for comp in comparisons:
         dec = comp["decompose"]

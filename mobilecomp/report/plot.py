@@ -65,7 +65,7 @@ def pareto_plot(rows, columns: list[str], path: Path, device: str | None, y: str
         ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="tab:red", lw=1.2,
                 label="Pareto front")
         for r, (px, py) in zip(usable, points):
-            ax.annotate(f"{r.model}:{r.variant}", (px, py), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            ax.annotate(f"{r.model}:{r.artefact}", (px, py), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("log")
         ax.legend(loc="lower right", fontsize=8)
     else:
@@ -78,4 +78,4 @@ def pareto_plot(rows, columns: list[str], path: Path, device: str | None, y: str
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return {"file": str(path), "column": column, "y": y, "points": len(usable),
-            "front": [f"{usable[i].model}:{usable[i].variant}" for i in front]}
+            "front": [f"{usable[i].model}:{usable[i].artefact}" for i in front]}
