@@ -84,7 +84,7 @@ def arm_stage(res: dict, device: str, log) -> None:
 
     # failed artefacts are no candidates, and the static TFLite ones take hours under qemu
     passed = tuple(a["name"] for a in res["artefacts"] if a["passed"])
-    log(f"emulated ARM {device}: {len(passed)} artefacts that pass their gate, "
+    log(f"emulated ARM {device}: {len(passed)} artefacts that pass their gate (fp16 included), "
         f"{ARM_PARITY_SENTENCES} parity sentences each")
     t0 = time.perf_counter()
     rows = profile_bundle(Path(res["bundle"]), f"emulated-arm:{device}", ProfileOptions(

@@ -204,3 +204,21 @@ def test_devices_command_lists_profiles():
     assert {d["name"] for d in json.loads(result.output)} == set(device_paths())
     text = CliRunner().invoke(main, ["devices"]).output
     assert "emulated-arm:pixel-4" in text
+
+
+def test_target_runs_only_candidates_under_emulation(arm, tiny_bundle, tmp_path):
+    """export --target PHONE: artefacts that failed their gate are not emulated (a failed static
+    int16x8 file alone takes an hour under qemu) and cannot be chosen."""
+    import json
+
+    from mobilecomp.choice import choose_for_target
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    failed = next(a for a in manifest["artefacts"] if a["name"] == "onnx-int8-dynamic")
+    failed["passed"] = False  # as a parity failure leaves it
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    choice = choose_for_target(bundle, "pixel-4")
+    assert choice["artefact"] == "onnx-fp32" and set(choice["costs"]) == {"onnx-fp32"}
+    assert choice["rejected_failed_parity"] == ["onnx-int8-dynamic"]

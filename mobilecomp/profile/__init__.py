@@ -17,6 +17,7 @@ class ProfileOptions:
     runs: int = 30
     warmup: int = 5
     artefacts: tuple[str, ...] = ()  # empty: every artefact in the bundle
+    passed_only: bool = False  # leave out artefacts that failed their gate (they cannot be chosen)
     extra: dict[str, Any] = field(default_factory=dict)  # backend options (serial, connect, ...)
 
 
@@ -62,7 +63,7 @@ def profile(bundle: Path, manifest: dict, device: str, options: ProfileOptions) 
 
 def selected(manifest: dict, options: ProfileOptions) -> list[dict]:
     """The manifest's artefacts that the options name (all by default)."""
-    artefacts = manifest["artefacts"]
+    artefacts = [a for a in manifest["artefacts"] if a.get("passed") or not options.passed_only]
     if not options.artefacts:
         return artefacts
     names = [a["name"] for a in artefacts]
