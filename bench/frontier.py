@@ -238,7 +238,7 @@ def doc(res: dict, command: str) -> str:
             lines.append(f"- {p['name']}: all-int8 {_f(s.get('all_int8_cos_min'), '.4f')} -> "
                          f"{_f(s.get('reached_cos_min'), '.4f')} (target {_f(s.get('target_cos_min'), '.4f')}), "
                          f"kept fp32: {len(p.get('kept_fp32') or [])} "
-                         + ("MatMuls" if p["format"] == "onnx" else "ops")
+                         + ("MatMuls" if p["format"] == "onnx" else "layers")
                          + (f", {s['trials']} trials" if s.get("trials") else ""))
     lines += ["", "## Variants", ""]
     for p in pts:
