@@ -100,9 +100,7 @@ def _static(src: Path, dst: Path, ctx: QuantContext, activation_bits: int) -> di
             result = q.calibrate(data)
             q.quantize(result).export_model(str(dst), overwrite=True)
     except Exception as exc:  # the quantiser raises many types; the message is what helps
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ToolchainError(f"ai-edge-quantizer static int8/int{activation_bits} failed: "
-                             f"{type(exc).__name__}: {first[:300]}") from None
+        raise _quantizer_failed(f"static int8/int{activation_bits}", exc) from None
     return {"quantiser": f"ai-edge-quantizer {version('ai-edge-quantizer')} "
                          f"recipe.static_wi8_ai{activation_bits}() (MinMax)",
             "weights": "int8", "activations": f"int{activation_bits}, static ranges",
@@ -172,13 +170,21 @@ def _dynamic_int8(src: Path, dst: Path, kept: list[Layer]) -> None:
     quantizer = import_quietly("ai_edge_quantizer.quantizer")
     recipe = import_quietly("ai_edge_quantizer.recipe")
     qtyping = import_quietly("ai_edge_quantizer.qtyping")
-    with quiet():
-        q = quantizer.Quantizer(str(src), recipe.dynamic_wi8_afp32())
-        for scope in (scope for layer in kept for scope in layer.scopes):
-            q.update_quantization_recipe(regex=f"^{re.escape(scope)}$",
-                                         operation_name=qtyping.TFLOperationName.FULLY_CONNECTED,
-                                         algorithm_key="no_quantize")
-        q.quantize().export_model(str(dst), overwrite=True)
+    try:
+        with quiet():
+            q = quantizer.Quantizer(str(src), recipe.dynamic_wi8_afp32())
+            for scope in (scope for layer in kept for scope in layer.scopes):
+                q.update_quantization_recipe(regex=f"^{re.escape(scope)}$",
+                                             operation_name=qtyping.TFLOperationName.FULLY_CONNECTED,
+                                             algorithm_key="no_quantize")
+            q.quantize().export_model(str(dst), overwrite=True)
+    except Exception as exc:  # the quantiser raises many types; the message is what helps
+        raise _quantizer_failed("dynamic int8", exc) from None
+
+
+def _quantizer_failed(what: str, exc: Exception) -> ToolchainError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return ToolchainError(f"ai-edge-quantizer {what} failed: {type(exc).__name__}: {first[:300]}")
 
 
 def _time_tflite(paths: list[Path], row: dict[str, np.ndarray], runs: int = 10) -> list[float]:
