@@ -13,6 +13,7 @@ estimate's error against every anchor, the fitted one included.
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import version
 import json
 import platform
 import sys
@@ -165,7 +166,8 @@ def main() -> None:
     machine = f"{platform.node()}: {platform.platform()}, {platform.processor() or platform.machine()}"
     doc = DOC.format(stall=stall, table="\n".join(lines), raw="\n".join(f"| {k} | {v / 1e6:.1f} M |" for k, v in raw.items()),
                      machine=machine, date=time.strftime("%Y-%m-%d"), minilm=_minilm(args.bundle),
-                     notes=NOTES.read_text().rstrip() if NOTES.exists() else "")
+                     notes=NOTES.read_text().rstrip() if NOTES.exists() else "",
+                     runtimes=", ".join(f"{p} {version(p)}" for p in ("onnxruntime", "ai-edge-litert")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc)
     print(f"stall_factor = {stall:.3f}; wrote {args.out}")
@@ -255,7 +257,7 @@ Each format's ratio is against its own fp32 on the same device and threads.
     .venv/bin/python bench/calibrate_arm.py --bundle BUNDLE   # BUNDLE profiled with:
     .venv/bin/mobilecomp profile --device emulated-arm:pixel-4 BUNDLE
 
-Machine: {machine} (2 shared cores), qemu-user 7.2 (Debian 12), onnxruntime 1.32.0; {date}.
+Machine: {machine} (2 shared cores), qemu-user 7.2 (Debian 12), {runtimes}; {date}.
 
 ## Limits
 
