@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,3 +32,16 @@ def run_onnx(session, feeds: list[Feed], output: str) -> np.ndarray:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def interleaved_median_ms(calls: list[Callable[[], object]], runs: int = 10) -> list[float]:
+    """Median ms of each call, round-robin in one process after a warm-up round (drift hits all alike)."""
+    for call in calls:
+        call()
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(runs):
+        for call, bucket in zip(calls, times):
+            t0 = time.perf_counter()
+            call()
+            bucket.append((time.perf_counter() - t0) * 1e3)
+    return [float(np.median(t)) for t in times]

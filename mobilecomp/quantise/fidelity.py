@@ -8,13 +8,11 @@ with a duplicated LayerNorm) and search.py (sensitivity sweep + mixed-precision 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ..runners import onnx_session, run_onnx
-
+from ..runners import interleaved_median_ms, onnx_session, run_onnx
 from . import QuantContext
 from .onnxruntime import quantise_embedding_rows, tuning_cos_min
 
@@ -58,7 +56,6 @@ def _dynamic_rest(path: Path, nodes: list[str]) -> None:
 
 
 def _finish(model, dst: Path, dynamic: list[str]) -> list[str]:
-
     _save(model, dst)
     _dynamic_rest(dst, dynamic)
     return quantise_embedding_rows(dst)
@@ -111,7 +108,6 @@ def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
 def int8_nbits(src: Path, dst: Path, ctx: QuantContext) -> dict:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-
     quant = MatMulNBitsQuantizer(_load(src), bits=8, block_size=NBITS_BLOCK, is_symmetric=True,
                                  accuracy_level=4, op_types_to_quantize=("MatMul",))
     quant.process()
@@ -129,15 +125,7 @@ def time_models(models: list, feed: dict, runs: int = 10, threads: int = 1) -> l
     """Median ms per model, interleaved in one process (drift hits all alike)."""
     sessions = [onnx_session(m, threads) for m in models]
     wanted = [{k: v for k, v in feed.items() if k in {i.name for i in s.get_inputs()}} for s in sessions]
-    for s, f in zip(sessions, wanted):
-        s.run(None, f)
-    times = [[] for _ in sessions]
-    for _ in range(runs):
-        for i, (s, f) in enumerate(zip(sessions, wanted)):
-            t0 = time.perf_counter()
-            s.run(None, f)
-            times[i].append((time.perf_counter() - t0) * 1e3)
-    return [float(np.median(t)) for t in times]
+    return interleaved_median_ms([lambda s=s, f=f: s.run(None, f) for s, f in zip(sessions, wanted)], runs)
 
 
 def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:

@@ -22,16 +22,19 @@ def _lengths(src: Path) -> tuple[int, ...]:
     return tuple(sorted(TFLiteModel(src, threads=1).lengths.values()))
 
 
-def _reconvert(src: Path, dst: Path, ctx: QuantContext, recipe_name: str, model=None) -> dict:
-    """Converts ``model`` (default: the context's) again, quantising with a litert-torch recipe."""
+def _source(ctx: QuantContext):
+    """The PyTorch model: TFLite variants quantise while converting from it."""
+    if ctx.model is None:
+        raise ToolchainError("TFLite quantisation converts from PyTorch: QuantContext.model is missing")
+    return ctx.model
+
+
+def _reconvert(src: Path, dst: Path, model, recipe_name: str) -> dict:
+    """Converts ``model`` again with the signatures of ``src``, quantising with a litert-torch recipe."""
     from ..export.tflite import convert
     from ..litert import import_quietly
 
     quant_recipes = import_quietly("litert_torch.generative.quantize.quant_recipes")
-
-    model = model or ctx.model
-    if model is None:
-        raise ToolchainError("TFLite quantisation converts from PyTorch: QuantContext.model is missing")
     convert(model, _lengths(src), dst, quant_config=getattr(quant_recipes, recipe_name)())
     return {"quantiser": f"litert-torch {import_quietly().__version__} quant_recipes.{recipe_name}()"}
 
@@ -43,11 +46,11 @@ def fp32(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
 
 def fp16(src: Path, dst: Path, ctx: QuantContext) -> dict:
-    return {**_reconvert(src, dst, ctx, "full_fp16_recipe"), "io_types": "float32"}
+    return {**_reconvert(src, dst, _source(ctx), "full_fp16_recipe"), "io_types": "float32"}
 
 
 def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
-    return {**_reconvert(src, dst, ctx, "full_dynamic_recipe"),
+    return {**_reconvert(src, dst, _source(ctx), "full_dynamic_recipe"),
             "weights": "int8 per channel", "activations": "int8, ranges computed at run time"}
 
 
@@ -57,16 +60,14 @@ def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
     from .smooth import SMOOTH_ALPHA
     from .smooth_torch import smoothed_copy
 
-    if ctx.model is None:
-        raise ToolchainError("TFLite quantisation converts from PyTorch: QuantContext.model is missing")
-    smoothed, smoothing = smoothed_copy(ctx.model, ctx.calibration, SMOOTH_ALPHA)
-    return {**_reconvert(src, dst, ctx, "full_dynamic_recipe", model=smoothed),
+    smoothed, smoothing = smoothed_copy(_source(ctx), ctx.calibration, SMOOTH_ALPHA)
+    return {**_reconvert(src, dst, smoothed, "full_dynamic_recipe"),
             "weights": "int8 per channel", "activations": "int8 per row, ranges computed at run time",
             "smoothquant": {**smoothing, "group": "Q/K/V (the attention input, divided in the graph)"}}
 
 
 def int8_weight_only(src: Path, dst: Path, ctx: QuantContext) -> dict:
-    return {**_reconvert(src, dst, ctx, "full_weight_only_recipe"),
+    return {**_reconvert(src, dst, _source(ctx), "full_weight_only_recipe"),
             "weights": "int8 per channel", "activations": "float32 (weights dequantised)"}
 
 
@@ -187,37 +188,21 @@ def _quantizer_failed(what: str, exc: Exception) -> ToolchainError:
     return ToolchainError(f"ai-edge-quantizer {what} failed: {type(exc).__name__}: {first[:300]}")
 
 
-def _time_tflite(paths: list[Path], row: dict[str, np.ndarray], runs: int = 10) -> list[float]:
-    """Median ms per file for one ``row`` at 1 thread, the files interleaved in one process."""
-    import time
-
-    from ..litert import TFLiteModel
-
-    models = [TFLiteModel(p, threads=1) for p in paths]
-    times: list[list[float]] = [[] for _ in models]
-    for _ in range(runs + 1):  # the first round warms up
-        for m, bucket in zip(models, times):
-            t0 = time.perf_counter()
-            m.run_one(row)
-            bucket.append((time.perf_counter() - t0) * 1e3)
-    return [float(np.median(t[1:])) for t in times]
-
-
 def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
     """SmoothQuant + dynamic int8, with the FULLY_CONNECTED ops the budget cannot afford left in
     float (search.py, the same search as the ONNX int8-mixed)."""
     from ..export.tflite import convert
     from ..inputs import profiling_feed
     from ..litert import TFLiteModel
+    from ..runners import interleaved_median_ms
     from .fidelity import TUNING_MARGIN
     from .search import latency_saved, search
     from .smooth import SMOOTH_ALPHA
     from .smooth_torch import smoothed_copy
 
-    if ctx.model is None:
-        raise ToolchainError("TFLite quantisation converts from PyTorch: QuantContext.model is missing")
+    source = _source(ctx)
     lengths = _lengths(src)
-    smoothed, smoothing = smoothed_copy(ctx.model, ctx.calibration, SMOOTH_ALPHA)
+    smoothed, smoothing = smoothed_copy(source, ctx.calibration, SMOOTH_ALPHA)
     float_file = ctx.work_dir / "int8-mixed-smoothed-fp32.tflite"
     trial_file = ctx.work_dir / "int8-mixed-trial.tflite"
     convert(smoothed, lengths, float_file)
@@ -234,8 +219,9 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
     reference = outputs(float_file)
     target = (ctx.budget.cos_min or 0.995) + TUNING_MARGIN
     _dynamic_int8(float_file, trial_file, [])
-    row = profiling_feed(ctx.model.tokenizer, ctx.model.input_names, lengths[-1])
-    float_ms, int8_ms = _time_tflite([float_file, trial_file], row)
+    row = profiling_feed(source.tokenizer, source.input_names, lengths[-1])
+    timed = [TFLiteModel(p, threads=1) for p in (float_file, trial_file)]
+    float_ms, int8_ms = interleaved_median_ms([lambda m=m: m.run_one(row) for m in timed])
     macs = {name: layer.macs for name, layer in layers.items()}
     result = search(list(layers), score, target, latency_saved(macs, float_ms, int8_ms))
     _dynamic_int8(float_file, dst, [layers[name] for name in result.kept])
@@ -244,7 +230,8 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
     return {"quantiser": "ai-edge-quantizer recipe.dynamic_wi8_afp32(), searched per-op exclusions",
             "weights": "int8 per channel", "activations": "int8 per row, ranges computed at run time",
             "smoothquant": {**smoothing, "group": "Q/K/V (the attention input, divided in the graph)"},
-            "search": {**result.describe(), "unit": "FULLY_CONNECTED weight (its op in every signature)", "score": "cos_min on tuning text",
+            "search": {**result.describe(), "unit": "FULLY_CONNECTED weight (its op in every signature)",
+                       "score": "cos_min on tuning text",
                        "tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
                        "timing_ms_1_thread": {"float": float_ms, "all_int8": int8_ms, "seq_len": lengths[-1]}},
             "kept_fp32": result.kept}
