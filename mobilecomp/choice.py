@@ -41,6 +41,21 @@ def pick(artefacts: list[dict], cost: dict[str, float], metric: str) -> dict:
             "not_measured": unmeasured, "costs": cost}
 
 
+def _host_session(picked: dict, rows: list) -> dict:
+    """The session options the picked artefact was measured (and is exact) with on this host: on a CPU
+    whose default int8 kernel saturates, exact mode, with what the default session would give."""
+    row = next((r for r in rows if r.artefact == picked["artefact"]), None)
+    if row is None or not row.runner.get("session_config"):
+        return {"session_config": {}}
+    why = (f"; deploy it with onnxruntime session config {row.runner['session_config']}: "
+           f"this CPU's default int8 kernel, {row.runner['int8_kernel']}, is not exact integer math")
+    default = row.extra.get("default_session")
+    if default:
+        why += (f" (default session: cos_min {default['cos_min']:.4f}, "
+                f"{'within' if default['passed'] else 'over'} budget, p50 {default['latency_ms']['p50']:.4g} ms)")
+    return {"session_config": row.runner["session_config"], "why": picked["why"] + why}
+
+
 def profile_device(target: str) -> str:
     """The profile device string for an --target name; an unknown name lists the known ones."""
     if target == "host":
@@ -82,7 +97,10 @@ def choose_for_target(bundle: Path, target: str, runs: int = 20, log=lambda msg:
                 if r.parity is not None and not r.parity.get("passed", True):
                     next(a for a in artefacts if a["name"] == r.artefact)["passed"] = False
     append_results(bundle, rows)
-    choice = {**pick(artefacts, cost, metric), "target": target, "device": device,
+    picked = pick(artefacts, cost, metric)
+    if device == "host":
+        picked.update(_host_session(picked, rows))
+    choice = {**picked, "target": target, "device": device,
               "provenance": rows[0].provenance if rows else None,
               "seq_len": rows[0].seq_len if rows else None,
               "decided": datetime.now(timezone.utc).isoformat(timespec="seconds")}

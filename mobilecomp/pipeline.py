@@ -121,6 +121,7 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
                    **loaded_counts(model, recipe), **({"pruning": pruning} if pruning else {})},
             parity_corpus=corpus.describe(), artefacts=artefacts, unbuilt=unbuilt,
             eval_data=labelled.describe() if labelled is not None else None, versions=_versions(),
+            numerics=_parity_numerics(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
         writer.commit(manifest)
     if target_device is not None:
@@ -210,7 +211,7 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, comman
                                  "paper_latency_s": deformer.PAPER_LATENCY_S},
                    **loaded_counts(model, recipe)},
             parity_corpus={**corpus.describe(), "pairs": pairs}, artefacts=artefacts, unbuilt=[], eval_data=None,
-            versions=_versions(),
+            versions=_versions(), numerics=_parity_numerics(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
         writer.commit(manifest)
     return ExportResult(Path(writer.out), manifest)
@@ -249,6 +250,16 @@ def _runtime(fmt: str, versions: dict[str, str]) -> dict[str, str]:
 
         return {"name": "ai-edge-litert", "version": runtime_version()}
     return {"name": "onnxruntime", "version": versions["onnxruntime"]}
+
+
+def _parity_numerics() -> dict:
+    """Which int8 kernel judged ONNX parity here, and in which session: exact integer math either way."""
+    from .numerics import exact_mode_needed, host_int8
+    from .runners import EXACT_INT8
+
+    exact = exact_mode_needed()
+    return {"onnx_parity_session": "exact mode" if exact else "default session (the probe finds it exact here)",
+            "session_config": EXACT_INT8 if exact else {}, "host": host_int8().to_dict()}
 
 
 def _versions() -> dict[str, str]:

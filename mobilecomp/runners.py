@@ -11,14 +11,32 @@ import numpy as np
 from .inputs import Feed
 
 
-def onnx_session(path, threads: int = 0):
-    """An onnxruntime CPU session of a file or an in-memory ModelProto; ``threads`` 0 means all cores."""
+# onnxruntime's x86 U8S8 kernels without VNNI saturate int16 pair sums (see numerics.py); this
+# stores constant int8 weights as uint8 for its exact U8U8 kernels. No effect on ARM.
+EXACT_INT8 = {"session.x64quantprecision": "1"}
+
+
+def onnx_session(path, threads: int = 0, exact: bool | None = None):
+    """An onnxruntime CPU session of a file or an in-memory ModelProto; ``threads`` 0 means all cores.
+
+    ``exact`` None (the default, for every session that judges or times an artefact): int8 products
+    are exact integer math, as on a phone, the fastest way this host allows: onnxruntime's default
+    session where the saturation probe finds it exact, EXACT_INT8 where it does not
+    (numerics.exact_mode_needed). True or False forces exact mode or the default session.
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    if exact is None:
+        from .numerics import exact_mode_needed
+
+        exact = exact_mode_needed()
+    if exact:
+        for key, value in EXACT_INT8.items():
+            opts.add_session_config_entry(key, value)
     model = path.SerializeToString() if hasattr(path, "SerializeToString") else str(path)
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 

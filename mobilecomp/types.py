@@ -295,6 +295,7 @@ class Manifest:
     created: str
     command: str
     choice: dict[str, Any] | None = None  # export --target: the artefact picked for the device, and why
+    numerics: dict[str, Any] | None = None  # the host's int8 kernel and the session that judged ONNX parity
 
     def to_json(self) -> dict[str, Any]:
         from .schema import to_dict

@@ -9,35 +9,34 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runners import cpu_count, onnx_session
+from ..runners import EXACT_INT8, cpu_count, onnx_session, run_onnx
 from ..types import DeviceInfo, Latency, ProfileRow
 from . import ProfileOptions, selected
 
 
 def host_device() -> DeviceInfo:
-    cpu, flags = "", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and not cpu:
-                cpu = value.strip()
-            elif key.strip() in ("flags", "Features") and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    isa = sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm", "sve"})
-    return DeviceInfo(name="host", kind="host", cpu=cpu or platform.processor() or platform.machine(),
-                      cores=cpu_count(), os=platform.platform(), extra={"isa": isa, "machine": platform.machine()})
+    """This CPU, with the int8 facts that shaped its numbers (flags, onnxruntime's kernel, saturation)."""
+    from ..numerics import host_int8
+
+    int8 = host_int8()
+    return DeviceInfo(name="host", kind="host", cpu=int8.cpu, cores=cpu_count(), os=platform.platform(),
+                      extra={"isa": list(int8.flags), "machine": int8.machine, "int8": int8.to_dict()})
 
 
 class OnnxRuntimeRunner:
+    """Times the session a deployment on this CPU should use: onnxruntime's default where its int8
+    kernels are exact, the exact mode (EXACT_INT8) where they saturate."""
+
     name = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int, feed: dict) -> None:
+    def __init__(self, path: Path, threads: int, feed: dict, exact: bool | None = None) -> None:
         import onnxruntime as ort
 
+        from ..numerics import exact_mode_needed
+
         self.version = ort.__version__
-        self.session = onnx_session(path, threads)
+        self.exact = exact_mode_needed() if exact is None else exact
+        self.session = onnx_session(path, threads, exact=self.exact)
         wanted = {i.name for i in self.session.get_inputs()}
         self.feed = {k: v for k, v in feed.items() if k in wanted}
 
@@ -45,7 +44,10 @@ class OnnxRuntimeRunner:
         self.session.run(None, self.feed)
 
     def describe(self) -> dict:
-        return {"name": self.name, "version": self.version, "provider": "CPUExecutionProvider"}
+        from ..numerics import host_int8
+
+        return {"name": self.name, "version": self.version, "provider": "CPUExecutionProvider",
+                "session_config": EXACT_INT8 if self.exact else {}, "int8_kernel": host_int8().u8s8_kernel}
 
 
 class LiteRTRunner:
@@ -71,16 +73,36 @@ class LiteRTRunner:
 HOST_RUNNERS = {"onnx": OnnxRuntimeRunner, "tflite": LiteRTRunner}
 
 
+def default_session_check(bundle: Path, manifest: dict, art: dict) -> dict:
+    """Parity of onnxruntime's default session on this CPU (whose int8 kernel saturates), on the
+    export gate's own batches: the number a user who deploys with default options gets."""
+    from ..verify import device_parity, stored_feeds
+
+    feeds = stored_feeds(bundle)
+    candidate = run_onnx(onnx_session(bundle / art["file"], threads=0, exact=False), feeds,
+                         manifest["model"]["primary_output"])
+    return device_parity(bundle, manifest, art, candidate, list(range(len(candidate))),
+                         "the export gate's batches, onnxruntime default session")
+
+
 def profile_host(bundle: Path, manifest: dict, options: ProfileOptions) -> list[ProfileRow]:
+    from ..numerics import runs_int8_kernels
+
     device = host_device()
+    saturates = device.extra["int8"]["default_session_saturates"]
     with np.load(bundle / "inputs" / "profile.npz") as data:
         feed = {k: data[k] for k in data.files}
     seq_len = int(feed["input_ids"].shape[1])
     artefacts = [a for a in selected(manifest, options) if a["format"] in HOST_RUNNERS]
+    # Where the default session saturates, int8 artefacts are timed exact and their default
+    # session is timed beside them, with its own parity: both numbers, never a silent one.
+    fast_path = [a for a in artefacts if saturates and a["format"] == "onnx" and runs_int8_kernels(a["op_types"])]
+    checks = {a["name"]: default_session_check(bundle, manifest, a) for a in fast_path}
     threads_list = options.threads or tuple(dict.fromkeys((1, device.cores)))
     rows = []
     for threads in threads_list:
         runners = [HOST_RUNNERS[a["format"]](bundle / a["file"], threads, feed) for a in artefacts]
+        runners += [OnnxRuntimeRunner(bundle / a["file"], threads, feed, exact=False) for a in fast_path]
         for run in runners:
             for _ in range(options.warmup):
                 run()
@@ -92,12 +114,22 @@ def profile_host(bundle: Path, manifest: dict, options: ProfileOptions) -> list[
                 run()
                 wall[i].append((time.perf_counter() - t0) * 1e3)
                 cpu[i].append((time.process_time() - c0) * 1e3)
+        fast_ms = {a["name"]: Latency(w).summary() for a, w in zip(fast_path, wall[len(artefacts):])}
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for art, run, w, c in zip(artefacts, runners, wall, cpu):
+            extra = {}
+            if art["name"] in checks:
+                check = checks[art["name"]]
+                extra["default_session"] = {
+                    "session_config": {}, "latency_ms": {k: fast_ms[art["name"]][k] for k in ("p50", "mean", "n")},
+                    "cos_min": check["cos_min"], "cos_mean": check["cos_mean"], "passed": check["passed"],
+                    "failures": check["failures"], "parity": check,
+                    "kernel": device.extra["int8"]["u8s8_kernel"],
+                    "why": "onnxruntime's default int8 kernel on this CPU is not exact integer math"}
             rows.append(ProfileRow(
                 artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
                 variant=art["variant"], device="host", provenance="measured-host", threads=threads,
                 seq_len=seq_len, batch=int(feed["input_ids"].shape[0]), latency_ms=Latency(w),
                 cpu_ms=Latency(c), device_info=device, runner=run.describe(),
-                label=manifest["checkpoint"].get("label"), timestamp=stamp))
+                label=manifest["checkpoint"].get("label"), timestamp=stamp, extra=extra))
     return rows

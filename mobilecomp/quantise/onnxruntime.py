@@ -41,12 +41,16 @@ def weight_matmuls(path: Path) -> list[str]:
     return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
 
 
-def _dynamic(src: Path, dst: Path, exclude: list[str] | None = None, embeddings: bool = True) -> None:
+def dynamic_int8(src: Path, dst: Path, exclude: list[str] | None = None, embeddings: bool = True,
+                 weight_type: str = "QInt8", reduce_range: bool = False) -> None:
+    """onnxruntime dynamic int8 on the weight MatMuls, per channel, plus per-row int8 embeddings.
+    ``weight_type="QUInt8"`` or ``reduce_range`` (7-bit weights) are the formats that x86's
+    saturating U8S8 kernels cannot overflow (see numerics.py); int8 weights are the default."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Per channel: per-tensor weights drop real MiniLM to cos_min 0.92 (0.98 per channel).
-    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True,
-                     reduce_range=False, op_types_to_quantize=["MatMul"],
+    quantize_dynamic(src, dst, weight_type=QuantType[weight_type], per_channel=True,
+                     reduce_range=reduce_range, op_types_to_quantize=["MatMul"],
                      nodes_to_exclude=exclude or [])
     if embeddings:
         quantise_embedding_rows(dst)
@@ -99,7 +103,7 @@ def quantise_embedding_rows(path: Path) -> list[str]:
 
 
 def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
-    _dynamic(src, dst)
+    dynamic_int8(src, dst)
     return {"weights": "QInt8 per channel", "activations": "uint8 per tensor, dynamic",
             "embeddings": "int8, one scale per row", "op_types": ["MatMul", "Gather"]}
 
@@ -128,7 +132,7 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     trial = ctx.work_dir / "sweep.onnx"
 
     def score(kept: frozenset[str], embeddings: bool = True) -> float:
-        _dynamic(src, trial, exclude=sorted(kept), embeddings=embeddings)
+        dynamic_int8(src, trial, exclude=sorted(kept), embeddings=embeddings)
         return tuning_cos_min(onnx_session(trial), ctx, reference)
 
     # The ranking leaves the embedding table fp32 (it is the same in every trial; saves a
@@ -143,7 +147,7 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     # margin on the tuning text is what carries the budget over to the parity corpus
     result = search(candidates, score, target, {n: m / total for n, m in macs.items()}, gains=gains,
                     base=base, max_kept=max(1, len(candidates) // 3), rank_by_gain=True, give_back=False)
-    _dynamic(src, dst, exclude=result.kept)
+    dynamic_int8(src, dst, exclude=result.kept)
     trial.unlink(missing_ok=True)
     return {"weights": "QInt8 per channel", "activations": "uint8 per tensor, dynamic",
             "kept_fp32": result.kept,

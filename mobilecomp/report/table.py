@@ -75,7 +75,26 @@ def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                    "is right, not how quantisation treats real weights)")
     out.append(markdown(body, header))
     provenances = sorted({(r["device"], r["provenance"], r["device_info"]["cpu"], r["runner"]["name"],
-                           r["runner"]["version"]) for r in latest.values()})
-    for dev, prov, cpu, runner, version in provenances:
-        out.append(f"latency on {dev}: {prov}, {cpu}, {runner} {version}, batch 1, median of the runs")
+                           r["runner"]["version"], _int8_path(r)) for r in latest.values()})
+    for dev, prov, cpu, runner, version, int8 in provenances:
+        out.append(f"latency on {dev}: {prov}, {cpu}, {runner} {version}{int8}, batch 1, median of the runs")
+    out += [_default_session_line(r) for r in latest.values() if r.get("extra", {}).get("default_session")]
     return "\n".join(out)
+
+
+def _int8_path(row: dict[str, Any]) -> str:
+    """The int8 kernel and session mode behind a host onnxruntime row, and the CPU flags that chose it."""
+    kernel = row["runner"].get("int8_kernel")
+    if not kernel:
+        return ""
+    flags = ", ".join(row["device_info"].get("extra", {}).get("isa", [])) or "none"
+    mode = "exact mode (session.x64quantprecision=1)" if row["runner"].get("session_config") else "default session"
+    return f" (int8: {kernel}, {mode}; flags: {flags})"
+
+
+def _default_session_line(row: dict[str, Any]) -> str:
+    check = row["extra"]["default_session"]
+    verdict = "pass" if check["passed"] else "FAIL: " + "; ".join(check["failures"])
+    return (f"{row['artefact']} on {row['device']} {row['threads']}t with onnxruntime's default session: "
+            f"cos_min {check['cos_min']:.4f} ({verdict}), p50 {check['latency_ms']['p50']:.2f} ms; "
+            f"the table times exact mode: the default int8 kernel here, {check['kernel']}, is not exact")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DeviceError
 from ..inputs import Feed
 from ..metrics import comparable, pairwise_similarity_spearman, row_cosines
 from ..types import Budget, LoadedModel, ParityReport
@@ -92,6 +93,51 @@ def check_parity(reference: Outputs, candidate: Outputs, feeds: list[Feed], prim
     )
     report.failures = budget_failures(report, budget)
     return report
+
+
+def stored_feeds(bundle: Path, batch_size: int = 16) -> list[Feed]:
+    """A bundle's parity corpus batched as the export gate batched it (``encode``: batches of
+    ``batch_size`` padded to their longest), rebuilt from inputs/parity.npz."""
+    with np.load(Path(bundle) / "inputs" / "parity.npz") as data:
+        parity = {k: data[k] for k in data.files}
+    feeds = []
+    for start in range(0, len(parity["input_ids"]), batch_size):
+        rows = {k: v[start:start + batch_size] for k, v in parity.items()}
+        longest = int(rows["attention_mask"].sum(axis=1).max()) if "attention_mask" in rows else None
+        feeds.append({k: v[:, :longest] for k, v in rows.items()})
+    return feeds
+
+
+def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray, indices: list[int],
+                  how: str) -> dict:
+    """A device's primary outputs on the parity rows ``indices`` against the bundle's stored
+    PyTorch reference, judged by the artefact's own budget (``how``: how the rows were chosen)."""
+    from ..schema import to_dict
+
+    primary = manifest["model"]["primary_output"]
+    with np.load(Path(bundle) / "inputs" / "reference.npz") as data:
+        reference = data[primary][indices]
+    if candidate.shape != reference.shape:
+        raise DeviceError(f"{art['name']}: output '{primary}' has shape {candidate.shape} on this device, "
+                          f"expected {reference.shape}; re-export the bundle")
+    cos = np.nan_to_num(row_cosines(comparable(primary, reference), comparable(primary, candidate)), nan=-1.0)
+    head = manifest["model"]["head"]
+    budget_raw = ((art.get("parity") or {}).get("budget")) or {}
+    budget = Budget(**{k: budget_raw.get(k) for k in vars(Budget())})
+    corpus = manifest["parity_corpus"]
+    report = ParityReport(
+        corpus=f"{corpus['name']} ({len(indices)} of {corpus['sentences']}, {how})",
+        sentences=len(indices), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
+        max_abs=float(np.abs(reference - candidate).max()),
+        spearman=pairwise_similarity_spearman(reference, candidate) if head == "encoder" and len(indices) > 2 else None,
+        top1=float((reference.argmax(1) == candidate.argmax(1)).mean()) if head == "classifier" else None,
+        budget=budget, failures=[])
+    # max_abs budgets are set on every output over the full set; here only the primary one is compared
+    report.failures = budget_failures(report, Budget(**{**vars(budget), "max_abs": None}))
+    data = to_dict(report)
+    data["passed"] = report.passed
+    data["reference"] = "PyTorch (inputs/reference.npz)"
+    return data
 
 
 def budget_failures(report: ParityReport, budget: Budget) -> list[str]:

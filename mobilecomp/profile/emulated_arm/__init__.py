@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ...devices import DeviceProfile, device_paths, load_device
 from ...errors import ConfigError, DeviceError
-from ...types import Budget, DeviceInfo, Latency, ProfileRow
+from ...types import DeviceInfo, Latency, ProfileRow
+from ...verify import device_parity
 from .. import ProfileOptions, selected
 
 PROVENANCE = "estimated-emulated-arm"
@@ -56,42 +57,6 @@ def _device_info(device: str, profile: DeviceProfile, tc) -> DeviceInfo:
                "clusters": [vars(c) for c in profile.clusters], "latency_model": {
                    "cpi": profile.latency_model.cpi, "stall_factor": profile.latency_model.stall_factor,
                    "thread_efficiency": profile.latency_model.thread_efficiency}})
-
-
-def _parity(bundle: Path, manifest: dict, art: dict, outputs, indices: list[int]) -> dict | None:
-    """ARM outputs against the PyTorch reference, judged by the artefact's own budget."""
-    import numpy as np
-
-    from ...metrics import pairwise_similarity_spearman, row_cosines
-    from ...verify import budget_failures
-    from ...types import ParityReport
-
-    primary = manifest["model"]["primary_output"]
-    with np.load(bundle / "inputs" / "reference.npz") as data:
-        reference = data[primary][indices]
-    candidate = outputs["primary"]
-    if candidate.shape != reference.shape:
-        raise DeviceError(f"{art['name']}: ARM output '{primary}' has shape {candidate.shape}, "
-                          f"expected {reference.shape}; re-export the bundle")
-    cos = np.nan_to_num(row_cosines(reference, candidate), nan=-1.0)
-    head = manifest["model"]["head"]
-    budget_raw = ((art.get("parity") or {}).get("budget")) or {}
-    budget = Budget(**{k: budget_raw.get(k) for k in vars(Budget())})
-    report = ParityReport(
-        corpus=f"{manifest['parity_corpus']['name']} ({len(indices)} of {manifest['parity_corpus']['sentences']}, evenly spaced)",
-        sentences=len(indices), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
-        max_abs=float(np.abs(reference - candidate).max()),
-        spearman=pairwise_similarity_spearman(reference, candidate) if head == "encoder" and len(indices) > 2 else None,
-        top1=float((reference.argmax(1) == candidate.argmax(1)).mean()) if head == "classifier" else None,
-        budget=budget, failures=[])
-    # max_abs budgets are set on every output over the full set; here only the primary one is compared
-    report.failures = budget_failures(report, Budget(**{**vars(budget), "max_abs": None}))
-    from ...schema import to_dict
-
-    data = to_dict(report)
-    data["passed"] = report.passed
-    data["reference"] = "PyTorch (inputs/reference.npz)"
-    return data
 
 
 def _onnx_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, dict]:
@@ -174,7 +139,7 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
         result = run_guest(tc, profile.qemu_cpu, GUEST, {
             **job, "primary": manifest["model"]["primary_output"], "warmup": WARMUP_RUNS, "runs": runs},
             what=f"artefact {art['name']}", feeds=feeds)
-        parity = _parity(bundle, manifest, art, result.outputs, indices)
+        parity = device_parity(bundle, manifest, art, result.outputs["primary"], indices, "evenly spaced")
         classes = result.classes()
         extra = {
             "instructions": sum(classes.values()), "instruction_classes": classes,

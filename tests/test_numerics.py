@@ -1,0 +1,144 @@
+"""Parity is exact integer math on every x86 host: the saturation probe, the kernel ladder, and the
+real onnxruntime on an emulated AVX2-only CPU (qemu-x86_64 -cpu Haswell), where it saturates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mobilecomp.numerics import emulated_avx2_command, host_int8, probe_wrong_outputs, u8s8_kernel
+from mobilecomp.runners import EXACT_INT8
+
+AVX2 = emulated_avx2_command("-c", "pass")
+needs_qemu_x86 = pytest.mark.skipif(AVX2 is None, reason="no qemu-x86_64 (scripts/setup.d/30-adb.sh installs "
+                                                         "qemu-user) or this host is not x86-64")
+AVX512_CORE = {"avx2", "avx512f", "avx512bw", "avx512dq", "avx512vl"}
+
+
+@pytest.mark.parametrize("flags, machine, kernel, saturates", [
+    ({"avx2"}, "x86_64", "AVX2", True),
+    ({"avx2", "avx_vnni"}, "x86_64", "AVX-VNNI", False),
+    (AVX512_CORE, "x86_64", "AVX512-Core", True),
+    (AVX512_CORE | {"avx_vnni"}, "x86_64", "AVX512-Core", True),  # MLAS lets AVX512-Core override AVX-VNNI
+    (AVX512_CORE | {"avx512_vnni"}, "x86_64", "AVX512-VNNI", False),
+    (AVX512_CORE | {"avx512_vnni", "amx_tile", "amx_int8"}, "x86_64", "AMX", False),
+    ({"asimd", "asimddp"}, "aarch64", "ARM64 NEON sdot/udot", False),
+    ({"asimd"}, "aarch64", "ARM64 NEON smull/smlal", False),
+])
+def test_kernel_ladder_follows_mlas(flags, machine, kernel, saturates):
+    name, by_design = u8s8_kernel(flags, machine)
+    assert name.startswith(kernel) and by_design is saturates
+
+
+def test_parity_sessions_compute_exact_integer_math():
+    """Exact mode is exact on every host, and so is the session that parity gets (exact=None)."""
+    assert probe_wrong_outputs(exact=True) == 0
+    assert probe_wrong_outputs(exact=None) == 0
+
+
+def test_saturation_is_detected_not_assumed():
+    """Where the default session saturates, the probe sees it and the exact session does not;
+    elsewhere the probe's clean result must agree with the kernel the CPU flags select."""
+    host = host_int8()
+    assert host.probe_wrong_outputs["exact"] == 0
+    if host.default_session_saturates:
+        assert host.probe_wrong_outputs["default"] > 0 and host.kernel_saturates is not False, host
+    else:
+        assert host.probe_wrong_outputs["default"] == 0 and host.kernel_saturates is not True, host
+
+
+def _avx2(*argv: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(emulated_avx2_command(*argv), capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+@needs_qemu_x86
+def test_emulated_avx2_host_saturates_and_exact_mode_does_not():
+    facts = json.loads(_avx2("-m", "mobilecomp.numerics").stdout)
+    assert facts["flags_from"] == "cpuid" and facts["flags"] == ["avx2"], facts
+    assert facts["u8s8_kernel"].startswith("AVX2") and facts["kernel_saturates"] is True
+    assert facts["default_session_saturates"] is True
+    assert facts["probe_wrong_outputs"] == {"default": 32, "exact": 0}
+
+
+@needs_qemu_x86
+def test_rowwise_rewrite_is_exact_on_an_avx2_host(tmp_path):
+    """The per-row int8 rewrite equals its numpy reference bit for bit on a saturating CPU in the
+    parity session, while onnxruntime's default session there does not (the bug this fixes)."""
+    import onnx
+
+    from mobilecomp.quantise.rowwise import reference, rewrite
+    from test_frontier import _matmul_graph
+
+    rng = np.random.default_rng(1)
+    weights = rng.normal(size=(96, 40)).astype(np.float32)
+    x = (rng.normal(size=(3, 9, 96)) * rng.uniform(0.05, 8, size=(3, 9, 1)) + 0.5).astype(np.float32)
+    model = _matmul_graph(weights)
+    rewrite(model)
+    onnx.save(model, str(tmp_path / "rw.onnx"))
+    np.save(tmp_path / "x.npy", x)
+    _avx2("-c", textwrap.dedent(f"""
+        import numpy as np
+        from mobilecomp.runners import onnx_session
+        x = np.load("{tmp_path}/x.npy")
+        for name, exact in (("parity", None), ("default", False)):  # None: what parity uses
+            out = onnx_session("{tmp_path}/rw.onnx", threads=1, exact=exact).run(None, {{"x": x}})[0]
+            np.save(f"{tmp_path}/out-{{name}}.npy", out)
+    """))
+    expected = reference(x, weights)
+    np.testing.assert_array_equal(np.load(tmp_path / "out-parity.npy"), expected)
+    assert (np.load(tmp_path / "out-default.npy") != expected).sum() > 0
+
+
+@needs_qemu_x86
+def test_target_host_on_an_avx2_host_times_exact_mode_and_shows_the_default(tiny_bundle, tmp_path):
+    """`export --target host` on a saturating CPU: rows timed in exact mode, each int8 row with the
+    default session's parity and latency beside it, and the choice says which session to deploy."""
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    (bundle / "results.jsonl").unlink(missing_ok=True)
+    (bundle / "results.csv").unlink(missing_ok=True)
+    _avx2("-c", "from pathlib import Path; from mobilecomp.choice import choose_for_target; "
+                 f"choose_for_target(Path('{bundle}'), 'host', runs=3)")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    choice = manifest["choice"]
+    assert choice["session_config"] == EXACT_INT8 and "x64quantprecision" in choice["why"]
+    rows = {r["artefact"]: r for r in map(json.loads, (bundle / "results.jsonl").read_text().splitlines())}
+    int8 = rows["onnx-int8-dynamic"]
+    assert int8["device_info"]["extra"]["int8"]["default_session_saturates"] is True
+    assert int8["device_info"]["extra"]["isa"] == ["avx2"]
+    assert int8["runner"]["session_config"] == EXACT_INT8
+    default = int8["extra"]["default_session"]
+    assert default["parity"]["sentences"] == manifest["parity_corpus"]["sentences"]
+    assert 0 < default["cos_min"] <= 1 and default["latency_ms"]["n"] == 3
+    assert "default_session" not in rows["onnx-fp32"]["extra"]  # no integer kernels in it
+
+
+def test_host_rows_name_the_flags_and_kernel_that_shaped_them(tiny_bundle, tmp_path):
+    from mobilecomp.pipeline import profile_bundle
+    from mobilecomp.profile import ProfileOptions
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    rows = profile_bundle(bundle, "host", ProfileOptions(threads=(1,), runs=3, warmup=1))
+    host = host_int8()
+    for row in rows:
+        assert row.device_info.extra["int8"] == host.to_dict()
+        assert row.runner["int8_kernel"] == host.u8s8_kernel
+        assert row.runner["session_config"] == (EXACT_INT8 if host.default_session_saturates else {})
+        assert ("default_session" in row.extra) == (host.default_session_saturates and row.variant != "fp32")
+
+
+def test_manifest_says_which_session_judged_parity(tiny_bundle):
+    numerics = json.loads((tiny_bundle / "manifest.json").read_text())["numerics"]
+    host = host_int8()
+    assert numerics["host"] == host.to_dict()
+    assert numerics["session_config"] == (EXACT_INT8 if host.default_session_saturates else {})
