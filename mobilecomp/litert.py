@@ -67,7 +67,7 @@ class TFLiteModel:
 
         self.path = Path(path)
         self.threads = threads or cpu_count()
-        with quiet():  # LiteRT prints a line per XNNPACK delegate it creates
+        with quiet():
             self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
         self.runners, self.lengths, self.dtypes = {}, {}, {}
         for name in self.interpreter.get_signature_list():
@@ -80,6 +80,7 @@ class TFLiteModel:
             self.runners[name] = runner
             self.lengths[name] = int(shape[1])
             self.dtypes[name] = {k: v["dtype"] for k, v in inputs.items()}
+        self.fresh = set(self.runners)
 
     def signature_for(self, length: int) -> str:
         """The shortest signature that holds ``length`` tokens."""
@@ -104,7 +105,12 @@ class TFLiteModel:
         """Outputs for one example (arrays of shape (1, L) with L <= the signature's length)."""
         length = int(row["input_ids"].shape[1])
         name = signature or self.signature_for(length)
-        out = self.runners[name](**self.padded(row, name))
+        if name in self.fresh:  # LiteRT prints a line when a signature's first call applies XNNPACK
+            self.fresh.discard(name)
+            with quiet():
+                out = self.runners[name](**self.padded(row, name))
+        else:
+            out = self.runners[name](**self.padded(row, name))
         return {k: (v[:, :length] if v.ndim == 3 else v) for k, v in out.items()}
 
     def run(self, feed: Feed, names: tuple[str, ...]) -> list[np.ndarray]:
