@@ -47,3 +47,9 @@ class ToolchainError(MobilecompError):
     """An exporter, quantiser or runtime failed on a model."""
 
     exit_code = 8
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of a library's exception message, for a one-line error."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:200]
