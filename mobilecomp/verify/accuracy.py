@@ -48,7 +48,7 @@ def read_labelled(path: str | Path, num_labels: int) -> LabelledData:
     labels = []
     for i, row in enumerate(rows, start=1):
         label = row[-1]
-        if not isinstance(label, int) or not 0 <= label < num_labels:
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < num_labels:
             raise DataError(f"{path}: example {i} has label {label!r}; labels must be integers "
                             f"0..{num_labels - 1} (the recipe's num_labels)")
         labels.append(label)
@@ -83,9 +83,13 @@ def _jsonl(file: Path, text: str) -> list[tuple]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{file}:{lineno}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{file}:{lineno}: expected a JSON object with keys sentence, [sentence2,] label")
         unknown = sorted(set(record) - {"sentence", "sentence2", "label"})
         if unknown or "sentence" not in record or "label" not in record:
             raise DataError(f"{file}:{lineno}: expected keys sentence, [sentence2,] label; got {sorted(record)}")
+        if not all(isinstance(record.get(k, ""), str) for k in ("sentence", "sentence2")):
+            raise DataError(f"{file}:{lineno}: sentence and sentence2 must be strings")
         rows.append((record["sentence"], record["sentence2"], record["label"]) if "sentence2" in record
                     else (record["sentence"], record["label"]))
     return rows
