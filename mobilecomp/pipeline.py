@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .bundle import BundleWriter, append_results, describe_artefact, read_manifest, read_results
+from .bundle import (BundleWriter, append_lines, append_results, check_runnable, describe_artefact, read_manifest,
+                     read_results)
 from .errors import ConfigError, ToolchainError
 from .export import FORMATS, export
 from .inputs import encode, profiling_feed
@@ -21,7 +22,7 @@ from .load.checkpoints import sha256_file
 from .load.heads import HEADS
 from .load.inspect import loaded_counts
 from .prune import onnx_weight_stats, prune_model
-from .profile import ProfileOptions, profile
+from .profile import ProfileOptions, profile, selected
 from .quantise import VARIANTS, QuantContext
 from .schema import to_dict
 from .text import calibration_corpus, parity_corpus
@@ -265,6 +266,7 @@ def _versions() -> dict[str, str]:
 def profile_bundle(bundle: Path, device: str, options: ProfileOptions) -> list[ProfileRow]:
     """Measure the bundle's artefacts on ``device`` and append the rows to its results."""
     manifest = read_manifest(bundle)
+    check_runnable(Path(bundle), selected(manifest, options))
     rows = profile(Path(bundle), manifest, device, options)
     if not rows:
         raise ConfigError(f"{bundle}: no artefact that device '{device}' can run")
@@ -291,6 +293,7 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
     if not HEADS[recipe.head].uses_classifier:
         raise ConfigError(f"{bundle}: eval needs a classifier bundle; this one has head: {recipe.head}")
     data = read_labelled(data_path, recipe.num_labels)
+    check_runnable(Path(bundle), [a for a in manifest["artefacts"] if a["format"] in RUNNERS])
     checkpoint = manifest["checkpoint"]
     model = load_model(recipe, checkpoint["path"] if checkpoint["source"] == "hf-dir" else None)
     if model.checkpoint["sha256"] != checkpoint["sha256"]:
@@ -316,7 +319,5 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
                      **to_dict(report), "passed": report.passed,
                      "runner": _runtime(art["format"], versions)})
         log(f"{art['name']}: accuracy {report.accuracy:.2f}% (drop {report.drop_points:+.2f} points)")
-    with open(Path(bundle) / ACCURACY_JSONL, "a") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+    append_lines(Path(bundle) / ACCURACY_JSONL, [json.dumps(row) + "\n" for row in rows])
     return rows
