@@ -117,16 +117,20 @@ def export_cmd(recipe_name, checkpoint, out, force, parity_text, eval_data, allo
 @click.option("--serial", help="adb: the device serial.")
 @click.option("--connect", help="adb: HOST:PORT to `adb connect` first.")
 @click.option("--runner", help="adb: benchmark_model, ort-runner, onnxruntime_perf_test or app.")
+@click.option("--resume", is_flag=True, help="Skip artefacts already measured on this device with the same "
+                                             "--threads, --runs and --warmup; measure the rest one at a time, "
+                                             "keeping each one's rows as it finishes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new rows as JSON.")
-def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connect, runner, as_json) -> None:
+def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connect, runner, resume, as_json) -> None:
     """Measure a bundle's artefacts on a device and append the rows to its results."""
     from .pipeline import bundle_summary, profile_bundle
     from .profile import ProfileOptions
     from .report.table import bundle_table
 
     rows = profile_bundle(Path(bundle), device, ProfileOptions(
-        tuple(threads), runs, warmup, tuple(artefacts),
-        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v}))
+        tuple(threads), runs, warmup, tuple(artefacts), resume=resume,
+        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v}),
+        log=lambda msg: click.echo(f"  {msg}", err=True))
     manifest, all_rows = bundle_summary(Path(bundle))
     _emit(as_json, [r.to_json() for r in rows], bundle_table(manifest, all_rows))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .load.checkpoints import sha256_file
 from .load.heads import HEADS
 from .load.inspect import loaded_counts
 from .prune import onnx_weight_stats, prune_model
-from .profile import ProfileOptions, profile, selected
+from .profile import ProfileOptions, measured_alike, profile, selected
 from .quantise import VARIANTS, QuantContext
 from .schema import to_dict
 from .text import calibration_corpus, parity_corpus
@@ -263,14 +263,33 @@ def _versions() -> dict[str, str]:
             "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
 
 
-def profile_bundle(bundle: Path, device: str, options: ProfileOptions) -> list[ProfileRow]:
-    """Measure the bundle's artefacts on ``device`` and append the rows to its results."""
+def profile_bundle(bundle: Path, device: str, options: ProfileOptions, log=lambda msg: None) -> list[ProfileRow]:
+    """Measure the bundle's artefacts on ``device`` and append the rows to its results. With
+    ``options.resume`` artefacts that already have rows for the same device, thread counts, runs
+    and warmup are skipped, and the rest run one artefact at a time, each one's rows appended as
+    it finishes, so an interrupted run loses at most the artefact it was measuring."""
     manifest = read_manifest(bundle)
-    check_runnable(Path(bundle), selected(manifest, options))
-    rows = profile(Path(bundle), manifest, device, options)
+    artefacts = selected(manifest, options)
+    check_runnable(Path(bundle), artefacts)
+    if not options.resume:
+        batches = [options]
+    else:
+        done = measured_alike(read_results(bundle), device, options)
+        skipped = [a["name"] for a in artefacts if a["sha256"] in done]
+        if skipped:
+            log(f"--resume: {', '.join(skipped)} already measured on {device} alike; skipped")
+        batches = [replace(options, artefacts=(a["name"],)) for a in artefacts if a["sha256"] not in done]
+        if not batches:
+            return []
+    rows = []
+    for batch in batches:
+        new = profile(Path(bundle), manifest, device, batch)
+        for row in new:
+            row.extra["asked"] = {"runs": options.runs, "warmup": options.warmup}
+        append_results(Path(bundle), new)
+        rows += new
     if not rows:
         raise ConfigError(f"{bundle}: no artefact that device '{device}' can run")
-    append_results(Path(bundle), rows)
     return rows
 
 
