@@ -185,4 +185,5 @@ def read_results(bundle: Path) -> list[dict[str, Any]]:
 
 def read_results_file(path: Path) -> list[dict[str, Any]]:
     """Profile rows from a results .jsonl, each with the fields reports read."""
-    return read_jsonl(path, BundleError, "delete that line (or the file) and profile again", ROW_FIELDS)
+    return [row for _, row in read_jsonl(path, BundleError, "delete that line (or the file) and profile again",
+                                         ROW_FIELDS)]

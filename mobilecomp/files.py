@@ -43,34 +43,32 @@ def read_yaml(path: Path, error: type[MobilecompError], fix: str) -> Any:
 
 def read_json(path: Path, error: type[MobilecompError], fix: str, kind: type = dict) -> Any:
     """A JSON document whose top level is a ``kind`` (an object unless told)."""
-    text = read_text(path, error, fix)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise error(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); {fix}") from None
-    if not isinstance(data, kind):
-        raise error(f"{path}: expected a JSON {_NAMES[kind]}, got {_name(data)}; {fix}")
-    return data
+    return _parse(read_text(path, error, fix), str(path), error, fix, kind)
 
 
 def read_jsonl(path: Path, error: type[MobilecompError], fix: str,
-               required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """One JSON object a line, each with the ``required`` keys (blank lines skipped)."""
+               required: tuple[str, ...] = ()) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line, each object with the ``required`` keys."""
     rows = []
     for lineno, line in enumerate(read_text(path, error, fix).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise error(f"{path}:{lineno}: not valid JSON ({exc.msg}); {fix}") from None
-        if not isinstance(row, dict):
-            raise error(f"{path}:{lineno}: expected a JSON object, got {_name(row)}; {fix}")
-        missing = [key for key in required if key not in row]
-        if missing:
-            raise error(f"{path}:{lineno}: no '{missing[0]}' field; {fix}")
-        rows.append(row)
+        if line.strip():
+            row = _parse(line, f"{path}:{lineno}", error, fix, dict)
+            missing = [key for key in required if key not in row]
+            if missing:
+                raise error(f"{path}:{lineno}: no '{missing[0]}' field; {fix}")
+            rows.append((lineno, row))
     return rows
+
+
+def _parse(text: str, where: str, error: type[MobilecompError], fix: str, kind: type) -> Any:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f"line {exc.lineno}: " if "\n" in text.strip() else ""
+        raise error(f"{where}: not valid JSON ({at}{exc.msg}); {fix}") from None
+    if not isinstance(data, kind):
+        raise error(f"{where}: expected a JSON {_NAMES[kind]}, got {_name(data)}; {fix}")
+    return data
 
 
 _NAMES = {dict: "object", list: "list", str: "string", int: "number", float: "number", bool: "boolean",

@@ -94,7 +94,7 @@ def _accuracy_rows(bundle: Path) -> dict[str, dict[str, Any]]:
         return {}
     rows = read_jsonl(path, BundleError, "delete that line (or the file) and run mobilecomp eval again",
                       ("artefact",))
-    return {row["artefact"]: row for row in rows if "accuracy" in row}
+    return {row["artefact"]: row for _, row in rows if "accuracy" in row}
 
 
 def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], list[str]]:
