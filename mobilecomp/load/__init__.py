@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from ..errors import CheckpointError, ConfigError, first_line
+from ..files import read_json, read_text
 from ..types import UNTRAINED_LABEL, CheckpointSpec, LoadedModel, Recipe
 from .architectures import ARCHITECTURES, Architecture
-from ..files import read_json, read_text
 from .checkpoints import REEXPORT, embedded_dir, files_sha256, read_config, weight_files
 from .heads import HEADS, wrap
 
@@ -99,8 +98,7 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe):
     except (ValueError, TypeError, RuntimeError, StrictDataclassError) as exc:
         raise CheckpointError(f"{directory}/config.json: makes no {arch.name} model ({first_line(exc)}); "
                               f"{REEXPORT}") from None
-    mismatched = [(key, tuple(saved), tuple(wanted)) for key, saved, wanted in info["mismatched_keys"]
-                  if not (head.uses_classifier and key.startswith("classifier."))]
+    mismatched = [(key, tuple(saved), tuple(wanted)) for key, saved, wanted in info["mismatched_keys"]]
     if mismatched:
         key, saved, wanted = sorted(mismatched)[0]
         raise CheckpointError(
