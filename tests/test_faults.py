@@ -471,7 +471,7 @@ CASES: list[Case] = [
          _ckpt(lambda p: (p / "vocab.txt").write_bytes(BAD_BYTES))),
     Case("tokenizer-vocab-empty", "tokenizer", "an empty vocab.txt", K, "vocab.txt: empty",
          _ckpt(lambda p: (p / "vocab.txt").write_text(""))),
-    Case("tokenizer-config-invalid-json", "tokenizer", "tokenizer_config.json cut mid-object", K, "_config.json: not valid",
+    Case("tokenizer-config-invalid-json", "tokenizer", "tokenizer_config.json cut short", K, "_config.json: not valid",
          _ckpt(lambda p: (p / "tokenizer_config.json").write_text("{\n"))),
     Case("tokenizer-json-invalid", "tokenizer", "tokenizer.json that is not JSON", K, "tokenizer.json: not valid JSON",
          _ckpt(lambda p: (p / "tokenizer.json").write_text('{"model":\n'))),
