@@ -580,7 +580,7 @@ CASES: list[Case] = [
          lambda s: s.export("--recipe", str(TINY), "--target", "pixel-99")),
     # emulated ARM (qemu)
     Case("qemu-no-sysroot", "qemu", "MOBILECOMP_CACHE without an ARM sysroot", V, "no ARM sysroot", _qemu(None)),
-    Case("qemu-corrupt-toolchain", "qemu", "a sysroot and plugin that are not binaries", V, "toolchain is broken",
+    Case("qemu-corrupt-toolchain", "qemu", "a sysroot and plugin that are not binaries", V, "counting plugin) is broken",
          _qemu(b"#!corrupt\n" + BAD_BYTES)),
     # adb and the runner's output
     Case("adb-no-device", "adb", "no device attached to the adb server", V, "no adb device attached", _adb()),

@@ -65,11 +65,13 @@ def check_config(recipe: Recipe, checkpoint: str | None = None):
     except (ValueError, TypeError, StrictDataclassError) as exc:
         raise ConfigError(f"{where}: {first_line(exc)}; fix checkpoint.config") from None
     if spec.source == "architecture":  # the recipe's config alone makes the model: build it without memory
+        import copy
+
         import torch
 
         try:
-            with torch.device("meta"):
-                arch.build(config, classifier=False)
+            with torch.device("meta"):  # on a copy: a layout may change the config it builds from
+                arch.build(copy.deepcopy(config), classifier=False)
         except (ValueError, RuntimeError) as exc:
             raise ConfigError(f"{where} makes no {arch.name} model ({first_line(exc)}); "
                               "fix checkpoint.config") from None
