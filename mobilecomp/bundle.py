@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import os
 import shutil
@@ -10,7 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import BundleError
+from .errors import BundleError, first_line
+from .files import read_json, read_jsonl
 from .load.checkpoints import sha256_file
 from .types import Artefact, Manifest, ProfileRow
 
@@ -31,7 +34,11 @@ class BundleWriter:
         self.out = Path(out)
         if self.out.exists() and not force:
             raise BundleError(f"{self.out}: already exists; pass --force to replace it or --out another directory")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BundleError(f"{self.out.parent}: cannot be made a directory ({exc.strerror}); "
+                              "pass --out under a writable directory") from None
         self.tmp: Path | None = None
         self.committed = False
 
@@ -51,9 +58,12 @@ class BundleWriter:
             shutil.rmtree(old, ignore_errors=True)
         self.committed = True
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind, exc, tb) -> None:
         if not self.committed and self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise BundleError(f"{exc.filename or self.out.parent}: no space left on the device while writing the "
+                              f"bundle (nothing was kept); free space or pass --out on another disk") from None
 
 
 def describe_artefact(bundle: Path, file: str, fmt: str, variant: str, details: dict) -> Artefact:
@@ -78,46 +88,102 @@ def describe_artefact(bundle: Path, file: str, fmt: str, variant: str, details: 
                     op_types=dict(sorted(op_types.items())), details=details)
 
 
+REEXPORT = "re-run mobilecomp export --force"
+ARTEFACT_FIELDS = ("name", "format", "variant", "file", "sha256", "size_bytes")
+INPUTS = ("profile.npz", "parity.npz", "reference.npz")
+
+
 def read_manifest(bundle: Path) -> dict[str, Any]:
+    """manifest.json, with the fields every command relies on checked."""
     path = Path(bundle) / MANIFEST
     if not path.exists():
         raise BundleError(f"{path}: missing; is {bundle} a bundle? make one with mobilecomp export")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path}: not valid JSON ({exc.msg}); re-run mobilecomp export --force") from None
-    for key in ("recipe", "artefacts", "model"):
-        if key not in manifest:
-            raise BundleError(f"{path}: no '{key}' field; re-run mobilecomp export --force")
+    manifest = read_json(path, BundleError, REEXPORT)
+    for key, kind in (("recipe", dict), ("artefacts", list), ("model", dict), ("checkpoint", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise BundleError(f"{path}: field '{key}' is missing or not a JSON {'list' if kind is list else 'object'}; "
+                              f"{REEXPORT}")
+    for i, art in enumerate(manifest["artefacts"]):
+        missing = [k for k in ARTEFACT_FIELDS if not isinstance(art, dict) or k not in art]
+        if missing:
+            raise BundleError(f"{path}: artefacts[{i}] has no '{missing[0]}' field; {REEXPORT}")
+        file = Path(str(art["file"]))
+        if file.is_absolute() or ".." in file.parts:
+            raise BundleError(f"{path}: artefacts[{i}].file '{art['file']}' is outside the bundle; {REEXPORT}")
     return manifest
+
+
+def check_runnable(bundle: Path, artefacts: list[dict[str, Any]]) -> None:
+    """Refuse, before anything runs, artefacts whose file is missing, truncated or changed since the
+    manifest was written (size and sha256), and input files that do not load."""
+    import zipfile
+
+    import numpy as np
+
+    for art in artefacts:
+        path = Path(bundle) / art["file"]
+        if not path.is_file():
+            raise BundleError(f"{path}: missing (manifest.json lists it as {art['name']}); {REEXPORT}")
+        if path.stat().st_size != art["size_bytes"] or sha256_file(path) != art["sha256"]:
+            raise BundleError(f"{path}: changed since export (its sha256 differs from manifest.json's); "
+                              f"refusing to run it: {REEXPORT}")
+    for name in INPUTS:
+        path = Path(bundle) / "inputs" / name
+        try:
+            with np.load(path) as data:
+                arrays = {k: data[k] for k in data.files}
+        except FileNotFoundError:
+            raise BundleError(f"{path}: missing; {REEXPORT}") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise BundleError(f"{path}: not a readable .npz ({first_line(exc)}); {REEXPORT}") from None
+        if not arrays:
+            raise BundleError(f"{path}: holds no arrays; {REEXPORT}")
 
 
 CSV_COLUMNS = ["timestamp", "model", "artefact", "variant", "device", "provenance", "threads",
                "seq_len", "batch", "p50_ms", "p90_ms", "mean_ms", "cpu_p50_ms", "runner",
                "device_cpu", "label", "artefact_sha256"]
+ROW_FIELDS = ("model", "artefact", "variant", "device", "provenance", "threads", "seq_len", "batch",
+              "latency_ms", "runner", "device_info")
 
 
 def append_results(bundle: Path, rows: list[ProfileRow]) -> None:
-    jsonl = Path(bundle) / RESULTS_JSONL
+    """Each row becomes one whole line of results.jsonl and of results.csv: built first, then one
+    write, synced, so an interrupted profile never leaves half a row."""
     csv_path = Path(bundle) / RESULTS_CSV
-    new_csv = not csv_path.exists()
-    with open(jsonl, "a") as fh_json, open(csv_path, "a", newline="") as fh_csv:
-        writer = csv.writer(fh_csv)
-        if new_csv:
-            writer.writerow(CSV_COLUMNS)
-        for row in rows:
-            fh_json.write(json.dumps(row.to_json()) + "\n")
-            lat = row.latency_ms
-            writer.writerow([row.timestamp, row.model, row.artefact, row.variant, row.device,
-                             row.provenance, row.threads, row.seq_len, row.batch,
-                             f"{lat.percentile(50):.3f}", f"{lat.percentile(90):.3f}", f"{lat.mean:.3f}",
-                             f"{row.cpu_ms.percentile(50):.3f}" if row.cpu_ms else "",
-                             f"{row.runner.get('name')} {row.runner.get('version')}",
-                             row.device_info.cpu, row.label or "", row.artefact_sha256])
+    csv_lines = [] if csv_path.exists() else [_csv_line(CSV_COLUMNS)]
+    for row in rows:
+        lat = row.latency_ms
+        csv_lines.append(_csv_line([
+            row.timestamp, row.model, row.artefact, row.variant, row.device, row.provenance, row.threads,
+            row.seq_len, row.batch, f"{lat.percentile(50):.3f}", f"{lat.percentile(90):.3f}", f"{lat.mean:.3f}",
+            f"{row.cpu_ms.percentile(50):.3f}" if row.cpu_ms else "",
+            f"{row.runner.get('name')} {row.runner.get('version')}", row.device_info.cpu, row.label or "",
+            row.artefact_sha256]))
+    append_lines(Path(bundle) / RESULTS_JSONL, [json.dumps(row.to_json()) + "\n" for row in rows])
+    append_lines(csv_path, csv_lines)
+
+
+def _csv_line(values: list) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Each line in one write, synced before the next."""
+    with open(path, "ab", buffering=0) as fh:
+        for line in lines:
+            fh.write(line.encode())
+            os.fsync(fh.fileno())
 
 
 def read_results(bundle: Path) -> list[dict[str, Any]]:
     path = Path(bundle) / RESULTS_JSONL
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_results_file(path) if path.exists() else []
+
+
+def read_results_file(path: Path) -> list[dict[str, Any]]:
+    """Profile rows from a results .jsonl, each with the fields reports read."""
+    return [row for _, row in read_jsonl(path, BundleError, "delete that line (or the file) and profile again",
+                                         ROW_FIELDS)]

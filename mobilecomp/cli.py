@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -13,17 +15,33 @@ from .errors import MobilecompError, ParityFailed
 
 
 class Group(click.Group):
-    """Turns every MobilecompError into one line on stderr and its exit code: no traceback."""
+    """Turns every MobilecompError into one line on stderr and its exit code (a traceback only
+    with --debug); SIGINT and SIGTERM unwind the same way, so temporary bundles are removed.
+    Any other exception is a bug in mobilecomp and keeps its traceback."""
 
     def invoke(self, ctx: click.Context):
+        main_thread = threading.current_thread() is threading.main_thread()  # signals go to it alone
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
         try:
             return super().invoke(ctx)
         except MobilecompError as exc:
+            if ctx.params.get("debug"):
+                raise
             click.echo(f"mobilecomp: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("mobilecomp: interrupted; nothing was written", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            signum = exc.args[0] if exc.args else signal.SIGINT
+            click.echo(f"mobilecomp: error: interrupted by {signal.Signals(signum).name}; unfinished files "
+                       "were removed (profile keeps the rows it had written)", err=True)
+            sys.exit(128 + signum)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    """SIGTERM unwinds like Ctrl-C: every ``with`` and ``finally`` on the way out runs."""
+    raise KeyboardInterrupt(signum)
 
 
 def _emit(as_json: bool, data, text: str) -> None:
@@ -32,7 +50,8 @@ def _emit(as_json: bool, data, text: str) -> None:
 
 @click.group(cls=Group)
 @click.version_option(package_name="mobilecomp")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of mobilecomp's own errors too.")
+def main(debug: bool) -> None:
     """Compressed BERTs to verified, quantised, profiled on-device bundles."""
 
 
@@ -90,7 +109,7 @@ def export_cmd(recipe_name, checkpoint, out, force, parity_text, eval_data, allo
 @main.command(name="profile")
 @click.argument("bundle", type=click.Path())
 @click.option("--device", default="host", show_default=True,
-              help="host, emulated-arm:PROFILE, adb or cuda (see `mobilecomp devices`).")
+              help="host, emulated-arm:PROFILE (a name from `mobilecomp devices` or a .yaml path), adb or cuda.")
 @click.option("--threads", multiple=True, type=int, help="Thread counts [default: 1 and all cores].")
 @click.option("--runs", default=30, show_default=True, type=click.IntRange(min=20), help="Timed runs (>= 20).")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=1))
@@ -98,16 +117,20 @@ def export_cmd(recipe_name, checkpoint, out, force, parity_text, eval_data, allo
 @click.option("--serial", help="adb: the device serial.")
 @click.option("--connect", help="adb: HOST:PORT to `adb connect` first.")
 @click.option("--runner", help="adb: benchmark_model, ort-runner, onnxruntime_perf_test or app.")
+@click.option("--resume", is_flag=True, help="Skip artefacts already measured on this device with the same "
+                                             "--threads, --runs and --warmup; measure the rest one at a time, "
+                                             "keeping each one's rows as it finishes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new rows as JSON.")
-def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connect, runner, as_json) -> None:
+def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connect, runner, resume, as_json) -> None:
     """Measure a bundle's artefacts on a device and append the rows to its results."""
     from .pipeline import bundle_summary, profile_bundle
     from .profile import ProfileOptions
     from .report.table import bundle_table
 
     rows = profile_bundle(Path(bundle), device, ProfileOptions(
-        tuple(threads), runs, warmup, tuple(artefacts),
-        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v}))
+        tuple(threads), runs, warmup, tuple(artefacts), resume=resume,
+        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v}),
+        log=lambda msg: click.echo(f"  {msg}", err=True))
     manifest, all_rows = bundle_summary(Path(bundle))
     _emit(as_json, [r.to_json() for r in rows], bundle_table(manifest, all_rows))
 

@@ -170,6 +170,8 @@ def export_graphs(model, spec: DecomposeSpec, feed: Feed, opset: int, passage_pa
                                             "passage_states": batch_seq, "passage_attention_mask": batch_seq,
                                             "token_embeddings": {0: "batch", 1: "sequence"},
                                             "sentence_embedding": {0: "batch"}})
+    except OSError:  # a full disk is the bundle's to report (BundleWriter), not the exporter's
+        raise
     except Exception as exc:  # the exporter raises many types; the message is what helps
         raise ToolchainError(f"DeFormer ONNX export failed: {str(exc).splitlines()[0][:200]}") from None
     return {"exporter": f"torch.onnx.export (torchscript) torch {torch.__version__}",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .files import read_yaml
 from .schema import from_dict
 
 DEVICES_DIR = Path(__file__).resolve().parent.parent / "devices"
@@ -81,21 +82,19 @@ def device_paths(devices_dir: Path = DEVICES_DIR) -> dict[str, Path]:
 
 
 def load_device(name: str, devices_dir: Path = DEVICES_DIR) -> DeviceProfile:
-    """A profile by name; an unknown name lists the known ones."""
-    import yaml
-
-    known = device_paths(devices_dir)
-    if name not in known:
-        raise ConfigError(f"unknown device profile '{name}' (known: {', '.join(known) or 'none'}; "
-                          f"see `mobilecomp devices`)")
-    path = known[name]
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if isinstance(data, dict) and data.get("name", name) != name:
-        raise ConfigError(f"{path}: name '{data['name']}' differs from the file name '{name}'")
-    return from_dict(DeviceProfile, data, str(path))
+    """A profile by name, or by path to a .yaml file; an unknown name lists the known ones."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        known = device_paths(devices_dir)
+        if name not in known:
+            raise ConfigError(f"unknown device profile '{name}' (known: {', '.join(known) or 'none'}; "
+                              f"see `mobilecomp devices`, or give a .yaml path)")
+        path = known[name]
+    data = read_yaml(path, ConfigError, "a device profile is a YAML mapping (see devices/)")
+    profile = from_dict(DeviceProfile, data, str(path))
+    if profile.name != path.stem:
+        raise ConfigError(f"{path}: name '{profile.name}' differs from the file name '{path.stem}'")
+    return profile
 
 
 def all_devices(devices_dir: Path = DEVICES_DIR) -> list[DeviceProfile]:

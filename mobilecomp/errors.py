@@ -47,3 +47,10 @@ class ToolchainError(MobilecompError):
     """An exporter, quantiser or runtime failed on a model."""
 
     exit_code = 8
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of a library's exception message, for a one-line error (with the
+    next line when the first only announces it, as in "Validation error for field 'x':")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    return " ".join(lines[:2] if lines[0].endswith(":") else lines[:1])[:200]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .bundle import BundleWriter, append_results, describe_artefact, read_manifest, read_results
+from .bundle import (BundleWriter, append_lines, append_results, check_runnable, describe_artefact, read_manifest,
+                     read_results)
 from .errors import ConfigError, ToolchainError
 from .export import FORMATS, export
 from .inputs import encode, profiling_feed
@@ -21,7 +22,7 @@ from .load.checkpoints import sha256_file
 from .load.heads import HEADS
 from .load.inspect import loaded_counts
 from .prune import onnx_weight_stats, prune_model
-from .profile import ProfileOptions, profile
+from .profile import ProfileOptions, measured_alike, profile, selected
 from .quantise import VARIANTS, QuantContext
 from .schema import to_dict
 from .text import calibration_corpus, parity_corpus
@@ -273,13 +274,33 @@ def _versions() -> dict[str, str]:
             "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
 
 
-def profile_bundle(bundle: Path, device: str, options: ProfileOptions) -> list[ProfileRow]:
-    """Measure the bundle's artefacts on ``device`` and append the rows to its results."""
+def profile_bundle(bundle: Path, device: str, options: ProfileOptions, log=lambda msg: None) -> list[ProfileRow]:
+    """Measure the bundle's artefacts on ``device`` and append the rows to its results. With
+    ``options.resume`` artefacts that already have rows for the same device, thread counts, runs
+    and warmup are skipped, and the rest run one artefact at a time, each one's rows appended as
+    it finishes, so an interrupted run loses at most the artefact it was measuring."""
     manifest = read_manifest(bundle)
-    rows = profile(Path(bundle), manifest, device, options)
+    artefacts = selected(manifest, options)
+    check_runnable(Path(bundle), artefacts)
+    if not options.resume:
+        batches = [options]
+    else:
+        done = measured_alike(read_results(bundle), device, options)
+        skipped = [a["name"] for a in artefacts if a["sha256"] in done]
+        if skipped:
+            log(f"--resume: {', '.join(skipped)} already measured on {device} alike; skipped")
+        batches = [replace(options, artefacts=(a["name"],)) for a in artefacts if a["sha256"] not in done]
+        if not batches:
+            return []
+    rows = []
+    for batch in batches:
+        new = profile(Path(bundle), manifest, device, batch)
+        for row in new:
+            row.extra["asked"] = {"runs": options.runs, "warmup": options.warmup}
+        append_results(Path(bundle), new)
+        rows += new
     if not rows:
         raise ConfigError(f"{bundle}: no artefact that device '{device}' can run")
-    append_results(Path(bundle), rows)
     return rows
 
 
@@ -302,6 +323,7 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
     if not HEADS[recipe.head].uses_classifier:
         raise ConfigError(f"{bundle}: eval needs a classifier bundle; this one has head: {recipe.head}")
     data = read_labelled(data_path, recipe.num_labels)
+    check_runnable(Path(bundle), [a for a in manifest["artefacts"] if a["format"] in RUNNERS])
     checkpoint = manifest["checkpoint"]
     model = load_model(recipe, checkpoint["path"] if checkpoint["source"] == "hf-dir" else None)
     if model.checkpoint["sha256"] != checkpoint["sha256"]:
@@ -327,7 +349,5 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
                      **to_dict(report), "passed": report.passed,
                      "runner": _runtime(art["format"], versions)})
         log(f"{art['name']}: accuracy {report.accuracy:.2f}% (drop {report.drop_points:+.2f} points)")
-    with open(Path(bundle) / ACCURACY_JSONL, "a") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+    append_lines(Path(bundle) / ACCURACY_JSONL, [json.dumps(row) + "\n" for row in rows])
     return rows

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError
+from .files import read_yaml
 from .schema import from_dict
 from .types import Recipe
 
@@ -28,10 +27,7 @@ def load_recipe(name_or_path: str, recipes_dir: Path = RECIPES_DIR) -> Recipe:
                 f"unknown recipe '{name_or_path}' (known: {', '.join(known)}; or give a .yaml path)"
             )
         path = known[name_or_path]
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = read_yaml(path, ConfigError, "a recipe is a YAML mapping (see export_recipes/)")
     recipe = from_dict(Recipe, data, where=str(path))
     if recipe.checkpoint.path and not Path(recipe.checkpoint.path).expanduser().is_absolute():
         # A relative checkpoint path is relative to the recipe file, wherever it is run from.

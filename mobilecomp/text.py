@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
@@ -96,6 +97,7 @@ def pang_lee() -> list[tuple[str, int]]:
     return rows
 
 
+@functools.cache
 def _splits() -> tuple[list[str], list[str]]:
     """Disjoint parity and calibration sets with short, medium and long sentences in equal shares."""
     pool = [s for s in dict.fromkeys(oanc_sentences()) if len(s.split()) >= 4]

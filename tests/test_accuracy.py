@@ -40,7 +40,7 @@ def test_jsonl(tmp_path):
     ("b.tsv", "x\t1\ny\tz\t0\n", "some examples have a second sentence"),
     ("c.tsv", "x\t1\ny\tmaybe\n", "label .maybe. is not an integer"),
     ("d.jsonl", '{"text": "x", "label": 1}\n', "expected keys sentence"),
-    ("e.jsonl", "{oops\n", "not JSON"),
+    ("e.jsonl", "{oops\n", "not valid JSON"),
 ])
 def test_bad_labelled_data_is_one_line(tmp_path, name, text, message):
     f = tmp_path / name

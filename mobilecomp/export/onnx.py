@@ -32,6 +32,8 @@ def export_onnx(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
             torch.onnx.export(model.module, args, str(path), input_names=list(model.input_names),
                               output_names=list(model.output_names), dynamic_axes=axes,
                               opset_version=recipe.opset, dynamo=False)
+    except OSError:  # a full disk is the bundle's to report (BundleWriter), not the exporter's
+        raise
     except Exception as exc:  # the exporter raises many types; the message is what helps
         raise ToolchainError(f"ONNX export of {recipe.name} failed: {str(exc).splitlines()[0][:200]}") from None
     return {"exporter": f"torch.onnx.export (torchscript) torch {torch.__version__}",

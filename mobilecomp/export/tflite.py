@@ -74,6 +74,8 @@ def convert(model: LoadedModel, lens: tuple[int, ...], path: Path, quant_config=
                 converter = converter.signature(signature_name(n), module,
                                                 sample_kwargs=sample_inputs(model, n))
             converter.convert(quant_config=quant_config).export(str(path))
+    except OSError:  # a full disk is the bundle's to report (BundleWriter), not the exporter's
+        raise
     except Exception as exc:  # litert-torch raises many types; the message is what helps
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ToolchainError(f"litert-torch conversion failed: {type(exc).__name__}: {first[:300]}") from None

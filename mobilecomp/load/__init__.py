@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, first_line
+from ..files import read_json, read_text
 from ..types import UNTRAINED_LABEL, CheckpointSpec, LoadedModel, Recipe
 from .architectures import ARCHITECTURES, Architecture
-from .checkpoints import embedded_dir, files_sha256, weight_files
+from .checkpoints import REEXPORT, embedded_dir, files_sha256, read_config, weight_files
 from .heads import HEADS, wrap
 
 # Weights come only from local directories: never let transformers reach for a hub.
@@ -17,6 +17,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# checkpoint.config fields that count something (layers, heads, widths): positive integers
+SIZE_FIELDS = ("_size", "_layers", "_heads", "_embeddings", "_networks")
 
 
 def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
@@ -41,38 +43,70 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
 
 
 def check_config(recipe: Recipe, checkpoint: str | None = None):
-    """The architecture config the recipe describes; unknown fields and a missing checkpoint
-    directory are errors naming the field (``checkpoint``, a --checkpoint override, replaces
-    the recipe's directory and is checked when loaded)."""
+    """The architecture config the recipe describes; unknown fields, sizes that are not positive
+    integers, a config transformers cannot build a model from, and a missing checkpoint directory
+    are errors naming the field (``checkpoint``, a --checkpoint override, replaces the recipe's
+    directory and is checked when loaded)."""
     spec = recipe.checkpoint
     if spec.source == "hf-dir" and checkpoint is None and not Path(spec.path).expanduser().is_dir():
         hint = f"make it with {spec.made_by}" if spec.made_by else "give a local Hugging Face checkpoint directory"
         raise ConfigError(f"recipe {recipe.name}: checkpoint.path {spec.path} is not a directory ({hint})")
-    arch = ARCHITECTURES[recipe.checkpoint.architecture]
+    arch = ARCHITECTURES[spec.architecture]
+    where = f"recipe {recipe.name}: checkpoint.config"
+    for key, value in spec.config.items():
+        if key.endswith(SIZE_FIELDS) and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{where}.{key} is {value!r}; it must be a positive integer")
+    from huggingface_hub.errors import StrictDataclassError
+
     try:
-        return arch.build_config(recipe.checkpoint.config)
+        config = arch.build_config(spec.config)
     except KeyError as exc:
-        raise ConfigError(f"recipe {recipe.name}: checkpoint.config.{exc.args[0]} is not a "
-                          f"{arch.config_class} field") from None
+        raise ConfigError(f"{where}.{exc.args[0]} is not a {arch.config_class} field") from None
+    except (ValueError, TypeError, StrictDataclassError) as exc:
+        raise ConfigError(f"{where}: {first_line(exc)}; fix checkpoint.config") from None
+    if spec.source == "architecture":  # the recipe's config alone makes the model: build it without memory
+        import copy
+
+        import torch
+
+        try:
+            with torch.device("meta"):  # on a copy: a layout may change the config it builds from
+                arch.build(copy.deepcopy(config), classifier=False)
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"{where} makes no {arch.name} model ({first_line(exc)}); "
+                              "fix checkpoint.config") from None
+    return config
 
 
 def _pretrained(directory: Path, arch: Architecture, recipe: Recipe):
     files = weight_files(directory)
-    model_type = json.loads((directory / "config.json").read_text()).get("model_type")
+    model_type = read_config(directory).get("model_type")
     if model_type != arch.name:
         raise CheckpointError(
             f"{directory}/config.json: model_type '{model_type}' does not match the recipe's "
             f"architecture '{arch.name}' (use a recipe for {model_type} or another checkpoint)"
         )
     import transformers
+    from huggingface_hub.errors import StrictDataclassError
 
     head = HEADS[recipe.head]
     cls = getattr(transformers, arch.classifier_class if head.uses_classifier else arch.base_class)
     kwargs = {"num_labels": recipe.num_labels} if head.uses_classifier else {}
-    model, info = cls.from_pretrained(
-        directory, local_files_only=True, attn_implementation="eager",
-        use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True, **kwargs,
-    )
+    try:  # sizes that differ are reported below, by tensor, rather than raised by transformers
+        model, info = cls.from_pretrained(
+            directory, local_files_only=True, attn_implementation="eager", ignore_mismatched_sizes=True,
+            use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True, **kwargs,
+        )
+    except (ValueError, TypeError, RuntimeError, StrictDataclassError) as exc:
+        raise CheckpointError(f"{directory}/config.json: makes no {arch.name} model ({first_line(exc)}); "
+                              f"{REEXPORT}") from None
+    mismatched = [(key, tuple(saved), tuple(wanted)) for key, saved, wanted in info["mismatched_keys"]]
+    if mismatched:
+        key, saved, wanted = sorted(mismatched)[0]
+        raise CheckpointError(
+            f"{files[0]}: tensor '{key}' has shape {list(saved)} but {directory.name}/config.json makes "
+            f"{list(wanted)} ({len(mismatched)} tensors differ); the weights and config.json are from "
+            f"different models: {REEXPORT}")
     missing = [k for k in info["missing_keys"] if not k.startswith(("pooler.", "bert.pooler."))]
     if missing:
         raise CheckpointError(
@@ -84,11 +118,21 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe):
 
 
 def _tokenizer(directory: Path):
+    """The directory's tokenizer; its files are read here first, so a broken one is named."""
     from transformers import AutoTokenizer
 
     if not any((directory / f).exists() for f in ("tokenizer.json", "vocab.txt")):
         raise CheckpointError(f"{directory}: no tokenizer.json or vocab.txt beside the weights")
-    return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    fix = "fix the file or copy the tokenizer from the checkpoint it belongs to"
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (directory / name).exists():
+            read_json(directory / name, CheckpointError, fix)
+    if (directory / "vocab.txt").exists() and not read_text(directory / "vocab.txt", CheckpointError, fix).strip():
+        raise CheckpointError(f"{directory / 'vocab.txt'}: empty; {fix}")
+    try:
+        return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - the tokenizers library raises bare Exception for bad files
+        raise CheckpointError(f"{directory}: the tokenizer files do not load ({first_line(exc)}); {fix}") from None
 
 
 def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> LoadedModel:

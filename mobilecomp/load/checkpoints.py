@@ -7,7 +7,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, first_line
+from ..files import read_json
 
 SOURCES = ("embedded", "hf-dir", "architecture", "embedded-onnx")  # embedded-onnx: load/onnx_source.py
 
@@ -64,6 +65,14 @@ def embedded_dir(name: str) -> Path:
     return directory
 
 
+REEXPORT = "fix the file or re-export the checkpoint"
+
+
+def read_config(directory: Path) -> dict:
+    """config.json of a Hugging Face directory: a JSON object."""
+    return read_json(Path(directory) / "config.json", CheckpointError, REEXPORT)
+
+
 def weight_files(directory: Path) -> list[Path]:
     """The weight files of a Hugging Face directory, safetensors preferred; pickles must be weights-only."""
     if not directory.is_dir():
@@ -71,6 +80,8 @@ def weight_files(directory: Path) -> list[Path]:
     if not (directory / "config.json").exists():
         raise CheckpointError(f"{directory}/config.json: missing (a checkpoint directory needs its config)")
     safetensors = sorted(directory.glob("*.safetensors"))
+    for path in safetensors:
+        check_safetensors(path)
     if safetensors:
         return safetensors
     pickles = sorted(directory.glob("pytorch_model*.bin"))
@@ -79,6 +90,18 @@ def weight_files(directory: Path) -> list[Path]:
     for path in pickles:
         refuse_unsafe_pickle(path)
     return pickles
+
+
+def check_safetensors(path: Path) -> None:
+    """Raise unless ``path``'s header parses and its tensors cover the whole file (a truncated copy does not)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy"):
+            pass
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: not a whole safetensors file ({first_line(exc)}); "
+                              "copy or download it again") from None
 
 
 def refuse_unsafe_pickle(path: Path) -> None:
@@ -90,9 +113,8 @@ def refuse_unsafe_pickle(path: Path) -> None:
     try:
         torch.load(path, map_location="cpu", weights_only=True, mmap=False)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{path}: refused: it does not load with weights_only=True ({first[:120]}); "
+            f"{path}: refused: it does not load with weights_only=True ({first_line(exc)[:120]}); "
             "convert it to safetensors from a trusted environment"
         ) from None
 

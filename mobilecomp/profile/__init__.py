@@ -18,6 +18,7 @@ class ProfileOptions:
     warmup: int = 5
     artefacts: tuple[str, ...] = ()  # empty: every artefact in the bundle
     passed_only: bool = False  # leave out artefacts that failed their gate (they cannot be chosen)
+    resume: bool = False  # skip artefacts already measured alike; measure the rest one at a time
     extra: dict[str, Any] = field(default_factory=dict)  # backend options (serial, connect, ...)
 
 
@@ -59,6 +60,17 @@ def profile(bundle: Path, manifest: dict, device: str, options: ProfileOptions) 
     if kind not in DEVICES:
         raise DeviceError(f"unknown device '{device}' (known: {', '.join(DEVICES)})")
     return DEVICES[kind](bundle, manifest, device, options)
+
+
+def measured_alike(rows: list[dict], device: str, options: ProfileOptions) -> set[str]:
+    """sha256 of the artefacts that ``rows`` already hold for this device, runs, warmup and
+    every asked thread count (any count, when the backend picks them)."""
+    threads: dict[str, set[int]] = {}
+    for row in rows:
+        asked = row.get("extra", {}).get("asked", {})
+        if row["device"] == device and asked == {"runs": options.runs, "warmup": options.warmup}:
+            threads.setdefault(row["artefact_sha256"], set()).add(row["threads"])
+    return {sha for sha, counts in threads.items() if counts >= set(options.threads)}
 
 
 def selected(manifest: dict, options: ProfileOptions) -> list[dict]:

@@ -87,16 +87,19 @@ def _gflops(model: dict[str, Any], variant: str) -> float | None:
 
 
 def _accuracy_rows(bundle: Path) -> dict[str, dict[str, Any]]:
+    from ..files import read_jsonl
+
     path = Path(bundle) / "accuracy.jsonl"
     if not path.exists():
         return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {row["artefact"]: row for row in rows if "accuracy" in row}
+    rows = read_jsonl(path, BundleError, "delete that line (or the file) and run mobilecomp eval again",
+                      ("artefact",))
+    return {row["artefact"]: row for _, row in rows if "accuracy" in row}
 
 
 def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], list[str]]:
     """(report rows, DeFormer comparisons, device columns) from bundles and results files."""
-    from ..bundle import read_manifest, read_results
+    from ..bundle import read_manifest, read_results, read_results_file
 
     bundles, jsonls = _bundles(paths)
     rows: dict[tuple[str, str], ReportRow] = {}  # (model, artefact)
@@ -123,7 +126,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
         if model.get("decompose"):
             deformers.append((manifest, bundle_rows))
     for path in jsonls:
-        results += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        results += read_results_file(path)
     for row in latest_rows(results).values():
         key = (row["model"], row["artefact"])  # a bundle may hold one variant in two formats
         if key not in rows:  # a results file without its bundle: what the row itself says

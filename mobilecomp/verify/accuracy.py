@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..files import read_jsonl
 from ..inputs import Feed
 from ..types import AccuracyReport
 
@@ -39,7 +39,7 @@ def read_labelled(path: str | Path, num_labels: int) -> LabelledData:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text") from None
-    rows = _jsonl(file, text) if file.suffix == ".jsonl" else _tsv(file, text)
+    rows = _jsonl(file) if file.suffix == ".jsonl" else _tsv(file, text)
     if not rows:
         raise DataError(f"{path}: no labelled examples")
     widths = {len(r) for r in rows}
@@ -48,7 +48,7 @@ def read_labelled(path: str | Path, num_labels: int) -> LabelledData:
     labels = []
     for i, row in enumerate(rows, start=1):
         label = row[-1]
-        if not isinstance(label, int) or not 0 <= label < num_labels:
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < num_labels:
             raise DataError(f"{path}: example {i} has label {label!r}; labels must be integers "
                             f"0..{num_labels - 1} (the recipe's num_labels)")
         labels.append(label)
@@ -74,18 +74,14 @@ def _tsv(file: Path, text: str) -> list[tuple]:
     return rows
 
 
-def _jsonl(file: Path, text: str) -> list[tuple]:
+def _jsonl(file: Path) -> list[tuple]:
     rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{file}:{lineno}: not JSON ({exc.msg})") from None
+    for lineno, record in read_jsonl(file, DataError, "one JSON object a line: sentence, [sentence2,] label"):
         unknown = sorted(set(record) - {"sentence", "sentence2", "label"})
         if unknown or "sentence" not in record or "label" not in record:
             raise DataError(f"{file}:{lineno}: expected keys sentence, [sentence2,] label; got {sorted(record)}")
+        if not all(isinstance(record.get(k, ""), str) for k in ("sentence", "sentence2")):
+            raise DataError(f"{file}:{lineno}: sentence and sentence2 must be strings")
         rows.append((record["sentence"], record["sentence2"], record["label"]) if "sentence2" in record
                     else (record["sentence"], record["label"]))
     return rows

@@ -113,6 +113,8 @@ def _crash_message(proc: subprocess.CompletedProcess, cpu: str, what: str) -> st
                 "ARM sysroot is broken (`mobilecomp setup arm --force`), otherwise this model cannot run "
                 "on this CPU model: leave it out with --artefact")
     if "No module named" in proc.stderr or "cannot open shared object" in proc.stderr or \
-            "Could not open" in proc.stderr or "error while loading shared libraries" in proc.stderr:
-        return f"the ARM sysroot is broken ({tail}); rebuild it with `mobilecomp setup arm --force`"
+            "Could not open" in proc.stderr or "error while loading shared libraries" in proc.stderr or \
+            "Could not load plugin" in proc.stderr:
+        return (f"the ARM toolchain (sysroot or counting plugin) is broken ({tail}); rebuild it with "
+                "`mobilecomp setup arm --force`")
     return f"{what} failed under qemu-aarch64 -cpu {cpu} ({tail or f'exit {code}'}); check the model runs on the host first"
