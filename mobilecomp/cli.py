@@ -19,11 +19,19 @@ class Group(click.Group):
     with --debug); SIGINT and SIGTERM unwind the same way, so temporary bundles are removed.
     Any other exception is a bug in mobilecomp and keeps its traceback."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            _usage_error(exc)
+
     def invoke(self, ctx: click.Context):
         main_thread = threading.current_thread() is threading.main_thread()  # signals go to it alone
         previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a subcommand's bad option: one line, like every other error
+            _usage_error(exc)
         except MobilecompError as exc:
             if ctx.params.get("debug"):
                 raise
@@ -37,6 +45,15 @@ class Group(click.Group):
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
+
+
+def _usage_error(exc: click.UsageError) -> None:
+    """A bad option or argument: one line naming it and where the help is, exit 2 (as ConfigError)."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        raise exc  # bare `mobilecomp`: the help itself
+    command = exc.ctx.command_path if exc.ctx else "mobilecomp"
+    click.echo(f"mobilecomp: error: {exc.format_message().rstrip('.')}; see `{command} --help`", err=True)
+    sys.exit(2)
 
 
 def _raise_interrupt(signum, frame):

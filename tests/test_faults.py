@@ -509,6 +509,12 @@ CASES: list[Case] = [
          lambda s: s.export("--recipe", str(TINY), "--eval-data", str(s.file("ok.tsv", "good film\t1\n")))),
     Case("eval-cmd-encoder-bundle", "eval data", "mobilecomp eval on an encoder bundle", C, "classifier bundle",
          lambda s: ["eval", str(s.bundle()), "--data", str(s.file("ok.tsv", "good film\t1\n"))]),
+    # command-line options
+    Case("option-out-of-range", "option", "profile --runs 5 (at least 20)", C, "--runs",
+         lambda s: ["profile", str(s.bundle()), "--runs", "5"]),
+    Case("option-missing", "option", "export without --recipe", C, "--recipe", lambda s: ["export"]),
+    Case("option-unknown", "option", "an option no command has (--speed)", C, "--speed",
+         lambda s: ["profile", str(s.bundle()), "--speed", "fast"]),
     # export output (--out)
     Case("out-exists", "bundle", "--out naming an existing bundle, no --force", B, "already exists",
          lambda s: ["export", "--recipe", str(TINY), "--out", str(s.bundle())]),
