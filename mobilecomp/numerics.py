@@ -158,7 +158,7 @@ class HostInt8:
     onnxruntime: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "flags": list(self.flags)}  # as it reads back from JSON
 
 
 @lru_cache(maxsize=1)
