@@ -163,7 +163,7 @@ def test_profile_cli_against_test_device(bundle, device, adb_bin, monkeypatch, a
     assert len(rows) == 1
     row = rows[0]
     info = row["device_info"]
-    assert row["provenance"] == "measured-adb" and row["device"] == "adb"
+    assert row["provenance"] == "measured-adb" and row["device"] == f"adb:127.0.0.1:{phone.port}"
     assert (info["manufacturer"], info["model"], info["soc"]) == ("mobilecomp", f"Testphone {mode[0].upper()}",
                                                                   f"loopback-{mode[0].upper()}")
     assert info["os"] == "Android 14 (SDK 34)"
