@@ -115,7 +115,7 @@ def main() -> None:
         "",
         lab_table(rows),
         "",
-        f"Reproduce: `{shlex.join(['.venv/bin/python', 'bench/adb_lab.py', '--devices', str(args.devices)])}`.",
+        f"Reproduce: `{shlex.join(['.venv/bin/python', 'bench/adb_lab.py', '--devices', str(args.devices), '--runs', str(args.runs)])}`.",
     ])
     print(section)
     if args.out:
