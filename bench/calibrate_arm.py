@@ -1,11 +1,16 @@
-"""Calibrates the emulated-ARM latency estimate against published phone figures; writes docs/emulated-arm.md.
+"""Fits the per-core latency model on published CPU figures and checks it on held-out ones; writes docs/emulated-arm.md.
 
 Counts instructions (qemu-aarch64 -cpu cortex-a76, the real aarch64 onnxruntime, 1 thread) of
-random-weight fp32 ONNX exports of MobileBERT and BERT-base; instruction counts do not depend on
-the weights. Deep models are counted as 1- and 2-layer exports and extrapolated linearly in the
-layer count (measured: doubling layers x1.99), which keeps the emulation to a few minutes.
-Fits the one free parameter (stall_factor) on MobileBERT / Pixel 4 / seq 128 and reports the
-estimate's error against every anchor, the fitted one included.
+random-weight fp32 ONNX exports of MobileBERT, BERT-base and TinyBERT-4L-312; instruction counts do
+not depend on the weights. Deep models are counted as 1- and 2-layer exports and extrapolated
+linearly in the layer count (measured: doubling layers x1.99). Counts are cached in
+bench/results/arm_counts.json; only missing (model, seq) pairs are counted.
+
+Every anchor names phone, core, runtime, threads, precision and sequence length. The model
+(mobilecomp/profile/emulated_arm/model.py) has one stall factor per core type and one factor per
+runtime; each is fitted on the anchors marked "fit" and the others are held out. Anchors whose
+runtime has no fitted factor (DeFormer's TensorFlow, threads unstated) are shown but left out of
+the fit and of the median; their same-phone ratio still counts, as the runtime cancels in it.
 
     .venv/bin/python bench/calibrate_arm.py [--bundle BUNDLE_WITH_EMULATED_ARM_ROWS]
 """
@@ -16,30 +21,74 @@ import argparse
 from importlib.metadata import version
 import json
 import platform
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# (key, model, seq): what gets counted. Layers are 1 and 2 for each.
+from mobilecomp.profile.emulated_arm.model import Params, Workload, estimate_ms, parts_ms  # noqa: E402
+
+BOLT = "Bolt v0.2.0 (huawei-noah/bolt docs/BENCHMARK.md, gcc8.3 rows), 1 thread on the named core"
+PAPER = "MobileBERT paper (Sun et al., ACL 2020), TFLite, 4 threads"
+QA_PAGE = "TensorFlow Lite BERT QA (MobileBERT) model page, 4 threads"
+DEFORMER = "DeFormer (Cao et al., ACL 2020), SQuAD batch 1; TensorFlow, threads not stated"
+TINY = [("tinybert-4l-312", 32, 4)]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One published CPU latency and everything needed to estimate it."""
+
+    name: str
+    phone: str  # devices/*.yaml
+    core: str  # the core type it ran on
+    threads: int
+    precision: str
+    seq: int
+    runtime: str  # a fitted runtime factor's name, or UNMATCHED
+    published_ms: float
+    parts: tuple  # (model, seq, layers[, "layers-only"]) summed
+    source: str
+    role: str  # fit | held-out | unmatched
+
+
+UNMATCHED = "tensorflow (DeFormer)"
 ANCHORS = [
-    # name, device profile, threads, published ms, how our estimate is composed, source
-    ("MobileBERT, seq 128 (fit)", "pixel-4", 4, 62.0, [("mobilebert", 128, 24)],
-     "MobileBERT paper (Sun et al., 2020), TFLite, 4 threads"),
-    ("MobileBERT QA float, seq 384", "pixel-4", 4, 74.0, [("mobilebert", 384, 24)],
-     "TensorFlow Lite BERT QA (MobileBERT) model page, 4 threads"),
-    ("MobileBERT QA float, seq 384", "pixel-3", 4, 123.0, [("mobilebert", 384, 24)],
-     "TensorFlow Lite BERT QA (MobileBERT) model page, 4 threads"),
-    ("BERT-base, SQuAD seq 384", "oneplus-6", 4, 10200.0, [("bert-base", 384, 12)],
-     "DeFormer (Cao et al., ACL 2020), batch 1; runtime and threads not matched"),
-    ("Decomp-BERT-base (9 lower layers on the 64-token question, passage cached; 3 upper at 384)",
-     "oneplus-6", 4, 3280.0, [("bert-base", 64, 9, "layers-only"), ("bert-base", 384, 3)],
-     "DeFormer (Cao et al., ACL 2020), batch 1"),
+    Anchor("TinyBERT-4L-312", "kirin-990-phone", "cortex-a76", 1, "fp32", 32, "bolt", 3.69, TINY, BOLT, "fit"),
+    Anchor("TinyBERT-4L-312", "kirin-990-phone", "cortex-a55", 1, "fp32", 32, "bolt", 16.91, TINY, BOLT, "fit"),
+    Anchor("TinyBERT-4L-312", "kirin-990-phone", "cortex-a76", 1, "fp16", 32, "bolt", 2.20, TINY, BOLT, "held-out"),
+    Anchor("TinyBERT-4L-312", "kirin-990-phone", "cortex-a55", 1, "fp16", 32, "bolt", 8.96, TINY, BOLT, "held-out"),
+    Anchor("TinyBERT-4L-312", "kirin-810-phone", "cortex-a76", 1, "fp32", 32, "bolt", 4.48, TINY, BOLT, "held-out"),
+    Anchor("TinyBERT-4L-312", "kirin-810-phone", "cortex-a76", 1, "fp16", 32, "bolt", 2.65, TINY, BOLT, "held-out"),
+    Anchor("TinyBERT-4L-312", "kirin-810-phone", "cortex-a55", 1, "fp32", 32, "bolt", 17.57, TINY, BOLT, "held-out"),
+    Anchor("TinyBERT-4L-312", "kirin-810-phone", "cortex-a55", 1, "fp16", 32, "bolt", 9.35, TINY, BOLT, "held-out"),
+    Anchor("MobileBERT", "pixel-4", "cortex-a76", 4, "fp32", 128, "tflite (MobileBERT paper)", 62.0,
+           (("mobilebert", 128, 24),), PAPER, "fit"),
+    Anchor("MobileBERT QA float", "pixel-4", "cortex-a76", 4, "fp32", 384, "tflite (BERT QA page)", 74.0,
+           (("mobilebert", 384, 24),), QA_PAGE, "fit"),
+    Anchor("MobileBERT QA float", "pixel-3", "cortex-a75", 4, "fp32", 384, "tflite (BERT QA page)", 123.0,
+           (("mobilebert", 384, 24),), QA_PAGE, "held-out"),
+    Anchor("BERT-base", "oneplus-6", "cortex-a75", 4, "fp32", 384, UNMATCHED, 10200.0,
+           (("bert-base", 384, 12),), DEFORMER, "unmatched"),
+    Anchor("Decomp-BERT-base (9 lower layers on the 64-token question, passage cached; 3 upper at 384)",
+           "oneplus-6", "cortex-a75", 4, "fp32", 384, UNMATCHED, 3280.0,
+           (("bert-base", 64, 9, "layers-only"), ("bert-base", 384, 3)), DEFORMER, "unmatched"),
 ]
-COUNTS = [("mobilebert", 128), ("mobilebert", 384), ("bert-base", 384), ("bert-base", 64)]
+# same-phone pairs (numerator, denominator) by index into ANCHORS, and what the ratio tests
+RATIOS = [
+    (2, 0, "fp16 / fp32 on the A76"), (3, 1, "fp16 / fp32 on the A55"), (1, 0, "A55 / A76, fp32"),
+    (5, 4, "fp16 / fp32 on the A76"), (7, 6, "fp16 / fp32 on the A55"), (6, 4, "A55 / A76, fp32"),
+    (12, 11, "Decomp-BERT-base / BERT-base"), (9, 8, "seq 384 / seq 128"),
+]
+NPU = ("BERT-base on the Galaxy S24's NPU (Qualcomm AI Hub perf.yaml, TFLite): 17.12 ms - an NPU figure, "
+       "not a CPU anchor; not modelled")
+MODELS = ("mobilebert", "bert-base", "tinybert-4l-312")
+COUNTS = [("mobilebert", 128), ("mobilebert", 384), ("bert-base", 384), ("bert-base", 64), ("tinybert-4l-312", 32)]
 
 GUEST = r'''
 import json, os, sys
@@ -63,16 +112,34 @@ np.savez(job["out"]); json.dump({"onnxruntime": ort.__version__}, open(job["resu
 '''
 
 
-def export(kind: str, layers: int, out: Path) -> Path:
+def config(kind: str, layers: int):
+    from transformers import BertConfig, MobileBertConfig
+
+    if kind == "mobilebert":  # MobileBertConfig's defaults are google/mobilebert-uncased
+        return MobileBertConfig(num_hidden_layers=layers)
+    if kind == "tinybert-4l-312":  # huawei-noah General_TinyBERT_4L_312D: 312 hidden, 12 heads, FFN 1200
+        return BertConfig(num_hidden_layers=layers, hidden_size=312, num_attention_heads=12, intermediate_size=1200)
+    return BertConfig(num_hidden_layers=layers)  # bert-base-uncased
+
+
+def build(kind: str, layers: int):
     import torch
-    from transformers import BertConfig, BertModel, MobileBertConfig, MobileBertModel
+    from transformers import BertModel, MobileBertModel
 
     torch.manual_seed(0)
-    if kind == "mobilebert":  # MobileBertConfig's defaults are google/mobilebert-uncased
-        model = MobileBertModel(MobileBertConfig(num_hidden_layers=layers), add_pooling_layer=False)
-    else:  # bert-base-uncased
-        model = BertModel(BertConfig(num_hidden_layers=layers), add_pooling_layer=False)
-    model.eval()
+    cls = MobileBertModel if kind == "mobilebert" else BertModel
+    return cls(config(kind, layers), add_pooling_layer=False).eval()
+
+
+def layer_params(kind: str) -> int:
+    """Weights of one encoder layer: what each layer streams from DRAM per inference."""
+    return sum(p.numel() for p in build(kind, 1).encoder.layer[0].parameters())
+
+
+def export(kind: str, layers: int, out: Path) -> Path:
+    import torch
+
+    model = build(kind, layers)
 
     class Wrapper(torch.nn.Module):
         def __init__(self, inner):
@@ -92,16 +159,16 @@ def export(kind: str, layers: int, out: Path) -> Path:
     return path
 
 
-def count_all(work: Path) -> tuple[dict, dict]:
-    """{(kind, seq): (base, per_layer)} grouped instruction classes, and the raw per-item totals."""
+def count(work: Path, wanted: list[tuple[str, int]]) -> tuple[dict, dict]:
+    """{(kind, seq): (base, per_layer)} grouped instruction classes of ``wanted``, and the raw totals."""
     from mobilecomp.profile.emulated_arm import _grouped
     from mobilecomp.profile.emulated_arm.run import run_guest
     from mobilecomp.profile.emulated_arm.setup import setup_arm, write_cpuinfo
 
     tc = setup_arm(log=lambda m: None)
     write_cpuinfo(tc.sysroot, part=0xD0B, variant=4, cores=4)
-    models = {(k, L): export(k, L, work) for k in ("mobilebert", "bert-base") for L in (1, 2)}
-    items = [{"model": str(models[(k, L)]), "seq": s, "key": [k, s, L]} for k, s in COUNTS for L in (1, 2)]
+    models = {(k, L): export(k, L, work) for k in sorted({k for k, _ in wanted}) for L in (1, 2)}
+    items = [{"model": str(models[(k, L)]), "seq": s, "key": [k, s, L]} for k, s in wanted for L in (1, 2)]
     script = work / "guest_multi.py"
     script.write_text(GUEST)
     t0 = time.perf_counter()
@@ -109,68 +176,123 @@ def count_all(work: Path) -> tuple[dict, dict]:
     print(f"emulated {len(items)} inferences (+ warm-ups) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     raw = {tuple(item["key"]): _grouped(region) for item, region in zip(items, result.regions)}
     fits = {}
-    for k, s in COUNTS:
+    for k, s in wanted:
         one, two = raw[(k, s, 1)], raw[(k, s, 2)]
         per_layer = {c: two[c] - one[c] for c in one}
         fits[(k, s)] = ({c: one[c] - per_layer[c] for c in one}, per_layer)
     return fits, {f"{k} seq {s} L{L}": sum(v.values()) for (k, s, L), v in raw.items()}
 
 
-def composed(fits: dict, parts: list) -> dict:
+def load_counts(path: Path) -> tuple[dict, dict, dict]:
+    """(fits, raw totals, layer params) from the cache, counting and adding what it lacks."""
+    saved = json.loads(path.read_text()) if path.exists() else {"fits": [], "raw": {}}
+    fits = {(k, int(s)): (v["base"], v["per_layer"]) for k, s, v in saved["fits"]}
+    raw, params = saved["raw"], saved.get("layer_params", {})
+    missing = [key for key in COUNTS if key not in fits]
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="mobilecomp-calib-") as tmp:
+            new_fits, new_raw = count(Path(tmp), missing)
+        fits.update(new_fits)
+        raw.update(new_raw)
+    params.update({k: layer_params(k) for k in MODELS if k not in params})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"fits": [[k, s, {"base": b, "per_layer": p}] for (k, s), (b, p) in fits.items()],
+                                "raw": raw, "layer_params": params, "qemu_cpu": "cortex-a76", "threads": 1},
+                               indent=1))
+    return fits, raw, params
+
+
+def workload(fits: dict, params: dict, parts) -> Workload:
+    """Counts and fp32 weight bytes of the parts summed (a part: model, seq, layers[, "layers-only"])."""
     total: dict[str, float] = {}
+    weights = 0.0
     for part in parts:
         kind, seq, layers = part[:3]
         base, per_layer = fits[(kind, seq)]
         for c in per_layer:
             total[c] = total.get(c, 0) + layers * per_layer[c] + (0 if len(part) > 3 else base[c])
-    return total
+        weights += layers * params[kind] * 4
+    return Workload(total, weights)
+
+
+def fit(works: list[Workload]) -> Params:
+    """Each stall from its core's Bolt fp32 fit anchor (Bolt's factor is 1 by definition), then each
+    runtime's factor from its fit anchor; a core with no fit anchor (A75) takes the A76's stall."""
+    from mobilecomp.devices import load_device
+
+    stall, runtime = {}, {"bolt": 1.0}
+    for a, w in zip(ANCHORS, works):
+        if a.role == "fit" and a.runtime == "bolt":
+            compute, memory = parts_ms(w.at(a.precision), load_device(a.phone), a.core, a.threads, 1.0, 0.8)
+            stall[a.core] = (a.published_ms - memory) / compute
+    stall["cortex-a75"] = stall["cortex-a76"]
+    for a, w in zip(ANCHORS, works):
+        if a.role == "fit" and a.runtime != "bolt":
+            base = estimate_ms(w.at(a.precision), load_device(a.phone), a.core, a.threads, "bolt",
+                               Params(stall, runtime))
+            runtime[a.runtime] = a.published_ms / base
+    return Params(stall, runtime)
 
 
 def main() -> None:
-    from dataclasses import replace
-
     from mobilecomp.devices import load_device
-    from mobilecomp.profile.emulated_arm import estimate_ms
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="a bundle profiled with --device emulated-arm:... to quote")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "emulated-arm.md")
     parser.add_argument("--counts", type=Path, default=ROOT / "bench" / "results" / "arm_counts.json",
-                        help="counts cache: reused when present (delete it to recount)")
+                        help="counts cache: reused, and extended with any missing model (delete it to recount)")
     args = parser.parse_args()
-    if args.counts.exists():
-        saved = json.loads(args.counts.read_text())
-        fits = {(k, int(s)): (v["base"], v["per_layer"]) for k, s, v in saved["fits"]}
-        raw = saved["raw"]
-    else:
-        with tempfile.TemporaryDirectory(prefix="mobilecomp-calib-") as tmp:
-            fits, raw = count_all(Path(tmp))
-        args.counts.parent.mkdir(parents=True, exist_ok=True)
-        args.counts.write_text(json.dumps({"fits": [[k, s, {"base": b, "per_layer": p}] for (k, s), (b, p) in fits.items()],
-                                           "raw": raw, "qemu_cpu": "cortex-a76", "threads": 1}, indent=1))
-
-    def estimate(profile_name: str, threads: int, parts: list, stall: float | None) -> float:
-        prof = load_device(profile_name)
-        if stall is not None:
-            prof = replace(prof, latency_model=replace(prof.latency_model, stall_factor=stall))
-        return estimate_ms(composed(fits, parts), prof, threads)
-
-    name, dev, thr, published, parts, _ = ANCHORS[0]
-    stall = published / estimate(dev, thr, parts, 1.0)
+    fits, raw, params = load_counts(args.counts)
+    works = [workload(fits, params, a.parts) for a in ANCHORS]
+    fitted = fit(works)
+    # unmatched anchors get the A75 estimate with the TFLite page's factor, for the ratio and for scale
+    shown = Params(fitted.stall, {**fitted.runtime, UNMATCHED: fitted.runtime["tflite (BERT QA page)"]})
+    est = [estimate_ms(w.at(a.precision), load_device(a.phone), a.core, a.threads, a.runtime, shown)
+           for a, w in zip(ANCHORS, works)]
+    errors = [(e - a.published_ms) / a.published_ms for a, e in zip(ANCHORS, est)]
     lines = []
-    for name, dev, thr, published, parts, source in ANCHORS:
-        counts = composed(fits, parts)
-        est = estimate(dev, thr, parts, stall)
-        lines.append(f"| {name} | {dev} | {thr} | {published:g} | {est:.0f} | {(est - published) / published:+.0%} "
-                     f"| {sum(counts.values()) / 1e9:.2f} G ({counts['simd_mac'] / 1e9:.2f} G SIMD MAC) | {source} |")
+    for a, w, e, err in zip(ANCHORS, works, est, errors):
+        prof = load_device(a.phone)
+        compute, memory = parts_ms(w.at(a.precision), prof, a.core, a.threads, fitted.stall[a.core],
+                                   fitted.thread_efficiency)
+        role = {"fit": "fit", "held-out": "**held out**",
+                "unmatched": "not matched: TensorFlow, threads unstated; out of the fit and the median"}[a.role]
+        lines.append(f"| {a.name} | {a.phone} | {a.core} | {a.threads} | {a.precision} | {a.seq} | {a.runtime} | "
+                     f"{role} | {a.published_ms:g} | {e:.2f} | {err:+.0%} | {memory / (compute + memory):.0%} | "
+                     f"{sum(w.classes.values()) / 1e9:.3f} G | {a.source} |")
+    held = [abs(err) for a, err in zip(ANCHORS, errors) if a.role == "held-out"]
+    ratio_lines, ratio_errs = [], []
+    for num, den, what in RATIOS:
+        n, d = ANCHORS[num], ANCHORS[den]
+        published, estimated = n.published_ms / d.published_ms, est[num] / est[den]
+        err = (estimated - published) / published
+        if n.runtime != d.runtime:
+            note = "runtimes differ (paper vs QA page): not comparable, left out"
+        elif n.role == d.role == "fit":
+            note = "both anchors in the fit"
+        else:
+            note = "held out"
+            ratio_errs.append(abs(err))
+        ratio_lines.append(f"| {n.phone} | {what} | {published:.3f} | {estimated:.3f} | {err:+.1%} | {note} |")
+    fit_lines = [f"| stall, {core} | {v:.3f} | {'A76 value (no A75 anchor in the fit)' if core == 'cortex-a75' else 'Bolt fp32, 1 thread, Kirin 990'} |"
+                 for core, v in fitted.stall.items()]
+    fit_lines += [f"| runtime, {r} | {v:.3f} | {'reference (1 by definition)' if r == 'bolt' else 'Pixel 4 anchor marked fit'} |"
+                  for r, v in fitted.runtime.items()]
     machine = f"{platform.node()}: {platform.platform()}, {platform.processor() or platform.machine()}"
-    doc = DOC.format(stall=stall, table="\n".join(lines), raw="\n".join(f"| {k} | {v / 1e6:.1f} M |" for k, v in raw.items()),
-                     machine=machine, date=time.strftime("%Y-%m-%d"), minilm=_minilm(args.bundle),
-                     notes=NOTES.read_text().rstrip() if NOTES.exists() else "",
-                     runtimes=", ".join(f"{p} {version(p)}" for p in ("onnxruntime", "ai-edge-litert")))
+    doc = DOC.format(
+        table="\n".join(lines), fitted="\n".join(fit_lines), ratios="\n".join(ratio_lines),
+        median=statistics.median(held), worst=max(held), n_held=len(held),
+        ratio_median=statistics.median(ratio_errs), ratio_worst=max(ratio_errs), n_ratio=len(ratio_errs),
+        npu=NPU, raw="\n".join(f"| {k} | {v / 1e6:.1f} M |" for k, v in raw.items()),
+        params="\n".join(f"| {k} | {v / 1e6:.2f} M | {v * 4 / 1e6:.1f} MB |" for k, v in params.items()),
+        machine=machine, date=time.strftime("%Y-%m-%d"), minilm=_minilm(args.bundle),
+        notes=NOTES.read_text().rstrip() if NOTES.exists() else "",
+        runtimes=", ".join(f"{p} {version(p)}" for p in ("onnxruntime", "ai-edge-litert")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc)
-    print(f"stall_factor = {stall:.3f}; wrote {args.out}")
+    print(f"held-out median |error| {statistics.median(held):.0%} over {len(held)}; same-phone ratios median "
+          f"{statistics.median(ratio_errs):.1%}, worst {max(ratio_errs):.1%}; wrote {args.out}")
 
 
 NOTES = ROOT / "bench" / "emulated_arm_notes.md"  # findings written by hand, kept across re-renders
@@ -208,34 +330,65 @@ the artefact's own budget, counts executed instructions per class with a qemu TC
 (single thread, one warm-up, median of 3 marked inferences), and turns the counts into
 milliseconds. Every such number is labelled `estimated-emulated-arm`: it is not a measurement.
 
-## The model
+## The per-core latency model
 
-    cycles = stall_factor * (simd_mac * cpi_mac + dot * cpi_dot + load_store * cpi_ls + other * cpi_other)
-    ms     = cycles / (f1 + thread_efficiency * (f2 + ... + fN))     # the N fastest cores, GHz
+    compute_ms = stall[core] * sum(count[c] * cpi[core][c]) / (f1 + thread_efficiency * (f2 + ... + fN))
+    memory_ms  = weight_bytes / dram_bandwidth      # every layer's weights stream from DRAM once per
+                                                     # inference; shared by the threads, so it does not scale
+    ms         = runtime_factor[runtime] * (compute_ms + memory_ms)
 
-* `cpi_*`: throughput-bound cycles per instruction of the big core (devices/*.yaml cites each).
-* `thread_efficiency` = 0.8: an assumption, not measured.
-* `stall_factor` = **{stall:.3f}**: the one fitted parameter, fitted on the first anchor below and
-  shared by every profile. It absorbs memory stalls and the gap between onnxruntime (whose
-  instructions are counted) and TFLite/TensorFlow (which the anchors ran).
+* `cpi[core]`: throughput-bound cycles per instruction of each class on that core type
+  (`CORES` in mobilecomp/profile/emulated_arm/model.py cites the optimisation guide of each).
+* `stall[core]`: one fitted factor per core type (memory stalls, dependency chains, what the
+  throughput bound misses). `runtime_factor`: one per runtime, Bolt's being 1 by definition.
+* `weight_bytes`: the encoder layers' parameters x 4 bytes (x 2 in fp16); `dram_bandwidth`: the
+  SoC's peak (devices/*.yaml `dram_gbps`, cited).
+* fp16: 8 lanes per vector instead of 4, so the multiply and load/store counts and the weight
+  bytes are halved; the other instructions stay. This is a prediction, not a fitted parameter.
+* `thread_efficiency` = 0.8: an assumption. No anchor pair here isolates thread scaling (every
+  multi-thread anchor uses 4 threads), so it is not tested.
 
 Instruction classes: `simd_mac` = FP/SIMD multiply and multiply-accumulate (FMLA/FMLS, FMADD,
 MLA, SMLAL/UMLAL, SADALP/UADALP, SMULL/UMULL, FMUL, MUL); `dot` = SDOT/UDOT/USDOT/SUDOT and
 SMMLA/UMMLA; `load_store` = every load and store; `other` = everything else.
 
-## Calibration against published phone figures
+## Anchors: fit and held out
 
 Counts: random-weight fp32 ONNX exports (counts do not depend on weights), 1- and 2-layer models
-counted under `qemu-aarch64 -cpu cortex-a76` and extrapolated linearly in layers.
+counted under `qemu-aarch64 -cpu cortex-a76` (onnxruntime, 1 thread) and extrapolated linearly in
+layers. The TinyBERT of Bolt's table is taken to be TinyBERT-4L-312 (4 layers, hidden 312, FFN
+1200): Bolt names it only "tinybert", with inputs 32+32+32 (ids, mask, segments at seq 32).
 
-| anchor | profile | threads | published ms | estimated ms | error | instructions (1 thread) | source |
-|---|---|---|---|---|---|---|---|
+| anchor | phone | core | threads | precision | seq | runtime | role | published ms | estimated ms | error | memory share | instructions (1 thread, fp32) | source |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {table}
 
-The first row is the fit (0% by construction). The others are held out. What the errors mean:
-the MobileBERT rows test the clock/width scaling between profiles and the sequence-length
-scaling; the DeFormer rows ran TensorFlow (not TFLite or onnxruntime) with an unstated thread
-count, so a large error there says more about that runtime than about the model.
+**Held-out CPU anchors: median |error| {median:.0%}, worst {worst:.0%} ({n_held} anchors).**
+The DeFormer rows ran TensorFlow with threads unstated: no fitted factor exists for that runtime,
+so they are estimated with the TFLite page's factor for scale only and stay out of the fit and the
+median. The two Pixel 4 rows are both TFLite but cannot share one factor: 62 ms at seq 128 (the
+paper) and 74 ms at seq 384 (the QA page) need 3.3x the work in 1.2x the time, which no count
+model gives; they are read as two runtimes (TFLite of the paper's time vs the QA page's build), each
+fitted on its own Pixel 4 row. The Pixel 3 row is then a held-out check of the A75 and clock scaling.
+
+Fitted parameters:
+
+| parameter | value | fitted on |
+|---|---|---|
+{fitted}
+
+NPU figures are not CPU anchors and are not modelled: {npu}.
+
+## Same-phone ratios
+
+For two anchors on the same phone, the estimated ratio against the published one. The runtime
+factor cancels, so the DeFormer pair (TensorFlow) is a fair check of the model-to-model ranking.
+
+| phone | ratio | published | estimated | error | note |
+|---|---|---|---|---|---|
+{ratios}
+
+**Held-out ratios: median |error| {ratio_median:.1%}, worst {ratio_worst:.1%} ({n_ratio} pairs).**
 
 Raw counts (total instructions per inference):
 
@@ -243,9 +396,17 @@ Raw counts (total instructions per inference):
 |---|---|
 {raw}
 
+Weights per encoder layer (the memory term):
+
+| model | parameters per layer | fp32 bytes per layer |
+|---|---|---|
+{params}
+
 ## MiniLM-L6 (real weights) on emulated ARM
 
-Each format's ratio is against its own fp32 on the same device and threads.
+Each format's ratio is against its own fp32 on the same device and threads. These rows were made
+by the profile backend, which still uses each device profile's single `stall_factor` (1.166),
+not the per-core fit above.
 
 {minilm}
 
@@ -261,9 +422,13 @@ Machine: {machine} (2 shared cores), qemu-user 7.2 (Debian 12), {runtimes}; {dat
 
 ## Limits
 
-* qemu 7.2 has no Cortex-A55 or A75 model: those profiles run `cortex-a76` (same ISA features, so
-  the same kernels) and differ only in the latency model.
-* Threads beyond the big cluster use the big core's CPI; the thread scaling is an assumption.
+* The anchors are few: each fitted parameter rests on one anchor, and the held-out set is mostly
+  Bolt's TinyBERT (one runtime, two SoCs, two precisions). The A75 has no anchor of its own.
+* qemu 7.2 has no Cortex-A55 or A75 model: the counts are the A76's kernels (same ISA features,
+  so onnxruntime picks the same ones); the core type enters only through `cpi` and `stall`.
+* The counts are onnxruntime's instructions; Bolt, TFLite and TensorFlow run other kernels. The
+  runtime factor absorbs the difference per runtime, which is why an unfitted runtime is not matched.
+* Threads beyond the first use the assumed `thread_efficiency`; no anchor tests it.
 * ARM parity uses 32 of the bundle's parity sentences (evenly spaced; `arm_parity_sentences`) and
   compares the primary output only; a full set takes minutes per artefact under emulation.
 * fp16 artefacts are slow to emulate (qemu computes half precision in software): the MiniLM fp16

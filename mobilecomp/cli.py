@@ -131,25 +131,30 @@ def export_cmd(recipe_name, checkpoint, out, force, parity_text, eval_data, allo
 @click.option("--runs", default=30, show_default=True, type=click.IntRange(min=20), help="Timed runs (>= 20).")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--artefact", "artefacts", multiple=True, help="Only these artefacts (names from the manifest).")
-@click.option("--serial", help="adb: the device serial.")
-@click.option("--connect", help="adb: HOST:PORT to `adb connect` first.")
+@click.option("--serial", help="adb: device serial(s), comma-separated; profiled in parallel.")
+@click.option("--connect", help="adb: HOST:PORT[,HOST:PORT...] to `adb connect` first.")
+@click.option("--adb-server", help="adb: HOST:PORT of a remote adb server; every ready device on it (or --serial's).")
+@click.option("--stf", help="adb: a DeviceFarmer/STF URL; claims its free devices (token: $MOBILECOMP_STF_TOKEN).")
 @click.option("--runner", help="adb: benchmark_model, ort-runner, onnxruntime_perf_test or app.")
 @click.option("--resume", is_flag=True, help="Skip artefacts already measured on this device with the same "
                                              "--threads, --runs and --warmup; measure the rest one at a time, "
                                              "keeping each one's rows as it finishes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new rows as JSON.")
-def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connect, runner, resume, as_json) -> None:
+def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connect, adb_server, stf, runner,
+                resume, as_json) -> None:
     """Measure a bundle's artefacts on a device and append the rows to its results."""
     from .pipeline import bundle_summary, profile_bundle
     from .profile import ProfileOptions
+    from .report.lab import lab_table
     from .report.table import bundle_table
 
+    extra = {"serial": serial, "connect": connect, "adb_server": adb_server, "stf": stf, "runner": runner}
     rows = profile_bundle(Path(bundle), device, ProfileOptions(
-        tuple(threads), runs, warmup, tuple(artefacts), resume=resume,
-        extra={k: v for k, v in (("serial", serial), ("connect", connect), ("runner", runner)) if v}),
+        tuple(threads), runs, warmup, tuple(artefacts), resume=resume, extra={k: v for k, v in extra.items() if v}),
         log=lambda msg: click.echo(f"  {msg}", err=True))
     manifest, all_rows = bundle_summary(Path(bundle))
-    _emit(as_json, [r.to_json() for r in rows], bundle_table(manifest, all_rows))
+    lab = lab_table([r.to_json() for r in rows]) if len({r.device for r in rows}) > 1 else ""
+    _emit(as_json, [r.to_json() for r in rows], bundle_table(manifest, all_rows) + (f"\n\n{lab}" if lab else ""))
 
 
 @main.command(name="eval")

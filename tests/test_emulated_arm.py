@@ -196,6 +196,36 @@ def test_estimate_scales_with_threads_and_clock():
     assert estimate_ms(counts, p3, 4) > four  # half-width SIMD on the A75
 
 
+def test_per_core_model_every_core_core_threads_precision_and_memory():
+    from mobilecomp.profile.emulated_arm.model import CORES, Params, Workload, estimate_ms as core_ms, parts_ms
+
+    work = Workload({"simd_mac": 6e8, "dot": 0, "load_store": 2e8, "other": 2e8}, weight_bytes=18e6)
+    kirin = load_device("kirin-990-phone")
+    params = Params({core: 1.0 for core in CORES}, {"bolt": 1.0, "tflite": 2.0})
+    a76, a55 = (core_ms(work, kirin, core, 1, "bolt", params) for core in ("cortex-a76", "cortex-a55"))
+    assert a55 > 2 * a76  # half the SIMD width, one load/store pipe, a lower clock
+    assert core_ms(work, kirin, "cortex-a76", 1, "tflite", params) == pytest.approx(2 * a76)
+    compute, memory = parts_ms(work, kirin, "cortex-a76", 1, 1.0, 0.8)
+    assert memory == pytest.approx(18e6 / 34.1e9 * 1e3)  # weights once from DRAM at the SoC's peak
+    compute4, memory4 = parts_ms(work, kirin, "cortex-a76", 4, 1.0, 0.8)
+    assert memory4 == memory and compute4 < compute / 2  # threads share the compute, not the DRAM
+    half = work.at("fp16")
+    assert (half.classes["simd_mac"], half.classes["load_store"], half.classes["other"], half.weight_bytes) \
+        == (3e8, 1e8, 2e8, 9e6)
+    with pytest.raises(ConfigError, match="kirin-990-phone has 4 cortex-a55 core"):
+        core_ms(work, kirin, "cortex-a55", 5, "bolt", params)
+    with pytest.raises(ConfigError, match="runtime 'tensorflow' .*fitted: bolt, tflite"):
+        core_ms(work, kirin, "cortex-a76", 1, "tensorflow", params)
+    with pytest.raises(ConfigError, match="precision 'int4' is not modelled"):
+        work.at("int4")
+
+
+def test_every_profile_core_has_a_latency_model():
+    from mobilecomp.profile.emulated_arm.model import CORES
+
+    assert {c.core for d in all_devices() for c in d.clusters} <= set(CORES)
+
+
 def test_devices_command_lists_profiles():
     from mobilecomp.cli import main
 

@@ -1,11 +1,13 @@
 """Phone latency over adb: push each artefact once, run a benchmark program pinned to the big cores.
 
-``profile_adb`` reads the phone's device row in one shell call, pushes runner and artefacts to
+``profile_adb`` profiles every device of a lab (:mod:`.lab`: serials, a remote adb server, STF) in
+parallel, one thread each. Per device it reads the phone's device row in one shell call, pushes runner and artefacts to
 /data/local/tmp/mobilecomp/<sha256>/ (skipped when that hash is already there), runs every
 (threads, artefact) configuration in one shell call that also records the thermal zones
 before and after, pulls the runner's output and parses it into rows with provenance
-``measured-adb``. A device lost mid-run keeps the rows measured so far in results.jsonl and
-leaves a resume file, so rerunning the same command measures only what is missing.
+``measured-adb`` and device ``adb:SERIAL``. A device lost mid-run costs only its own rows: what
+every device measured is kept in results.jsonl and a resume file records, per device, what is
+done, so rerunning the same command measures only what is missing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,15 +38,81 @@ COOLDOWN_MAX_S = 180.0
 
 
 def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:
+    """Every device the options name (see :mod:`.lab`), profiled in parallel, one thread per device.
+
+    Each device's rows are its own (device ``adb:SERIAL``). A device that fails or is lost costs
+    only its rows: the others' rows and its own measured ones are appended, the resume file keeps
+    what each device finished, and one DeviceError names every failed device.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .lab import lab_devices
+
+    resume = load_resume(bundle)
+    with lab_devices(spec, options.extra, say) as adbs:
+        many = len(adbs) > 1
+        with ThreadPoolExecutor(max_workers=len(adbs), thread_name_prefix="adb-device") as pool:
+            outcomes = list(pool.map(lambda adb: _run_device(adb, bundle, manifest, options, resume, many), adbs))
+    return settle(bundle, outcomes)
+
+
+@dataclass
+class Outcome:
+    """One device's share of a lab run: its rows, the configurations it has done, its fault."""
+
+    serial: str
+    fingerprint: str | None = None
+    rows: list[ProfileRow] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
+    error: MobilecompError | None = None
+
+
+def _run_device(adb: Adb, bundle: Path, manifest: dict, options: ProfileOptions, resume: dict[str, list[str]],
+                many: bool) -> Outcome:
+    outcome = Outcome(adb.serial or "the attached device")
+    log = (lambda m: say(f"[{outcome.serial}] {m}")) if many else say
+    try:
+        profile_device(adb, bundle, manifest, options, resume, outcome, log)
+    except MobilecompError as exc:
+        outcome.error = exc
+    return outcome
+
+
+def settle(bundle: Path, outcomes: list[Outcome]) -> list[ProfileRow]:
+    """The rows when every device finished; otherwise keep every measured row and raise one line."""
+    rows = [r for o in outcomes for r in o.rows]
+    failed = [o for o in outcomes if o.error is not None]
+    if not failed:
+        drop_resume(bundle, [o.fingerprint for o in outcomes if o.fingerprint])
+        return rows
+    kept = ""
+    if rows:  # keep what was measured; the rerun resumes after it
+        from ...bundle import append_results
+
+        append_results(bundle, rows)
+        save_resume(bundle, {o.fingerprint: sorted(o.done) for o in outcomes if o.fingerprint})
+        kept = f"; {len(rows)} row(s) measured before it are in {bundle.name}/results.jsonl"
+    if len(outcomes) == 1:
+        exc = failed[0].error
+        if isinstance(exc, DeviceLost):
+            raise DeviceError(f"{exc}{kept}; reconnect the device and rerun the same command to resume") from None
+        if kept:
+            raise type(exc)(f"{exc}{kept}; rerun to resume") from None
+        raise exc
+    faults = "; ".join(f"{o.serial}: {o.error}" for o in failed)
+    raise DeviceError(f"{len(failed)} of {len(outcomes)} adb devices failed ({faults}){kept}; the other devices' "
+                      "rows are complete; reconnect the failed ones and rerun the same command to resume")
+
+
+def profile_device(adb: Adb, bundle: Path, manifest: dict, options: ProfileOptions, resume: dict[str, list[str]],
+                   outcome: Outcome, say) -> None:
+    """One device: its row, push, run every configuration; rows and done keys land in ``outcome``."""
     extra = options.extra
-    serial = extra.get("serial") or (spec.split(":", 1)[1] if ":" in spec else None)
-    adb = Adb(serial=serial, port=extra.get("adb_port"))
-    if extra.get("connect"):
-        adb.connect(extra["connect"])
-    serial = adb.ensure_device()
+    serial = outcome.serial = adb.ensure_device()
     state = read_state(adb)
     info = state.info(serial)
     info.extra["adb"] = adb.version()
+    info.extra["adb_server"] = adb.server
     say(device_line(info, state))
 
     if extra.get("runner") == "app":
@@ -51,13 +120,14 @@ def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions
 
         artefacts = [a for a in selected(manifest, options) if a["format"] in ("onnx", "tflite")]
         threads_list = options.threads or tuple(dict.fromkeys((1, big_core_count(state.cores))))
-        return profile_app(adb, bundle, manifest, artefacts, threads_list, options, state.android,
-                           REMOTE_ROOT, say)
+        outcome.rows = profile_app(adb, bundle, manifest, artefacts, threads_list, options, state.android,
+                                   REMOTE_ROOT, say)
+        return
     choice, path = parse_choice(extra.get("runner"))
     formats = {RUNNERS[choice]} if choice else set(DEFAULT_FOR_FORMAT)
     artefacts = [a for a in selected(manifest, options) if a["format"] in formats]
     if not artefacts:
-        return []
+        return
     platform = platform_of(state)
     runners, problems = {}, []
     for fmt in sorted({a["format"] for a in artefacts}):
@@ -82,7 +152,7 @@ def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions
         say(f"runner: {runner.name} ({runner.platform}, sha256 {runner.sha256[:12]})")
     artefacts = [a for a in artefacts if a["format"] in runners]
     if not artefacts:
-        return []
+        return
 
     with np.load(bundle / "inputs" / "profile.npz") as data:
         feed = {k: data[k] for k in data.files if k in manifest["model"].get("inputs", data.files)}
@@ -90,47 +160,28 @@ def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions
     vocab = vocab_size(bundle, manifest)
     threads_list = options.threads or tuple(dict.fromkeys((1, big_core_count(state.cores))))
 
-    fingerprint = f"{serial}|{state.props.get('ro.build.fingerprint', '')}|{options.runs}|{options.warmup}"
-    done = load_resume(bundle, fingerprint)
-    rows: list[ProfileRow] = []
-    done_now: list[str] = []
-    try:
-        check_space(state, artefacts, runners, bundle)
-        remote_runner = {fmt: push_runner(adb, r) for fmt, r in runners.items()}
-        with tempfile.TemporaryDirectory(prefix="mobilecomp-adb-") as tmp:
-            remote_art = {a["name"]: push_artefact(adb, bundle, a, feed, runners[a["format"]], Path(tmp))
-                          for a in artefacts}
-            for threads in threads_list:
-                cpus = big_cores(state.cores, threads)
-                for art in artefacts:
-                    runner = runners[art["format"]]
-                    key = f"{art['sha256']}:{runner.name}:{threads}"
-                    if key in done:
-                        continue
-                    waited = cool_down(adb, extra)
-                    stats, thermal = run_one(adb, runner, remote_runner[art["format"]], remote_art[art["name"]],
-                                             art, threads, cpus, options, feed, vocab, Path(tmp), extra)
-                    say(f"{art['name']} {threads}t on cpus {cpus or 'any'}: p50 {stats.get('p50', stats['mean']):.2f} ms "
-                        f"(mean {stats['mean']:.2f} ms, {stats.get('n', '?')} runs)")
-                    rows.append(make_row(manifest, art, runner, stats, thermal, info, threads, seq_len,
-                                         batch, cpus, waited))
-                    done_now.append(key)
-    except MobilecompError as exc:
-        if rows:  # keep what was measured; the rerun resumes after it
-            from ...bundle import append_results
-
-            append_results(bundle, rows)
-            save_resume(bundle, fingerprint, sorted(done | set(done_now)))
-            kept = f"; {len(rows)} row(s) measured before it are in {bundle.name}/results.jsonl"
-        else:
-            kept = ""
-        if isinstance(exc, DeviceLost):
-            raise DeviceError(f"{exc}{kept}; reconnect the device and rerun the same command to resume") from None
-        if kept:
-            raise type(exc)(f"{exc}{kept}; rerun to resume") from None
-        raise
-    (bundle / RESUME).unlink(missing_ok=True)
-    return rows
+    outcome.fingerprint = f"{serial}|{state.props.get('ro.build.fingerprint', '')}|{options.runs}|{options.warmup}"
+    outcome.done = set(resume.get(outcome.fingerprint, []))
+    check_space(state, artefacts, runners, bundle)
+    remote_runner = {fmt: push_runner(adb, r) for fmt, r in runners.items()}
+    with tempfile.TemporaryDirectory(prefix="mobilecomp-adb-") as tmp:
+        remote_art = {a["name"]: push_artefact(adb, bundle, a, feed, runners[a["format"]], Path(tmp))
+                      for a in artefacts}
+        for threads in threads_list:
+            cpus = big_cores(state.cores, threads)
+            for art in artefacts:
+                runner = runners[art["format"]]
+                key = f"{art['sha256']}:{runner.name}:{threads}"
+                if key in outcome.done:
+                    continue
+                waited = cool_down(adb, extra)
+                stats, thermal = run_one(adb, runner, remote_runner[art["format"]], remote_art[art["name"]],
+                                         art, threads, cpus, options, feed, vocab, Path(tmp), extra)
+                say(f"{art['name']} {threads}t on cpus {cpus or 'any'}: p50 {stats.get('p50', stats['mean']):.2f} ms "
+                    f"(mean {stats['mean']:.2f} ms, {stats.get('n', '?')} runs)")
+                outcome.rows.append(make_row(manifest, art, runner, stats, thermal, info, threads, seq_len,
+                                             batch, cpus, waited))
+                outcome.done.add(key)
 
 
 def say(message: str) -> None:
@@ -285,7 +336,7 @@ def make_row(manifest: dict, art: dict, runner: Runner, stats: dict, thermal: di
     describe["samples"] = "every run" if samples else "summary only (mean)"
     return ProfileRow(
         artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
-        variant=art["variant"], device="adb", provenance="measured-adb", threads=threads, seq_len=seq_len,
+        variant=art["variant"], device=info.name, provenance="measured-adb", threads=threads, seq_len=seq_len,
         batch=batch, latency_ms=latency, cpu_ms=None, device_info=info, runner=describe,
         label=manifest["checkpoint"].get("label"),
         timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -298,16 +349,25 @@ def make_row(manifest: dict, art: dict, runner: Runner, stats: dict, thermal: di
 # ---- resume -------------------------------------------------------------------------------------
 
 
-def load_resume(bundle: Path, fingerprint: str) -> set[str]:
+def load_resume(bundle: Path) -> dict[str, list[str]]:
+    """Done configurations per device fingerprint (serial, build, runs, warm-up)."""
     path = bundle / RESUME
-    if not path.exists():
-        return set()
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text()) if path.exists() else {}
     except json.JSONDecodeError:
-        return set()
-    return set(data.get("done", [])) if data.get("fingerprint") == fingerprint else set()
+        return {}
+    devices = data.get("devices") if isinstance(data, dict) else None
+    return devices if isinstance(devices, dict) else {}
 
 
-def save_resume(bundle: Path, fingerprint: str, done: list[str]) -> None:
-    (bundle / RESUME).write_text(json.dumps({"fingerprint": fingerprint, "done": done}, indent=1) + "\n")
+def save_resume(bundle: Path, done: dict[str, list[str]]) -> None:
+    (bundle / RESUME).write_text(json.dumps({"devices": {**load_resume(bundle), **done}}, indent=1) + "\n")
+
+
+def drop_resume(bundle: Path, fingerprints: list[str]) -> None:
+    """Forget the devices that finished; the file goes when no device is left in it."""
+    left = {k: v for k, v in load_resume(bundle).items() if k not in fingerprints}
+    if left:
+        (bundle / RESUME).write_text(json.dumps({"devices": left}, indent=1) + "\n")
+    else:
+        (bundle / RESUME).unlink(missing_ok=True)

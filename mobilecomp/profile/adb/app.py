@@ -45,9 +45,9 @@ def profile_app(adb: Adb, bundle: Path, manifest: dict, artefacts: list[dict], t
             say(f"{art['name']} {threads}t via the app: p50 {result['summary']['p50']:.2f} ms")
             rows.append(ProfileRow(
                 artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
-                variant=art["variant"], device="adb", provenance="measured-adb", threads=threads,
+                variant=art["variant"], device=f"adb:{adb.serial}", provenance="measured-adb", threads=threads,
                 seq_len=result["seq_len"], batch=result["batch"], latency_ms=latency(result), cpu_ms=None,
-                device_info=device_info(result, adb.serial), runner={**result["runner"], "via": "app"},
+                device_info=device_info(result, f"adb:{adb.serial}"), runner={**result["runner"], "via": "app"},
                 label=manifest["checkpoint"].get("label"),
                 timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 extra={"measured_by": "app", "app": result["app"], "remote_result": f"{RESULTS_DIR}/{out}"}))

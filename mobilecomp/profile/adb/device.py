@@ -86,7 +86,7 @@ class PhoneState:
         release, sdk = p.get("ro.build.version.release"), p.get("ro.build.version.sdk")
         os_name = f"Android {release} (SDK {sdk})" if release else self.machine
         return DeviceInfo(
-            name="adb", kind="adb", cpu=cpu_summary(self.cpu_parts) or self.machine, cores=len(self.cores) or len(self.cpu_parts),
+            name=f"adb:{serial}", kind="adb", cpu=cpu_summary(self.cpu_parts) or self.machine, cores=len(self.cores) or len(self.cpu_parts),
             os=os_name, manufacturer=p.get("ro.product.manufacturer"), model=p.get("ro.product.model"),
             soc=soc, accelerator=None,
             extra={"serial": serial, "abi": self.abi, "fingerprint": p.get("ro.build.fingerprint"),

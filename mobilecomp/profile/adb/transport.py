@@ -53,31 +53,51 @@ def adb_binary() -> str:
 
 
 class Adb:
-    """One device behind one adb server (``port``: the server's; 5037 unless told)."""
+    """One device behind one adb server (``port``: the server's; 5037 unless told; ``host``: a remote
+    server's address, as `adb -H HOST -P PORT` takes it, else the local server)."""
 
-    def __init__(self, serial: str | None = None, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(self, serial: str | None = None, port: int | None = None, binary: str | None = None,
+                 host: str | None = None) -> None:
         self.binary = binary or adb_binary()
         self.port = int(port or os.environ.get("MOBILECOMP_ADB_PORT") or 5037)
+        self.host = host
         self.serial = serial
         self.shell_v2 = True
 
-    def _base(self) -> list[str]:
-        base = [self.binary, "-P", str(self.port)]
-        return base + (["-s", self.serial] if self.serial else [])
+    @property
+    def server(self) -> str:
+        """The adb server's address, as the messages name it."""
+        return f"{self.host or 'localhost'}:{self.port}"
+
+    @property
+    def cli(self) -> str:
+        """The adb command line that reaches this server, for the messages: `adb -H HOST -P PORT`."""
+        return " ".join(["adb"] + self._server_args()[1:])
+
+    def _server_args(self) -> list[str]:
+        return [self.binary] + (["-H", self.host] if self.host else []) + ["-P", str(self.port)]
 
     def run(self, *args: str, timeout: float = 60, device: bool = True) -> Result:
-        cmd = (self._base() if device else [self.binary, "-P", str(self.port)]) + list(args)
+        serial = ["-s", self.serial] if device and self.serial else []
+        cmd = self._server_args() + serial + list(args)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                   errors="replace", stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise DeviceLost(f"adb {' '.join(args[:2])} gave no answer in {timeout:.0f} s; is the device "
-                             f"still attached (`adb -P {self.port} devices`)?") from None
+                             f"still attached (`{self.cli} devices`)?") from None
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     # ---- finding the device ---------------------------------------------------------------
 
     def start_server(self) -> None:
+        """Starts the local server; a remote one (``host``) must already run: it is only asked."""
+        if self.host:
+            res = self.run("devices", device=False, timeout=30)
+            if res.rc != 0:
+                raise DeviceError(f"adb server {self.server} did not answer ({_last(res.err or res.out)}); start "
+                                  f"it there with `adb -a -P {self.port} nodaemon server` or fix --adb-server")
+            return
         res = self.run("start-server", device=False, timeout=30)
         if res.rc != 0:
             raise DeviceError(f"adb server on port {self.port} did not start: {_last(res.err or res.out)}")
@@ -129,8 +149,8 @@ class Adb:
             raise DeviceError(f"adb device {self.serial} is unauthorized; unlock the phone and accept the "
                               "'Allow USB debugging' prompt (revoke and replug if none shows)")
         if state in ("offline", "connecting", "authorizing"):
-            raise DeviceError(f"adb device {self.serial} is {state}; replug it or run `adb -P {self.port} "
-                              f"reconnect`, then retry")
+            raise DeviceError(f"adb device {self.serial} is {state}; replug it or run "
+                              f"`{self.cli} reconnect`, then retry")
         if state != "device":
             raise DeviceError(f"adb device {self.serial} is in state '{state}', not 'device'; boot it to Android")
         features = self.run("features", timeout=30)
