@@ -135,6 +135,12 @@ def test_host_rows_name_the_flags_and_kernel_that_shaped_them(tiny_bundle, tmp_p
         assert row.runner["int8_kernel"] == host.u8s8_kernel
         assert row.runner["session_config"] == (EXACT_INT8 if host.default_session_saturates else {})
         assert ("default_session" in row.extra) == (host.default_session_saturates and row.variant != "fp32")
+    # the models x devices report names the machine and int8 kernel behind each column
+    from mobilecomp.report.compare import write_report
+
+    write_report([str(bundle)], tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert f"- host 1T: {host.cpu} (int8: {host.u8s8_kernel}" in report
 
 
 def test_manifest_says_which_session_judged_parity(tiny_bundle):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BundleError
-from .table import markdown
+from .table import int8_path, markdown
 
 PAPER_DEFORMER = [  # DeFormer Table 3 (seconds, SQuAD): BERT-base, Decomp-BERT-base
     ("Intel i9-7900X CPU, batch 32", 5.90, 1.66),
@@ -138,7 +138,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
             "p50_ms": row["latency_ms"]["p50"], "provenance": row["provenance"],
             "runner": f"{row['runner'].get('name')} {row['runner'].get('version')}",
             "device_cpu": row["device_info"].get("cpu"), "accelerator": row["device_info"].get("accelerator"),
-            "seq_len": row["seq_len"], "batch": row["batch"]}
+            "int8": int8_path(row), "seq_len": row["seq_len"], "batch": row["batch"]}
     columns = sorted({c for r in rows.values() for c in r.cells})
     comparisons = [deformer_comparison(m, r) for m, r in deformers]
     return sorted(rows.values(), key=lambda r: (r.model, r.artefact)), comparisons, columns
@@ -211,6 +211,10 @@ def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], co
             out.append("")
             out.append(f"Counted FLOPs speed-up per query: {comp['flops_speedup']:.2f}x "
                        "(paper Table 1, SQuAD: 3.2x)")
+    machines = sorted({(column, cell["device_cpu"], cell.get("int8") or "") for r in rows
+                       for column, cell in r.cells.items()})
+    out += ["", "Columns' machines:"] + [f"- {column}: {cpu}" + (f" ({int8})" if int8 else "")
+                                          for column, cpu, int8 in machines]
     out += ["", f"Pareto plot: pareto.png (x = latency, y = {y}, marker area = model size)."]
     return "\n".join(out) + "\n"
 

@@ -75,21 +75,22 @@ def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                    "is right, not how quantisation treats real weights)")
     out.append(markdown(body, header))
     provenances = sorted({(r["device"], r["provenance"], r["device_info"]["cpu"], r["runner"]["name"],
-                           r["runner"]["version"], _int8_path(r)) for r in latest.values()})
+                           r["runner"]["version"], int8_path(r)) for r in latest.values()})
     for dev, prov, cpu, runner, version, int8 in provenances:
-        out.append(f"latency on {dev}: {prov}, {cpu}, {runner} {version}{int8}, batch 1, median of the runs")
+        out.append(f"latency on {dev}: {prov}, {cpu}, {runner} {version}{f' ({int8})' if int8 else ''}, "
+                   "batch 1, median of the runs")
     out += [_default_session_line(r) for r in latest.values() if r.get("extra", {}).get("default_session")]
     return "\n".join(out)
 
 
-def _int8_path(row: dict[str, Any]) -> str:
+def int8_path(row: dict[str, Any]) -> str:
     """The int8 kernel and session mode behind a host onnxruntime row, and the CPU flags that chose it."""
     kernel = row["runner"].get("int8_kernel")
     if not kernel:
         return ""
     flags = ", ".join(row["device_info"].get("extra", {}).get("isa", [])) or "none"
     mode = "exact mode (session.x64quantprecision=1)" if row["runner"].get("session_config") else "default session"
-    return f" (int8: {kernel}, {mode}; flags: {flags})"
+    return f"int8: {kernel}, {mode}; flags: {flags}"
 
 
 def _default_session_line(row: dict[str, Any]) -> str:
