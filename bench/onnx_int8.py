@@ -320,10 +320,13 @@ def verdict_lines(res: dict) -> list[str]:
     out.append(f"- onnx-int8-smooth in exact mode: cos_min {smooth:.4f} on the full corpus "
                f"({'>=' if smooth >= 0.995 else '<'} 0.995).")
     if avx2:
+        gaps = {m: abs(v["exact"]["cos_min"] - host["subset"][m]["exact"]["cos_min"]) for m, v in avx2["cos"].items()}
+        worst = max(gaps, key=gaps.get)
         diffs = {m: v["exact"] for m, v in avx2["max_abs_vs_host_exact"].items()}
-        worst = max(diffs, key=diffs.get)
-        out.append(f"- Exact mode on the emulated AVX2 host against exact mode here: largest embedding difference "
-                   f"{diffs[worst]:.2e} ({worst}); the verdicts cannot depend on which x86 host ran them.")
+        out.append(f"- Exact mode on the emulated AVX2 host against exact mode here: cos_min differs by at most "
+                   f"{gaps[worst]:.4f} ({worst}). The embeddings are not bit-identical (largest difference "
+                   f"{max(diffs.values()):.2e}): the fp32 kernels differ by ISA, so dynamic quantisation rounds a "
+                   "few activations the other way, as on ARM. The integer products are exact on both.")
         hurt = [f"{m} {v['default']['cos_min']:.4f}" for m, v in avx2["cos"].items()
                 if v["default"]["cos_min"] < v["exact"]["cos_min"] - 1e-3]
         out.append("- The emulated AVX2 host's default session loses more than 0.001 cos_min on: "
