@@ -51,8 +51,9 @@ def _host_session(picked: dict, rows: list) -> dict:
            f"this CPU's default int8 kernel, {row.runner['int8_kernel']}, is not exact integer math")
     default = row.extra.get("default_session")
     if default:
-        why += (f" (default session: cos_min {default['cos_min']:.4f}, "
-                f"{'within' if default['passed'] else 'over'} budget, p50 {default['latency_ms']['p50']:.4g} ms)")
+        parity = default["parity"]
+        why += (f" (default session: cos_min {parity['cos_min']:.4f}, "
+                f"{'within' if parity['passed'] else 'over'} budget, p50 {default['latency_ms']['p50']:.4g} ms)")
     return {"session_config": row.runner["session_config"], "why": picked["why"] + why}
 
 

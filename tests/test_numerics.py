@@ -118,7 +118,7 @@ def test_target_host_on_an_avx2_host_times_exact_mode_and_shows_the_default(tiny
     assert int8["runner"]["session_config"] == EXACT_INT8
     default = int8["extra"]["default_session"]
     assert default["parity"]["sentences"] == manifest["parity_corpus"]["sentences"]
-    assert 0 < default["cos_min"] <= 1 and default["latency_ms"]["n"] == 3
+    assert 0 < default["parity"]["cos_min"] <= 1 and default["latency_ms"]["n"] == 3
     assert "default_session" not in rows["onnx-fp32"]["extra"]  # no integer kernels in it
 
 

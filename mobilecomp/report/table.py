@@ -94,8 +94,9 @@ def int8_path(row: dict[str, Any]) -> str:
 
 
 def _default_session_line(row: dict[str, Any]) -> str:
-    check = row["extra"]["default_session"]
+    default = row["extra"]["default_session"]
+    check = default["parity"]
     verdict = "pass" if check["passed"] else "FAIL: " + "; ".join(check["failures"])
     return (f"{row['artefact']} on {row['device']} {row['threads']}t with onnxruntime's default session: "
-            f"cos_min {check['cos_min']:.4f} ({verdict}), p50 {check['latency_ms']['p50']:.2f} ms; "
-            f"the table times exact mode: the default int8 kernel here, {check['kernel']}, is not exact")
+            f"cos_min {check['cos_min']:.4f} ({verdict}), p50 {default['latency_ms']['p50']:.2f} ms; "
+            f"the table times exact mode: the default int8 kernel here, {row['runner']['int8_kernel']}, is not exact")
