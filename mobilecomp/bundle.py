@@ -46,9 +46,11 @@ class BundleWriter:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{self.out.name}-", dir=self.out.parent))
         return self.tmp
 
-    def commit(self, manifest: Manifest) -> None:
+    def commit(self, manifest: Manifest | None) -> None:
+        """Rename the finished directory into place (with the bundle's manifest, if one is given)."""
         assert self.tmp is not None
-        (self.tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+        if manifest is not None:
+            (self.tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
         old = None
         if self.out.exists():  # --force: keep the old bundle until the new one is in place
             old = self.out.with_name(f"{PARTIAL_PREFIX}old-{self.out.name}-{os.getpid()}")

@@ -123,6 +123,28 @@ def export_cmd(recipe_name, checkpoint, out, force, parity_text, eval_data, allo
                            f"{result.bundle}/manifest.json); pass --allow-fail to accept")
 
 
+@main.command(name="compress")
+@click.option("--recipe", "recipe_name", required=True, help="A recipe with a compress section (a student).")
+@click.option("--out", type=click.Path(), help="Student directory [default: the recipe's checkpoint.path].")
+@click.option("--budget-s", type=click.FloatRange(min=1), help="Training time cap, replacing compress.budget_s.")
+@click.option("--limit", default=0, type=click.IntRange(min=0), help="Train and test on the first N examples only.")
+@click.option("--force", is_flag=True, help="Replace an existing student directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the student's card as JSON.")
+def compress_cmd(recipe_name, out, budget_s, limit, force, as_json) -> None:
+    """Train a recipe's student from its fine-tuned teacher (a Hugging Face directory)."""
+    from .compress import compress
+    from .recipe import load_recipe
+
+    result = compress(load_recipe(recipe_name), Path(out) if out else None, force=force, budget_s=budget_s,
+                      limit=limit, log=lambda msg: click.echo(f"  {msg}", err=True))
+    card = result.card
+    _emit(as_json, card, f"student: {result.directory}\n{card['method']} ({card['paper']}): "
+                         f"{card['params'] / 1e6:.2f}M params, held-out accuracy {card['test_accuracy']:.2f}% "
+                         f"(teacher {card['teacher']['test_accuracy']:.2f}%, drop {card['drop_points']:+.2f} "
+                         f"points), trained {card['train_seconds']:.0f} s\n"
+                         f"next: mobilecomp export --recipe {card['recipe']} --eval-data models/polarity/test.tsv")
+
+
 @main.command(name="profile")
 @click.argument("bundle", type=click.Path())
 @click.option("--device", default="host", show_default=True,

@@ -33,6 +33,9 @@ def load_recipe(name_or_path: str, recipes_dir: Path = RECIPES_DIR) -> Recipe:
         # A relative checkpoint path is relative to the recipe file, wherever it is run from.
         absolute = str((path.parent / recipe.checkpoint.path).resolve())
         recipe = replace(recipe, checkpoint=replace(recipe.checkpoint, path=absolute))
+    if recipe.compress is not None and not Path(recipe.compress.teacher).expanduser().is_absolute():
+        teacher = str((path.parent / recipe.compress.teacher).resolve())
+        recipe = replace(recipe, compress=replace(recipe.compress, teacher=teacher))
     if recipe.name != path.stem:
         raise ConfigError(f"{path}: name '{recipe.name}' must match the file name '{path.stem}'")
     check_names(recipe, str(path))
@@ -66,6 +69,13 @@ def check_names(recipe: Recipe, where: str) -> None:
     if "fp32" not in recipe.variants:
         raise ConfigError(f"{where}: variants must include fp32 (the other variants start from it)")
     check_seed_fields(recipe, where)
+    if recipe.compress is not None:
+        from .compress import method_options
+
+        method_options(recipe.compress, where)
+        if recipe.checkpoint.source != "hf-dir" or not recipe.checkpoint.path:
+            raise ConfigError(f"{where}: a compress section needs checkpoint.source hf-dir with a path "
+                              "(where the student is written)")
 
 
 def check_seed_fields(recipe: Recipe, where: str) -> None:

@@ -97,6 +97,23 @@ def pang_lee() -> list[tuple[str, int]]:
     return rows
 
 
+POLARITY_TRAIN = 3200  # of the 4,000 snippets; the other 800 are the held-out test split
+
+
+def polarity_split(seed: int = 0) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(train, test) of Pang & Lee polarity: one fixed shuffle, 3,200 / 800."""
+    rows = pang_lee()
+    random.Random(seed).shuffle(rows)
+    return rows[:POLARITY_TRAIN], rows[POLARITY_TRAIN:]
+
+
+def distillation_corpus() -> Corpus:
+    """Unlabelled OANC text for distillation: every sentence not in the parity or calibration sets."""
+    held = set(_splits()[0]) | set(_splits()[1])
+    return Corpus("oanc-distillation", tuple(s for s in dict.fromkeys(oanc_sentences())
+                                             if s not in held and len(s.split()) >= 4))
+
+
 @functools.cache
 def _splits() -> tuple[list[str], list[str]]:
     """Disjoint parity and calibration sets with short, medium and long sentences in equal shares."""

@@ -68,6 +68,30 @@ class DecomposeSpec:
 
 
 @dataclass(frozen=True)
+class CompressSpec:
+    """The compression stage (mobilecomp/compress/): how this recipe's student is trained from a
+    real fine-tuned teacher. ``mobilecomp compress`` writes it to checkpoint.path."""
+
+    method: str  # one of compress.METHODS
+    teacher: str  # Hugging Face directory of the fine-tuned teacher (relative: to the recipe)
+    options: dict[str, Any] = field(default_factory=dict)  # the method's own fields (its Options)
+    seed: int = 0
+    budget_s: float = 240.0  # wall-clock cap on all training phases together
+    epochs: int = 4  # task epochs planned; the budget may stop training earlier
+    lr: float = 1e-4
+    batch: int = 32
+    max_len: int = 64  # tokens per training sentence (the polarity snippets are shorter)
+    temperature: float = 2.0  # distillation softmax temperature
+    alpha: float = 0.7  # weight of the distillation term against the hard-label loss
+
+    def __post_init__(self) -> None:
+        if self.budget_s <= 0 or self.epochs < 1 or self.batch < 1 or self.max_len < 8:
+            raise ValueError("compress.budget_s, epochs, batch must be positive and max_len >= 8")
+        if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
+            raise ValueError("compress.alpha must be in 0..1 and temperature positive")
+
+
+@dataclass(frozen=True)
 class Recipe:
     """One compression system taken through export, quantisation, verification and profiling."""
 
@@ -85,6 +109,7 @@ class Recipe:
     max_accuracy_drop: float | None = None  # points of task accuracy an artefact may lose
     prune: PruneSpec | None = None  # unstructured pruning before export
     decompose: DecomposeSpec | None = None  # DeFormer: passage and question graphs
+    compress: CompressSpec | None = None  # how the student in checkpoint.path is trained
 
     def __post_init__(self) -> None:
         if self.seq_len < 8 or self.seq_len > 512:

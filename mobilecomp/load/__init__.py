@@ -21,8 +21,17 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 SIZE_FIELDS = ("_size", "_layers", "_heads", "_embeddings", "_networks")
 
 
+def quiet_transformers() -> None:
+    """Import transformers' model code with its import-time chatter (torchao's missing CUDA
+    kernels, torch's pytree notices) kept off the terminal."""
+    from ..litert import import_quietly
+
+    import_quietly("transformers.modeling_utils")
+
+
 def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
     """The recipe's model; ``checkpoint`` (a local directory) replaces the recipe's weights."""
+    quiet_transformers()
     spec = recipe.checkpoint
     arch = ARCHITECTURES[spec.architecture]
     if checkpoint is not None:

@@ -1,0 +1,185 @@
+"""Stage 0: the compression stage. Trains a recipe's student from its real fine-tuned teacher and
+writes it as a Hugging Face directory, which export then loads like any user's checkpoint.
+
+One registered method a file (pkd, magnitude, rpp, deformer, wrs, dualtrain). Each declares an
+``Options`` dataclass (the recipe's compress.options, validated by name) and ``run(ctx, options)``
+returning a Student. Every run is seeded, bounded by compress.budget_s, shows progress with an
+ETA, and leaves its loss log (train_log.jsonl) and card (mobilecomp_compress.json) beside the
+weights.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+from ..bundle import BundleWriter
+from ..errors import CheckpointError, ConfigError
+from ..schema import from_dict, to_dict
+from ..types import CompressSpec, Recipe
+from . import deformer, dualtrain, magnitude, pkd, rpp, wrs
+from .data import TaskData, TeacherOutputs, accuracy, batches, task_data, teacher_outputs
+from .train import Trainer
+
+CARD = "mobilecomp_compress.json"
+LOSS_LOG = "train_log.jsonl"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    options: type  # the dataclass of compress.options
+    run: Callable  # run(ctx, options) -> Student
+    paper: str
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("pkd", pkd.Options, pkd.run, pkd.PAPER),
+    Method("magnitude", magnitude.Options, magnitude.run, magnitude.PAPER),
+    Method("rpp", rpp.Options, rpp.run, rpp.PAPER),
+    Method("deformer", deformer.Options, deformer.run, deformer.PAPER),
+    Method("wrs", wrs.Options, wrs.run, wrs.PAPER),
+    Method("dualtrain", dualtrain.Options, dualtrain.run, dualtrain.PAPER),
+)}
+
+
+@dataclass
+class Student:
+    """What a method hands back: a transformers classifier, its tokenizer, and the method's facts."""
+
+    model: Any
+    tokenizer: Any
+    details: dict[str, Any] = field(default_factory=dict)
+    forward: Callable | None = None  # logits from a tokenised batch when the plain forward is not the model
+
+
+@dataclass
+class CompressContext:
+    """Everything a method may use: the spec, the teacher, the data and the shared trainer."""
+
+    recipe: Recipe
+    spec: CompressSpec
+    teacher: Any  # transformers BertForSequenceClassification, eval mode, frozen
+    teacher_tokenizer: Any
+    teacher_sha: str
+    data: TaskData
+    trainer: Trainer
+    log: Callable[[str], None]
+
+    @cached_property
+    def train_targets(self) -> TeacherOutputs:
+        return teacher_outputs(self.teacher, self.teacher_tokenizer, [t for t, _ in self.data.train],
+                               self.spec.max_len, self.teacher_sha, self.log)
+
+    @cached_property
+    def unlabelled_targets(self) -> TeacherOutputs:
+        return teacher_outputs(self.teacher, self.teacher_tokenizer, self.data.unlabelled, self.spec.max_len,
+                               self.teacher_sha, self.log)
+
+    def task_batches(self, tokenizer):
+        return batches([t for t, _ in self.data.train], [y for _, y in self.data.train], self.train_targets,
+                       tokenizer, self.spec.batch, self.spec.max_len, self.spec.seed)
+
+    def unlabelled_batches(self, tokenizer):
+        return batches(self.data.unlabelled, None, self.unlabelled_targets, tokenizer, self.spec.batch,
+                       self.spec.max_len, self.spec.seed)
+
+
+@dataclass
+class CompressResult:
+    directory: Path
+    card: dict[str, Any]
+
+
+def method_options(spec: CompressSpec, where: str):
+    if spec.method not in METHODS:
+        raise ConfigError(f"{where}: compress.method '{spec.method}' is unknown (known: {', '.join(METHODS)})")
+    return from_dict(METHODS[spec.method].options, dict(spec.options), f"{where}: compress.options")
+
+
+def compress(recipe: Recipe, out: Path | None = None, force: bool = False, budget_s: float | None = None,
+             limit: int = 0, log: Callable[[str], None] = lambda msg: None) -> CompressResult:
+    """Train ``recipe``'s student and write it to ``out`` (default: the recipe's checkpoint.path).
+    ``budget_s`` replaces compress.budget_s; ``limit`` trains and tests on the first N examples."""
+    import numpy as np
+    import torch
+
+    spec = recipe.compress
+    if spec is None:
+        raise ConfigError(f"recipe {recipe.name} has no compress section (recipes with one: "
+                          f"`mobilecomp recipes` lists them as students)")
+    options = method_options(spec, f"recipe {recipe.name}")
+    if budget_s is not None:
+        spec = replace(spec, budget_s=budget_s)
+    out = Path(out or recipe.checkpoint.path)
+    writer = BundleWriter(out, force)  # refuses an existing directory before any work
+    teacher, teacher_tokenizer, teacher_sha = _teacher(Path(spec.teacher))
+    random.seed(spec.seed)
+    np.random.seed(spec.seed)
+    torch.manual_seed(spec.seed)
+    data = task_data(limit)
+    started = time.time()
+    with writer as tmp:
+        trainer = Trainer(tmp / LOSS_LOG, time.monotonic() + spec.budget_s, log)
+        ctx = CompressContext(recipe, spec, teacher, teacher_tokenizer, teacher_sha, data, trainer, log)
+        log(f"{spec.method}: {METHODS[spec.method].paper}; budget {spec.budget_s:.0f} s, seed {spec.seed}")
+        student = METHODS[spec.method].run(ctx, options)
+        seconds = time.time() - started
+        student.model.eval()
+        student_accuracy = accuracy(student.model, student.tokenizer, data.test, spec.max_len, student.forward)
+        teacher_accuracy = accuracy(teacher, teacher_tokenizer, data.test, spec.max_len)
+        log(f"held-out accuracy: student {student_accuracy:.2f}%, teacher {teacher_accuracy:.2f}%")
+        _save(student, tmp)
+        card = {"recipe": recipe.name, "method": spec.method, "paper": METHODS[spec.method].paper,
+                "options": to_dict(options), "compress": to_dict(spec),
+                "teacher": {"path": str(spec.teacher), "sha256": teacher_sha,
+                            "params": sum(p.numel() for p in teacher.parameters()),
+                            "test_accuracy": teacher_accuracy},
+                "params": sum(p.numel() for p in student.model.parameters()),
+                "test_accuracy": student_accuracy, "drop_points": teacher_accuracy - student_accuracy,
+                "data": data.describe(), "phases": [p.to_json() for p in trainer.phases],
+                "train_seconds": round(seconds, 1), "details": student.details, "limit": limit}
+        (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
+        writer.commit(None)
+    return CompressResult(out, card)
+
+
+def _teacher(directory: Path):
+    """The fine-tuned teacher: a safetensors classifier directory (never a pickle)."""
+    from ..load import quiet_transformers
+
+    quiet_transformers()
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    from ..load.checkpoints import files_sha256, weight_files
+
+    if not (directory / "config.json").is_file():
+        raise CheckpointError(f"{directory}: no teacher here (compress.teacher must be a fine-tuned classifier "
+                              "directory; make it with examples/finetune_polarity.py)")
+    files = weight_files(directory)
+    if files[0].suffix != ".safetensors":
+        raise CheckpointError(f"{files[0]}: a teacher must be safetensors; re-save it with save_pretrained")
+    model = BertForSequenceClassification.from_pretrained(directory, local_files_only=True,
+                                                          attn_implementation="eager").eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    return model, AutoTokenizer.from_pretrained(directory, local_files_only=True), files_sha256(files)
+
+
+def _save(student: Student, directory: Path) -> None:
+    """Standard Hugging Face layout: config.json, model.safetensors, tokenizer files."""
+    model = student.model
+    for param in model.parameters():  # safetensors refuses shared or non-contiguous storage
+        param.data = param.data.contiguous()
+    model.save_pretrained(directory, safe_serialization=True)
+    student.tokenizer.save_pretrained(directory)
+    source = Path(getattr(student.tokenizer, "name_or_path", "") or "")
+    for name in ("vocab.txt", "special_tokens_map.json"):  # transformers 5 writes only tokenizer.json
+        if not (directory / name).exists() and (source / name).is_file():
+            shutil.copyfile(source / name, directory / name)

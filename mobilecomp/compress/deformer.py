@@ -1,0 +1,49 @@
+"""DeFormer (Cao et al., 2020), single-sentence form: the teacher fine-tuned with its lower layers
+decomposed. Polarity has one sentence, not a question and a passage, so the nearest form splits
+each sentence at token ``decompose.question_len``: the lower layers attend within the first
+segment and within the rest, the upper layers over both (mobilecomp.deformer's block-diagonal
+forward, the one the exported two-graph run is checked against). Loss: distillation from the
+undecomposed teacher plus cross-entropy (the paper adds a layer-wise representation loss)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .train import task_phase, teacher_copy
+
+PAPER = "DeFormer: decomposing pre-trained transformers (Cao et al., 2020)"
+
+
+@dataclass(frozen=True)
+class Options:
+    """No fields of its own: the split comes from the recipe's decompose section."""
+
+
+def decomposed_classifier(model, spec):
+    """logits(enc) of ``model`` (a BertForSequenceClassification) run with ``spec``'s decomposition."""
+    from ..deformer import _modules
+
+    _, _, reference = _modules(model.bert, spec)
+
+    def forward(enc):
+        states, _ = reference(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        return model.classifier(model.dropout(model.bert.pooler(states)))
+
+    return forward
+
+
+def run(ctx, options: Options):
+    from ..errors import ConfigError
+    from . import Student
+
+    spec = ctx.recipe.decompose
+    if spec is None:
+        raise ConfigError(f"recipe {ctx.recipe.name}: compress.method deformer needs a decompose section "
+                          "(lower_layers, question_len)")
+    model = teacher_copy(ctx)
+    forward = decomposed_classifier(model, spec)
+    task_phase(ctx, model, ctx.teacher_tokenizer, "decomposed finetune", forward=forward)
+    return Student(model, ctx.teacher_tokenizer, {
+        "lower_layers": spec.lower_layers, "split_at_token": spec.question_len,
+        "form": "single sentence split at a fixed token into two segments (no question/passage pair in polarity)"},
+        forward=forward)
