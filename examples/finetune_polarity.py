@@ -6,8 +6,8 @@ so that mobilecomp can gate task accuracy on a real classifier without downloadi
 
 Writes a Hugging Face directory (safetensors + tokenizer) and the fixed split as TSV files
 (models/polarity/{train,test}.tsv), and prints held-out accuracy. --keep-layers K first truncates
-the encoder to its lower K layers (the PKD-style "truncated BERT" student) for a compression vs
-accuracy curve.
+the encoder to its lower K layers (a small teacher for tests). The students themselves are made by
+`mobilecomp compress` (mobilecomp/compress/).
 """
 
 from __future__ import annotations
@@ -23,15 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SEED = 0
-TRAIN = 3200  # of the 4,000 snippets; the other 800 are the held-out test split
 
 
 def write_split(directory: Path) -> tuple[list, list]:
-    from mobilecomp.text import pang_lee
+    """The fixed 3,200 / 800 split (mobilecomp.text.polarity_split) as train.tsv and test.tsv."""
+    from mobilecomp.text import polarity_split
 
-    rows = pang_lee()
-    random.Random(SEED).shuffle(rows)
-    train, test = rows[:TRAIN], rows[TRAIN:]
+    train, test = polarity_split(SEED)
     directory.mkdir(parents=True, exist_ok=True)
     for name, part in (("train", train), ("test", test)):
         with open(directory / f"{name}.tsv", "w") as fh:

@@ -278,12 +278,14 @@ def inspect_cmd(recipe_name, seq_len, as_json) -> None:
 @click.option("--device-for-pareto", help="Column for the plot's x axis (e.g. 'host 1T' or 'host') [default: the fullest].")
 @click.option("--y", "y_axis", type=click.Choice(["parity", "accuracy"]), default="parity", show_default=True)
 @click.option("--out", default="report", show_default=True, type=click.Path(), help="Directory for report.md/csv/json and pareto.png.")
+@click.option("--max-accuracy-drop", type=click.FloatRange(min=0), help="Name, per device, the fastest artefact "
+              "within this many points of the teacher's accuracy.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the markdown table.")
-def report_cmd(paths, device_for_pareto, y_axis, out, as_json) -> None:
-    """Models x devices table (markdown, csv, json) and Pareto plot from bundles or results files."""
+def report_cmd(paths, device_for_pareto, y_axis, out, max_accuracy_drop, as_json) -> None:
+    """Models x devices table (markdown, csv, json) and Pareto plots from bundles or results files."""
     from .report.compare import write_report
 
-    written = write_report(list(paths), Path(out), device_for_pareto, y_axis)
+    written = write_report(list(paths), Path(out), device_for_pareto, y_axis, max_accuracy_drop)
     _emit_report(Path(out), as_json, f"wrote {', '.join(written['files'])} to {out} (pareto x: "
                  f"{written['plot']['column']}, front: {', '.join(written['plot']['front']) or '-'})")
 

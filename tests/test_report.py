@@ -29,7 +29,8 @@ def test_report_command_writes_all_four(profiled, tmp_path):
     out = tmp_path / "rep"
     result = CliRunner().invoke(main, ["report", str(profiled), "--out", str(out), "--device-for-pareto", "host"])
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == {"report.md", "report.csv", "report.json", "pareto.png"}
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.csv", "report.json", "pareto.png",
+                                               "pareto-host-1T.png"}  # one plot per device column
     md = (out / "report.md").read_text()
     assert "tiny-bert (untrained)" in md and "(measured-host)" in md and "host 1T" in md
     data = json.loads((out / "report.json").read_text())

@@ -39,6 +39,8 @@ class ReportRow:
     accuracy: float | None
     passed: bool | None
     label: str | None
+    method: str | None = None  # the compression method that trained it (its student card), or "teacher"
+    nonzero_params: int | None = None  # params less the pruned zeros
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> {p50_ms, provenance, ...}
 
     def to_json(self) -> dict[str, Any]:
@@ -97,6 +99,15 @@ def _accuracy_rows(bundle: Path) -> dict[str, dict[str, Any]]:
     return {row["artefact"]: row for _, row in rows if "accuracy" in row}
 
 
+def student_card(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The compression stage's card beside a bundle's checkpoint (mobilecomp compress), if any."""
+    from ..compress import CARD
+    from ..files import read_json
+
+    path = Path(manifest["checkpoint"].get("path") or "") / CARD
+    return read_json(path, BundleError, "re-run mobilecomp compress for that student") if path.is_file() else None
+
+
 def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], list[str]]:
     """(report rows, DeFormer comparisons, device columns) from bundles and results files."""
     from ..bundle import read_manifest, read_results, read_results_file
@@ -105,14 +116,22 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
     rows: dict[tuple[str, str], ReportRow] = {}  # (model, artefact)
     results: list[dict[str, Any]] = []
     deformers = []
+    teachers: set[str] = set()
+    checkpoints: dict[str, str] = {}  # model -> checkpoint directory
     for bundle in bundles:
         manifest = read_manifest(bundle)
         model = manifest["model"]
         label = manifest["checkpoint"].get("label")
+        card = student_card(manifest)
+        if card is not None:
+            teachers.add(str(Path(card["teacher"]["path"]).resolve()))
+        if manifest["checkpoint"].get("path"):
+            checkpoints[manifest["recipe"]["name"]] = str(Path(manifest["checkpoint"]["path"]).resolve())
         evaluated = _accuracy_rows(bundle)  # `mobilecomp eval` rows, newest per artefact
         for art in manifest["artefacts"]:
             weights = art.get("details", {}).get("weight_stats", {})
             acc = evaluated.get(art["name"]) or art.get("accuracy") or {}
+            zeros = weights.get("weight_matrix_sparsity", 0.0) * weights.get("weight_matrix_values", 0)
             rows[(manifest["recipe"]["name"], art["name"])] = ReportRow(
                 model=manifest["recipe"]["name"], variant=art["variant"], artefact=art["name"],
                 params=model.get("params"), gflops=_gflops(model, art["variant"]),
@@ -120,7 +139,8 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
                 zipped_mb=weights["zipped_bytes"] / 1e6 if "zipped_bytes" in weights else None,
                 sparsity=weights.get("weight_matrix_sparsity"),
                 cos_min=(art.get("parity") or {}).get("cos_min"), accuracy=acc.get("accuracy"),
-                passed=art.get("passed"), label=label)
+                passed=art.get("passed"), label=label, method=card["method"] if card else None,
+                nonzero_params=model["params"] - int(zeros) if model.get("params") else None)
         bundle_rows = read_results(bundle)
         results += bundle_rows
         if model.get("decompose"):
@@ -139,6 +159,9 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
             "runner": f"{row['runner'].get('name')} {row['runner'].get('version')}",
             "device_cpu": row["device_info"].get("cpu"), "accelerator": row["device_info"].get("accelerator"),
             "int8": int8_path(row), "seq_len": row["seq_len"], "batch": row["batch"]}
+    for row in rows.values():
+        if checkpoints.get(row.model) in teachers:
+            row.method = "teacher"
     columns = sorted({c for r in rows.values() for c in r.cells})
     comparisons = [deformer_comparison(m, r) for m, r in deformers]
     return sorted(rows.values(), key=lambda r: (r.model, r.artefact)), comparisons, columns
@@ -166,19 +189,65 @@ def deformer_comparison(manifest: dict[str, Any], rows: list[dict[str, Any]]) ->
                       for d, a, b in PAPER_DEFORMER]}
 
 
+def teacher_row(rows: list[ReportRow]) -> ReportRow | None:
+    """The reference for accuracy drops: the teacher's fp32 artefact (else the most accurate fp32 row)."""
+    fp32 = [r for r in rows if r.variant == "fp32" and r.accuracy is not None]
+    named = [r for r in fp32 if r.method == "teacher"]
+    return (named or sorted(fp32, key=lambda r: -r.accuracy) or [None])[0]
+
+
+def best_within(rows: list[ReportRow], columns: list[str], max_drop: float) -> list[dict[str, Any]]:
+    """Per device column: the fastest artefact that passed its gates and lost at most ``max_drop``
+    points of accuracy against the teacher."""
+    reference = teacher_row(rows)
+    if reference is None:
+        return []
+    floor = reference.accuracy - max_drop
+    best = []
+    for column in columns:
+        fits = [r for r in rows if column in r.cells and r.accuracy is not None and r.accuracy >= floor
+                and r.passed and not r.variant.startswith(("passage-", "full-"))]
+        pick = min(fits, key=lambda r: r.cells[column]["p50_ms"], default=None)
+        best.append({"column": column, "max_drop": max_drop, "reference": f"{reference.model}:{reference.artefact}",
+                     "reference_accuracy": reference.accuracy,
+                     "best": None if pick is None else {
+                         "model": pick.model, "artefact": pick.artefact, "accuracy": pick.accuracy,
+                         "drop": reference.accuracy - pick.accuracy, **pick.cells[column]}})
+    return best
+
+
+def render_best(best: list[dict[str, Any]]) -> list[str]:
+    if not best:
+        return []
+    first = best[0]
+    out = ["", f"## Best model per device within {first['max_drop']:g} points of {first['reference']} "
+               f"({first['reference_accuracy']:.2f}%)", ""]
+    for b in best:
+        p = b["best"]
+        out.append(f"- {b['column']}: " + ("no artefact within the budget" if p is None else
+                   f"{p['model']}:{p['artefact']}, {p['accuracy']:.2f}% ({-p['drop']:+.2f} points), "
+                   f"{p['p50_ms']:.2f} ms ({p['provenance']})"))
+    return out
+
+
 def _f(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
 def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], columns: list[str],
-                    y: str) -> str:
-    header = ["model", "artefact", "params M", "GFLOPs", "size MB", "zipped MB", "sparsity",
-              "cos_min", "accuracy", "parity", *columns]
+                    y: str, best: list[dict[str, Any]] = ()) -> str:
+    reference = teacher_row(rows)
+    header = ["model", "artefact", "params M", "compression x", "GFLOPs", "size MB", "zipped MB", "sparsity",
+              "cos_min", "accuracy", "drop", "parity", *columns]
     body = []
     for r in rows:
-        line = [r.model + (" (untrained)" if r.label else ""), r.artefact, _f(r.params and r.params / 1e6, ".1f"),
+        factor = (reference.params / r.nonzero_params if reference is not None and reference.params
+                  and r.nonzero_params and r.accuracy is not None else None)
+        drop = reference.accuracy - r.accuracy if reference is not None and r.accuracy is not None else None
+        line = [r.model + (" (untrained)" if r.label else f" ({r.method})" if r.method else ""), r.artefact,
+                _f(r.params and r.params / 1e6, ".1f"), _f(factor, ".2f"),
                 _f(r.gflops, ".2f"), _f(r.size_mb, ".1f"), _f(r.zipped_mb, ".1f"),
-                _f(r.sparsity, ".1%"), _f(r.cos_min, ".4f"), _f(r.accuracy, ".1f"),
+                _f(r.sparsity, ".1%"), _f(r.cos_min, ".4f"), _f(r.accuracy, ".1f"), _f(drop, "+.1f"),
                 "-" if r.passed is None else ("pass" if r.passed else "FAIL")]
         for column in columns:
             cell = r.cells.get(column)
@@ -191,8 +260,10 @@ def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], co
            "their zeros densely: dense kernels gain no speed from unstructured sparsity, only the "
            "zipped size shrinks. DeFormer rows: FORMAT-fp32/int8-dynamic are the per-query question "
            "graph (passage cached), FORMAT-passage-* the once-per-passage encoder, FORMAT-full-fp32 the "
-           "undecomposed model.",
-           "", markdown(body, header)]
+           "undecomposed model. Compression x: the teacher's parameters over the row's non-zero "
+           "parameters; drop: points of accuracy below "
+           + (f"{reference.model}:{reference.artefact} ({reference.accuracy:.2f}%)." if reference else "the teacher."),
+           "", markdown(body, header), *render_best(list(best))]
     for comp in comparisons:
         dec = comp["decompose"]
         out += ["", f"## DeFormer: BERT-base vs {comp['model']} (seq {comp['seq_len']}, "
@@ -219,8 +290,10 @@ def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], co
     return "\n".join(out) + "\n"
 
 
-def write_report(paths: list[str], out: Path, device: str | None = None, y: str = "parity") -> dict[str, Any]:
-    """Write report.md/.csv/.json and pareto.png into ``out``; returns what was written."""
+def write_report(paths: list[str], out: Path, device: str | None = None, y: str = "parity",
+                 max_accuracy_drop: float | None = None) -> dict[str, Any]:
+    """Write report.md/.csv/.json, pareto.png (``device``'s column) and one pareto-COLUMN.png per
+    device column into ``out``; with ``max_accuracy_drop``, name each column's best model within it."""
     from .plot import pareto_plot
 
     rows, comparisons, columns = collect(paths)
@@ -228,7 +301,8 @@ def write_report(paths: list[str], out: Path, device: str | None = None, y: str 
         raise BundleError("no rows: the bundles have no artefacts and the files no results")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(render_markdown(rows, comparisons, columns, y))
+    best = best_within(rows, columns, max_accuracy_drop) if max_accuracy_drop is not None else []
+    (out / "report.md").write_text(render_markdown(rows, comparisons, columns, y, best))
     with open(out / "report.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["model", "variant", "artefact", "label", "params", "gflops", "size_mb", "zipped_mb",
@@ -239,10 +313,17 @@ def write_report(paths: list[str], out: Path, device: str | None = None, y: str 
                                  r.zipped_mb, r.sparsity, r.cos_min, r.accuracy, r.passed, column,
                                  cell.get("p50_ms"), cell.get("provenance"), cell.get("runner")])
     (out / "report.json").write_text(json.dumps(
-        {"columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons}, indent=2) + "\n")
+        {"columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons, "best": best},
+        indent=2) + "\n")
     plot = pareto_plot(rows, columns, out / "pareto.png", device, y)
-    return {"out": str(out), "rows": len(rows), "columns": columns, "plot": plot,
-            "files": ["report.md", "report.csv", "report.json", "pareto.png"]}
+    per_device = [pareto_plot(rows, columns, out / f"pareto-{_slug(c)}.png", c, y)["file"] for c in columns]
+    return {"out": str(out), "rows": len(rows), "columns": columns, "plot": plot, "best": best,
+            "files": ["report.md", "report.csv", "report.json", "pareto.png",
+                      *(Path(f).name for f in per_device)]}
+
+
+def _slug(column: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in column).strip("-")
 
 
 def compare_recipes(names: list[str], out: Path, device: str, options, force: bool = False,

@@ -1,0 +1,150 @@
+"""The compression stage: every registered method trains a tiny student from a real (2-layer,
+probe-trained) MiniLM teacher in seconds; one student goes on through export, parity and the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from mobilecomp.cli import main
+from mobilecomp.compress import CARD, LOSS_LOG, METHODS, compress
+from mobilecomp.recipe import load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+# Each registered method with options small enough for seconds (a guard below fails for a new
+# method without an entry here).
+TINY_OPTIONS = {
+    "pkd": {"layers": 1, "pick": "skip"},
+    "magnitude": {"sparsity": 0.5},
+    "rpp": {"sparsity": 0.5},
+    "deformer": {},
+    "wrs": {"layers": 1, "hidden": 32},
+    "dualtrain": {"hidden": 32, "layers": 2, "heads": 1, "intermediate": 64},
+}
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory) -> Path:
+    """MiniLM cut to 2 layers with a probe-trained head on 400 polarity snippets: a real teacher."""
+    work = tmp_path_factory.mktemp("teacher")
+    subprocess.run([sys.executable, str(ROOT / "examples" / "finetune_polarity.py"), "--keep-layers", "2",
+                    "--limit", "400", "--probe", "--epochs", "4", "--out", str(work / "model"),
+                    "--split-dir", str(work / "split")], check=True, capture_output=True)
+    test = (work / "split" / "test.tsv").read_text().splitlines()
+    (work / "eval.tsv").write_text("\n".join(test[:101]) + "\n")  # header + 100 held-out examples
+    return work
+
+
+def student_recipe(directory: Path, teacher: Path, method: str, options: dict, **compress_fields) -> Path:
+    name = f"tiny-{method}"
+    data = {"name": name, "description": f"tiny {method} student",
+            "checkpoint": {"source": "hf-dir", "architecture": "bert", "path": str(directory / "student")},
+            "compress": {"method": method, "teacher": str(teacher / "model"), "options": options,
+                         "budget_s": 60, "epochs": 2, "batch": 16, "max_len": 32, "lr": 1e-3, **compress_fields},
+            "head": "classifier", "seq_len": 32, "formats": ["onnx"], "variants": ["fp32", "int8-dynamic"],
+            "max_accuracy_drop": 5.0,
+            "parity": {"int8-dynamic": {"cos_min": 0.9, "top1": 0.9}}}
+    if method == "deformer":
+        data["decompose"] = {"lower_layers": 1, "question_len": 8}
+        data["variants"] = ["fp32", "int8-dynamic"]
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def losses(student: Path) -> list[dict]:
+    return [json.loads(line) for line in (student / LOSS_LOG).read_text().splitlines()]
+
+
+def test_every_method_has_a_tiny_run():
+    assert set(TINY_OPTIONS) == set(METHODS)
+
+
+@pytest.mark.parametrize("method", sorted(TINY_OPTIONS))
+def test_method_trains_a_student(method, teacher, tmp_path):
+    recipe = load_recipe(str(student_recipe(tmp_path, teacher, method, TINY_OPTIONS[method])))
+    result = compress(recipe, limit=64)
+    student = result.directory
+    assert (student / "config.json").exists() and (student / "model.safetensors").exists()
+    assert (student / "tokenizer.json").exists() or (student / "vocab.txt").exists()
+    card = json.loads((student / CARD).read_text())
+    assert card["method"] == method and card["compress"]["seed"] == 0
+    assert 0 <= card["test_accuracy"] <= 100 and card["phases"]
+    log = losses(student)
+    assert log and all(row["loss"] == row["loss"] for row in log)  # finite, one row per step
+    assert sum(p["steps"] for p in card["phases"]) == len(log)
+    if method in ("magnitude", "rpp"):
+        assert card["details"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    if method == "pkd":
+        assert card["params"] < card["teacher"]["params"]  # one of the teacher's two layers left
+
+
+def test_tiny_student_end_to_end(teacher, tmp_path):
+    """Trains (its loss falls), is reproducible, exports with parity and accuracy gates, and the
+    report ranks it against its teacher."""
+    recipe_path = student_recipe(tmp_path, teacher, "wrs", {"layers": 1, "hidden": 32, "pretrain_share": 0.3})
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(recipe_path), "--limit", "160"])
+    assert run.exit_code == 0, run.output
+    student = tmp_path / "student"
+    task = [row["loss"] for row in losses(student) if row["phase"] == "task distillation"]
+    assert len(task) >= 10 and sum(task[-3:]) / 3 < sum(task[:3]) / 3, task  # the loss falls
+
+    again = compress(load_recipe(str(recipe_path)), out=tmp_path / "again", limit=160)
+    assert (again.directory / "model.safetensors").read_bytes() == (student / "model.safetensors").read_bytes()
+
+    refused = CliRunner().invoke(main, ["compress", "--recipe", str(recipe_path)])
+    assert refused.exit_code != 0 and "already exists" in refused.output and "Traceback" not in refused.output
+
+    export = CliRunner().invoke(main, ["export", "--recipe", str(recipe_path), "--out", str(tmp_path / "b"),
+                                       "--eval-data", str(teacher / "eval.tsv")])
+    assert export.exit_code == 0, export.output
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert all(a["parity"]["passed"] for a in manifest["artefacts"])
+    assert all(a["accuracy"] is not None for a in manifest["artefacts"])
+
+    teacher_yaml = tmp_path / "teacher.yaml"
+    teacher_yaml.write_text(yaml.safe_dump({
+        "name": "teacher", "description": "the tiny teacher",
+        "checkpoint": {"source": "hf-dir", "architecture": "bert", "path": str(teacher / "model")},
+        "head": "classifier", "seq_len": 32, "formats": ["onnx"], "variants": ["fp32"]}))
+    assert CliRunner().invoke(main, ["export", "--recipe", str(teacher_yaml), "--out", str(tmp_path / "t"),
+                                     "--eval-data", str(teacher / "eval.tsv")]).exit_code == 0
+    for bundle in ("b", "t"):
+        prof = CliRunner().invoke(main, ["profile", str(tmp_path / bundle), "--threads", "1", "--runs", "20"])
+        assert prof.exit_code == 0, prof.output
+    out = tmp_path / "rep"
+    rep = CliRunner().invoke(main, ["report", str(tmp_path / "b"), str(tmp_path / "t"), "--y", "accuracy",
+                                    "--max-accuracy-drop", "100", "--out", str(out)])
+    assert rep.exit_code == 0, rep.output
+    report = json.loads((out / "report.json").read_text())
+    methods = {r["model"]: r["method"] for r in report["rows"]}
+    assert methods == {"tiny-wrs": "wrs", "teacher": "teacher"}
+    (best,) = report["best"]
+    assert best["reference"] == "teacher:onnx-fp32"
+    assert best["best"]["model"] == "tiny-wrs"  # 1x32 beats the 2x384 teacher on latency, inside the budget
+    assert (out / "pareto-host-1T.png").exists()
+    assert "Best model per device within 100 points of teacher:onnx-fp32" in (out / "report.md").read_text()
+
+
+def test_bad_compress_input_is_one_line(teacher, tmp_path):
+    no_section = CliRunner().invoke(main, ["compress", "--recipe", "minilm-l6-int8"])
+    assert no_section.exit_code == 2 and "has no compress section" in no_section.output
+
+    unknown = student_recipe(tmp_path, teacher, "no-such-method", {})
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(unknown)])
+    assert run.exit_code == 2 and "compress.method 'no-such-method' is unknown (known: pkd," in run.output
+
+    bad_option = student_recipe(tmp_path, teacher, "pkd", {"layer": 1})
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(bad_option)])
+    assert run.exit_code == 2 and "unknown field 'layer'" in run.output
+
+    missing = student_recipe(tmp_path, teacher / "nowhere", "wrs", TINY_OPTIONS["wrs"])
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(missing)])
+    assert run.exit_code != 0 and "no teacher here" in run.output and "Traceback" not in run.output
+    assert not (tmp_path / "student").exists()  # nothing that looks like a student was left
