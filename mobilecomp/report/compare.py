@@ -117,6 +117,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
     results: list[dict[str, Any]] = []
     deformers = []
     teachers: set[str] = set()
+    single_sentence: set[str] = set()  # DeFormer classifiers: no passage to cache, both graphs run per input
     checkpoints: dict[str, str] = {}  # model -> checkpoint directory
     for bundle in bundles:
         manifest = read_manifest(bundle)
@@ -141,6 +142,8 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
                 cos_min=(art.get("parity") or {}).get("cos_min"), accuracy=acc.get("accuracy"),
                 passed=art.get("passed"), label=label, method=card["method"] if card else None,
                 nonzero_params=model["params"] - int(zeros) if model.get("params") else None)
+        if model.get("decompose") and model.get("head") == "classifier":
+            single_sentence.add(manifest["recipe"]["name"])
         bundle_rows = read_results(bundle)
         results += bundle_rows
         if model.get("decompose"):
@@ -162,6 +165,15 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
     for row in rows.values():
         if checkpoints.get(row.model) in teachers:
             row.method = "teacher"
+        if row.model in single_sentence and not row.variant.startswith(("passage-", "full-")):
+            passage = rows.get((row.model, row.artefact.replace(f"-{row.variant}", f"-passage-{row.variant}")))
+            for column, cell in list(row.cells.items()):
+                other = passage.cells.get(column) if passage else None
+                if other is None:  # without the passage graph's time there is no per-input latency
+                    del row.cells[column]
+                else:
+                    cell.update(p50_ms=cell["p50_ms"] + other["p50_ms"],
+                                note="question + passage graphs (one sentence: nothing to cache)")
     columns = sorted({c for r in rows.values() for c in r.cells})
     comparisons = [deformer_comparison(m, r) for m, r in deformers]
     return sorted(rows.values(), key=lambda r: (r.model, r.artefact)), comparisons, columns
@@ -259,7 +271,8 @@ def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], co
            "Rows marked (untrained) have random weights: size and latency only. Pruned rows store "
            "their zeros densely: dense kernels gain no speed from unstructured sparsity, only the "
            "zipped size shrinks. DeFormer rows: FORMAT-fp32/int8-dynamic are the per-query question "
-           "graph (passage cached), FORMAT-passage-* the once-per-passage encoder, FORMAT-full-fp32 the "
+           "graph (passage cached; for a single-sentence classifier, nothing is cached and the cell is "
+           "question + passage graph), FORMAT-passage-* the once-per-passage encoder, FORMAT-full-fp32 the "
            "undecomposed model. Compression x: the teacher's parameters over the row's non-zero "
            "parameters; drop: points of accuracy below "
            + (f"{reference.model}:{reference.artefact} ({reference.accuracy:.2f}%)." if reference else "the teacher."),
