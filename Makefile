@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 MC := $(VENV)/bin/mobilecomp
 RECIPE ?= minilm-l6-int8
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench students clean
 
 setup:
 	bash scripts/setup.sh
@@ -18,6 +18,9 @@ test: setup
 
 bench: setup
 	$(PY) bench/onnx_int8.py
+
+students: setup  # every seed compression method on the fine-tuned teacher: docs/students.md (about 2 hours)
+	$(PY) bench/students.py
 
 clean:
 	rm -rf bundles .pytest_cache

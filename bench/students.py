@@ -129,7 +129,8 @@ def doc(max_drop: float, argv: list[str]) -> None:
         "parity sentences (cos_min of the probabilities, top-1 agreement). Latency: median, batch 1, "
         f"seq 64, 1 thread; {host_col or 'host'} is measured-host; "
         + (", ".join(arm_cols) or "emulated-arm") + " are estimated-emulated-arm (instruction counts of the "
-        "real aarch64 onnxruntime under qemu-user, docs/emulated-arm.md), int8-dynamic only. The DeFormer "
+        "real aarch64 onnxruntime under qemu-user, turned into ms by the per-core model fitted on published "
+        "CPU figures: docs/emulated-arm.md), int8-dynamic only. The DeFormer "
         "student's latency is its two graphs together (one sentence: nothing to cache).",
         "",
         "| student | method | train s (steps/planned) | artefact | accuracy % | drop | params M | compression x "

@@ -76,9 +76,12 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from transformers import AutoTokenizer, BertForSequenceClassification
 
+    from mobilecomp.load import quiet_transformers
     from mobilecomp.load.checkpoints import embedded_dir
+
+    quiet_transformers()
+    from transformers import AutoTokenizer, BertForSequenceClassification
 
     torch.manual_seed(SEED)
     train, test = write_split(Path(args.split_dir))

@@ -8,7 +8,11 @@ passage and cached:
 
 - ``passage-*.onnx``: passage_input_ids/attention_mask/token_type_ids -> passage_states
 - ``question-*.onnx``: question_input_ids/attention_mask/token_type_ids + passage_states +
-  passage_attention_mask -> token_embeddings, sentence_embedding (the per-query graph)
+  passage_attention_mask -> the head's outputs (token_embeddings, sentence_embedding for an
+  encoder; logits for a classifier): the per-query graph
+
+A single-sentence classifier has no question and passage: its nearest form splits each sentence
+at token ``question_len`` (``sentence_feeds``), and both graphs run per input.
 
 The reference is the *undecomposed* forward of the same weights: one sequence, one pass,
 with a block-diagonal attention mask in the lower layers (``DeFormerReference``).
@@ -34,8 +38,31 @@ PAPER_LATENCY_S = {  # DeFormer Table 3: BERT-base vs Decomp-BERT-base on SQuAD
 }
 
 
-def _modules(base, spec: DecomposeSpec):
-    """(passage module, question module, undecomposed reference module) over ``base`` (a BertModel)."""
+def classifier_head(model):
+    """pooler -> dropout -> classifier of a BertForSequenceClassification, as one module over the states."""
+    import torch
+
+    class ClassifierHead(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pooler, self.dropout, self.classifier = model.bert.pooler, model.dropout, model.classifier
+
+        def forward(self, states):
+            return self.classifier(self.dropout(self.pooler(states)))
+
+    return ClassifierHead()
+
+
+def model_modules(model, spec: DecomposeSpec):
+    """``_modules`` of a LoadedModel, with its classifier head when it has one."""
+    hf = model.module.model
+    return _modules(base_model(model.module), spec, classifier_head(hf) if hasattr(hf, "classifier") else None)
+
+
+def _modules(base, spec: DecomposeSpec, head=None):
+    """(passage module, question module, undecomposed reference module) over ``base`` (a BertModel).
+    With ``head`` (a module over the final states) the question and reference modules return its
+    output; without, the encoder's (token_embeddings, sentence_embedding)."""
     import torch
 
     layers = list(base.encoder.layer)
@@ -55,9 +82,11 @@ def _modules(base, spec: DecomposeSpec):
         positions = torch.arange(ids.shape[1], device=ids.device)[None, :] + start
         return base.embeddings(input_ids=ids, token_type_ids=types, position_ids=positions)
 
-    def pool(states, mask2d):
+    def finish(states, mask2d):
+        if head is not None:
+            return head(states)
         weights = mask2d.to(states.dtype).unsqueeze(-1)
-        return (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return states, (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
     class Passage(torch.nn.Module):
         def __init__(self) -> None:
@@ -71,7 +100,7 @@ def _modules(base, spec: DecomposeSpec):
     class Question(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.base = base
+            self.base, self.head = base, head
 
         def forward(self, question_input_ids, question_attention_mask, question_token_type_ids,
                     passage_states, passage_attention_mask):
@@ -79,15 +108,14 @@ def _modules(base, spec: DecomposeSpec):
                          additive(question_attention_mask), lower)
             joint = torch.cat([hidden, passage_states], dim=1)
             mask = torch.cat([question_attention_mask, passage_attention_mask], dim=1)
-            states = run(joint, additive(mask), upper)
-            return states, pool(states, mask)
+            return finish(run(joint, additive(mask), upper), mask)
 
     class Reference(torch.nn.Module):
         """The undecomposed forward: one sequence, block-diagonal attention in the lower layers."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.base = base
+            self.base, self.head = base, head
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             hidden = embed(input_ids, token_type_ids, 0)
@@ -95,8 +123,7 @@ def _modules(base, spec: DecomposeSpec):
             same = segment[:, None] == segment[None, :]  # (S, S): question<->question, passage<->passage
             keep = attention_mask.to(torch.float32)[:, None, None, :] * same[None, None].to(torch.float32)
             hidden = run(hidden, (1.0 - keep) * MASK_VALUE, lower)
-            states = run(hidden, additive(attention_mask), upper)
-            return states, pool(states, attention_mask)
+            return finish(run(hidden, additive(attention_mask), upper), attention_mask)
 
     return Passage().eval(), Question().eval(), Reference().eval()
 
@@ -141,6 +168,25 @@ def paired_feeds(tokenizer, sentences, spec: DecomposeSpec, seq_len: int, batch_
     return feeds
 
 
+def sentence_feeds(tokenizer, sentences, spec: DecomposeSpec, seq_len: int, batch_size: int = 32) -> list[Feed]:
+    """Single sentences padded to ``seq_len`` and split at token ``question_len``: the first part
+    is the "question", the rest the "passage" (the layout the compress stage fine-tunes on)."""
+    from .inputs import encode
+
+    return [split_feed(feed, spec) for feed in encode(tokenizer, sentences, FULL_INPUTS, seq_len,
+                                                       batch_size=batch_size, pad_to_max=True)]
+
+
+def split_feed(feed: Feed, spec: DecomposeSpec) -> Feed:
+    """A full-input feed with its question_* and passage_* slices added."""
+    q = spec.question_len
+    out = dict(feed)
+    for full, part in zip(FULL_INPUTS, QUESTION_INPUTS):
+        out[part] = np.ascontiguousarray(feed[full][:, :q])
+        out[part.replace("question", "passage")] = np.ascontiguousarray(feed[full][:, q:])
+    return out
+
+
 def export_graphs(model, spec: DecomposeSpec, feed: Feed, opset: int, passage_path, question_path) -> dict:
     """Write the passage and question graphs (fp32) from one example feed."""
     import warnings
@@ -149,7 +195,8 @@ def export_graphs(model, spec: DecomposeSpec, feed: Feed, opset: int, passage_pa
 
     from .errors import ToolchainError
 
-    passage, question, _ = _modules(base_model(model.module), spec)
+    passage, question, _ = model_modules(model, spec)
+    outputs = list(model.output_names)
     p_args = tuple(torch.from_numpy(feed[n][:1]) for n in PASSAGE_INPUTS)
     with torch.no_grad():
         states = passage(*p_args)
@@ -164,12 +211,11 @@ def export_graphs(model, spec: DecomposeSpec, feed: Feed, opset: int, passage_pa
                               dynamic_axes={**{n: batch_seq for n in PASSAGE_INPUTS}, "passage_states": batch_seq})
             torch.onnx.export(question, q_args, str(question_path),
                               input_names=[*QUESTION_INPUTS, "passage_states", "passage_attention_mask"],
-                              output_names=["token_embeddings", "sentence_embedding"], opset_version=opset,
-                              dynamo=False,
+                              output_names=outputs, opset_version=opset, dynamo=False,
                               dynamic_axes={**{n: {0: "batch"} for n in QUESTION_INPUTS},
                                             "passage_states": batch_seq, "passage_attention_mask": batch_seq,
-                                            "token_embeddings": {0: "batch", 1: "sequence"},
-                                            "sentence_embedding": {0: "batch"}})
+                                            **{n: {0: "batch", 1: "sequence"} if n == "token_embeddings"
+                                               else {0: "batch"} for n in outputs}})
     except OSError:  # a full disk is the bundle's to report (BundleWriter), not the exporter's
         raise
     except Exception as exc:  # the exporter raises many types; the message is what helps
@@ -183,13 +229,13 @@ def reference_outputs(model, spec: DecomposeSpec, feeds: list[Feed]) -> dict[str
     """The undecomposed PyTorch forward of the DeFormer on the full inputs."""
     import torch
 
-    _, _, reference = _modules(base_model(model.module), spec)
-    out: dict[str, list[np.ndarray]] = {"token_embeddings": [], "sentence_embedding": []}
+    _, _, reference = model_modules(model, spec)
+    out: dict[str, list[np.ndarray]] = {name: [] for name in model.output_names}
     with torch.no_grad():
         for feed in feeds:
-            states, pooled = reference(*(torch.from_numpy(feed[n]) for n in FULL_INPUTS))
-            out["token_embeddings"].append(states.numpy())
-            out["sentence_embedding"].append(pooled.numpy())
+            result = reference(*(torch.from_numpy(feed[n]) for n in FULL_INPUTS))
+            for name, value in zip(model.output_names, result if isinstance(result, tuple) else (result,)):
+                out[name].append(value.numpy())
     return out
 
 
@@ -209,11 +255,11 @@ def two_graph_outputs(passage_path, question_path, feeds: list[Feed]) -> dict[st
 
     question = onnx_session(question_path, threads=0)
     names = [i.name for i in question.get_inputs()]
-    out: dict[str, list[np.ndarray]] = {"token_embeddings": [], "sentence_embedding": []}
+    outputs = [o.name for o in question.get_outputs()]
+    out: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
     for feed in cached_passage_states(passage_path, feeds):
-        states, pooled = question.run(["token_embeddings", "sentence_embedding"], {n: feed[n] for n in names})
-        out["token_embeddings"].append(states)
-        out["sentence_embedding"].append(pooled)
+        for name, value in zip(outputs, question.run(outputs, {n: feed[n] for n in names})):
+            out[name].append(value)
     return out
 
 

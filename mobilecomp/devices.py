@@ -1,4 +1,5 @@
-"""Phone profiles (devices/*.yaml): SoC, clusters, qemu CPU model and latency-model parameters, with sources."""
+"""Phone profiles (devices/*.yaml): SoC, clusters, qemu CPU model and DRAM bandwidth, with sources. The
+latency model's fitted parameters are per core type, in devices/latency_fit.json (bench/calibrate_arm.py)."""
 
 from __future__ import annotations
 
@@ -23,26 +24,6 @@ class Cluster:
 
 
 @dataclass(frozen=True)
-class LatencyModel:
-    """cycles = stall_factor * sum(count[class] * cpi[class]); threads add cores at thread_efficiency."""
-
-    cpi: dict[str, float]  # cycles per instruction of each class on the big core (throughput bound)
-    stall_factor: float  # memory stalls and runtime gap, fitted on one anchor (see docs/emulated-arm.md)
-    thread_efficiency: float  # share of an extra core's speed a thread adds (0..1]
-
-    def __post_init__(self) -> None:
-        missing = [c for c in INSTRUCTION_CLASSES if c not in self.cpi]
-        unknown = [c for c in self.cpi if c not in INSTRUCTION_CLASSES]
-        if missing or unknown:
-            raise ValueError(f"cpi must name exactly {', '.join(INSTRUCTION_CLASSES)} "
-                             f"({'missing ' + missing[0] if missing else 'unknown ' + unknown[0]})")
-        if not 0 < self.thread_efficiency <= 1:
-            raise ValueError(f"thread_efficiency {self.thread_efficiency} is outside (0, 1]")
-        if self.stall_factor <= 0:
-            raise ValueError("stall_factor must be positive")
-
-
-@dataclass(frozen=True)
 class DeviceProfile:
     """A phone as the emulated-ARM backend models it."""
 
@@ -57,7 +38,6 @@ class DeviceProfile:
     cpuinfo_part: str  # MIDR part number of the big core, hex (the fake /proc/cpuinfo says it)
     taskset_mask: str  # the big cores, as `taskset` takes them on the phone
     threads: int  # default thread count for estimates (the big cores)
-    latency_model: LatencyModel
     sources: dict[str, str] = field(default_factory=dict)  # field -> where the number comes from
     dram_gbps: float | None = None  # peak DRAM bandwidth (GB/s): the weight-traffic term of the per-core model
 

@@ -62,7 +62,7 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
     model = load_model(recipe, checkpoint)
     pruning = _prune(model, recipe, log)
     if recipe.decompose is not None:
-        return _export_deformer(recipe, model, writer, corpus, command, log)
+        return _export_deformer(recipe, model, writer, corpus, labelled, command, log)
     head = HEADS[recipe.head]
     feeds = encode(model.tokenizer, corpus.sentences, model.input_names, recipe.seq_len)
     with writer as tmp:
@@ -77,8 +77,7 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
             primary_output=head.primary, work_dir=tmp, model=model)
         if labelled is not None:
             eval_feeds = encode_labelled(model.tokenizer, labelled, model.input_names, recipe.seq_len)
-            source_scores = scores(np.concatenate(reference_outputs(model, eval_feeds)["logits"]), labelled.labels)
-            log(f"PyTorch source accuracy {source_scores['accuracy']:.2f}% on {labelled.name}")
+            source_scores = _source_scores(reference_outputs(model, eval_feeds), labelled, log)
         artefacts, unbuilt = [], []
         for fmt in recipe.formats:
             suffix = FORMATS[fmt][0]
@@ -107,10 +106,8 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
                 art.parity = check_parity(reference, outputs, feeds, head.primary, recipe.head,
                                           budget, corpus.name)
                 if labelled is not None:
-                    logits = np.concatenate(artefact_outputs(fmt, target, eval_feeds, model.output_names)["logits"])
-                    art.accuracy = accuracy_report(source_scores, logits, labelled, recipe.max_accuracy_drop)
-                    log(f"{art.name}: accuracy {art.accuracy.accuracy:.2f}% "
-                        f"(drop {art.accuracy.drop_points:+.2f} points)")
+                    _gate_accuracy(art, artefact_outputs(fmt, target, eval_feeds, model.output_names),
+                                   source_scores, labelled, recipe, log)
                 log(f"{art.name}: cos_min {art.parity.cos_min:.4f} "
                     f"{'pass' if art.parity.passed else 'FAIL ' + '; '.join(art.parity.failures)}")
                 artefacts.append(art)
@@ -144,18 +141,44 @@ def _prune(model, recipe: Recipe, log) -> dict | None:
     return info
 
 
-def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, command: str, log) -> ExportResult:
+def _source_scores(reference: dict[str, list[np.ndarray]], labelled, log) -> dict:
+    """The PyTorch source's scores on the labelled data: what each artefact's accuracy is gated against."""
+    source = scores(np.concatenate(reference["logits"]), labelled.labels)
+    log(f"PyTorch source accuracy {source['accuracy']:.2f}% on {labelled.name}")
+    return source
+
+
+def _gate_accuracy(art, outputs: dict[str, list[np.ndarray]], source: dict, labelled, recipe: Recipe, log) -> None:
+    art.accuracy = accuracy_report(source, np.concatenate(outputs["logits"]), labelled, recipe.max_accuracy_drop)
+    log(f"{art.name}: accuracy {art.accuracy.accuracy:.2f}% (drop {art.accuracy.drop_points:+.2f} points)")
+
+
+def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labelled, command: str,
+                     log) -> ExportResult:
     """DeFormer stages: passage and question graphs (+ the undecomposed model for comparison),
-    int8 of each, parity of the two-graph run against the undecomposed PyTorch forward."""
+    int8 of each, parity of the two-graph run against the undecomposed PyTorch forward. A
+    classifier runs on single sentences split at ``question_len``; with ``labelled`` data each
+    two-graph run is also gated on accuracy against the decomposed PyTorch forward."""
     from . import deformer
     from .quantise.onnxruntime import int8_dynamic
 
     spec, head = recipe.decompose, HEADS[recipe.head]
-    feeds = deformer.paired_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
+    if head.uses_classifier:
+        if labelled is not None and labelled.pairs:
+            raise ConfigError(f"{labelled.name}: a DeFormer classifier is gated on single sentences; "
+                              "pass a file without a second sentence column")
+        feeds = deformer.sentence_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
+        unit = f"sentences split at token {spec.question_len}"
+    else:
+        feeds = deformer.paired_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
+        unit = "(question, passage) pairs"
     pairs = sum(len(f["input_ids"]) for f in feeds)
     with writer as tmp:
-        log(f"PyTorch undecomposed DeFormer reference on {pairs} (question, passage) pairs of {corpus.name}")
+        log(f"PyTorch undecomposed DeFormer reference on {pairs} {unit} of {corpus.name}")
         reference = deformer.reference_outputs(model, spec, feeds)
+        if labelled is not None:
+            eval_feeds = deformer.sentence_feeds(model.tokenizer, labelled.sentences, spec, recipe.seq_len)
+            source_scores = _source_scores(deformer.reference_outputs(model, spec, eval_feeds), labelled, log)
         full_reference = reference_outputs(model, feeds)  # the plain model: all layers joint
         tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
         log(f"exporting passage ({spec.lower_layers} lower layers) and question graphs")
@@ -173,18 +196,21 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, comman
                 if name != "fp32":
                     int8_dynamic(tmp / f"{part}-fp32.onnx", files[part], None)
             outputs = deformer.two_graph_outputs(files["passage"], files["question"], feeds)
+            # the passage graph has no output of its own to compare: it passes when the pair does
+            parity = check_parity(reference, outputs, feeds, head.primary, recipe.head, budget,
+                                  f"{corpus.name} {unit}, through both graphs")
+            log(f"onnx-{name}: cos_min {parity.cos_min:.4f} "
+                f"{'pass' if parity.passed else 'FAIL ' + '; '.join(parity.failures)}")
+            eval_outputs = (deformer.two_graph_outputs(files["passage"], files["question"], eval_feeds)
+                            if labelled is not None else None)
             for part in ("question", "passage"):
                 variant_name = name if part == "question" else f"passage-{name}"
                 art = describe_artefact(tmp, files[part].name, "onnx", variant_name,
                                         {**details, "graph": part, "quantisation": variant.summary,
-                                         "passage_cached": part == "question"})
-                if part == "question":
-                    art.parity = check_parity(reference, outputs, feeds, head.primary, recipe.head, budget,
-                                              f"{corpus.name} (question, passage) pairs")
-                    log(f"{art.name}: cos_min {art.parity.cos_min:.4f} "
-                        f"{'pass' if art.parity.passed else 'FAIL ' + '; '.join(art.parity.failures)}")
-                else:
-                    art.parity = art_parity_of_pair(outputs, reference, feeds, head, recipe, budget, corpus)
+                                         "passage_cached": part == "question" and not head.uses_classifier})
+                art.parity = parity
+                if eval_outputs is not None:
+                    _gate_accuracy(art, eval_outputs, source_scores, labelled, recipe, log)
                 artefacts.append(art)
         full = describe_artefact(tmp, "full-fp32.onnx", "onnx", "full-fp32",
                                  {**full_details, "graph": "undecomposed (all layers joint), the baseline"})
@@ -205,23 +231,18 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, comman
                    "inputs": list(deformer.QUESTION_INPUTS) + ["passage_states", "passage_attention_mask"],
                    "passage_inputs": list(deformer.PASSAGE_INPUTS), "outputs": list(model.output_names),
                    "primary_output": head.primary, "seq_len": recipe.seq_len,
-                   "decompose": {**to_dict(spec), "passage_len": recipe.seq_len - spec.question_len,
+                   "decompose": {**to_dict(spec), "passage_len": recipe.seq_len - spec.question_len, "inputs": unit,
                                  "reference": "undecomposed PyTorch forward, block-diagonal attention "
                                               "in the lower layers",
                                  "baseline_artefact": "onnx-full-fp32",
                                  "paper_latency_s": deformer.PAPER_LATENCY_S},
                    **loaded_counts(model, recipe)},
-            parity_corpus={**corpus.describe(), "pairs": pairs}, artefacts=artefacts, unbuilt=[], eval_data=None,
+            parity_corpus={**corpus.describe(), "pairs": pairs}, artefacts=artefacts, unbuilt=[],
+            eval_data=labelled.describe() if labelled is not None else None,
             versions=_versions(), numerics=_parity_numerics(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
         writer.commit(manifest)
     return ExportResult(Path(writer.out), manifest)
-
-
-def art_parity_of_pair(outputs, reference, feeds, head, recipe: Recipe, budget, corpus):
-    """The passage graph has no output of its own to compare: it passes when the pair does."""
-    return check_parity(reference, outputs, feeds, head.primary, recipe.head, budget,
-                        f"{corpus.name} (question, passage) pairs, through the question graph")
 
 
 def _write_inputs(tmp: Path, model, recipe: Recipe, corpus, primary_reference: list[np.ndarray]) -> None:
@@ -322,6 +343,9 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
     recipe = from_dict(Recipe, manifest["recipe"], where=f"{bundle}/manifest.json recipe")
     if not HEADS[recipe.head].uses_classifier:
         raise ConfigError(f"{bundle}: eval needs a classifier bundle; this one has head: {recipe.head}")
+    if recipe.decompose is not None:
+        raise ConfigError(f"{bundle}: eval does not run two-graph DeFormer bundles yet; gate them at export "
+                          "with `mobilecomp export --eval-data FILE`")
     data = read_labelled(data_path, recipe.num_labels)
     check_runnable(Path(bundle), [a for a in manifest["artefacts"] if a["format"] in RUNNERS])
     checkpoint = manifest["checkpoint"]

@@ -106,3 +106,56 @@ def test_counts_on_the_meta_device():
         base = BertModel(BertConfig(num_hidden_layers=12))
     counts = count_deformer(base, DecomposeSpec(lower_layers=9, question_len=28), 320).describe()
     assert counts["gflops"] < counts["undecomposed_gflops"] / 3
+
+
+def test_classifier_deformer_runs_split_sentences_and_gates_accuracy(tmp_path):
+    """A single-sentence DeFormer classifier: both graphs end in the classifier's logits, equal the
+    decomposed PyTorch forward, and each two-graph run is gated on accuracy against it."""
+    import onnx
+
+    from mobilecomp.pipeline import export_bundle
+    from mobilecomp.recipe import load_recipe
+    from mobilecomp.text import polarity_split
+
+    cls = TINY.replace("name: tiny-deformer", "name: tiny-deformer-cls").replace("head: encoder",
+                                                                               "head: classifier\nnum_labels: 2")
+    (tmp_path / "tiny-deformer-cls.yaml").write_text(cls)
+    _, test = polarity_split(0)
+    (tmp_path / "eval.tsv").write_text("".join(f"{text}\t{label}\n" for text, label in test[:40]))
+    out = tmp_path / "bundle"
+    export_bundle(load_recipe(str(tmp_path / "tiny-deformer-cls.yaml")), out,
+                  parity_text=short_text(tmp_path / "text.txt"), eval_data=str(tmp_path / "eval.tsv"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    arts = {a["name"]: a for a in manifest["artefacts"]}
+    assert manifest["model"]["head"] == "classifier" and "split at token 12" in manifest["model"]["decompose"]["inputs"]
+    assert manifest["eval_data"]["examples"] == 40
+    assert arts["onnx-fp32"]["parity"]["cos_min"] > 0.99999
+    assert arts["onnx-fp32"]["accuracy"]["drop_points"] == 0  # fp32 two-graph run == decomposed PyTorch
+    assert arts["onnx-int8-dynamic"]["accuracy"]["source_accuracy"] == arts["onnx-fp32"]["accuracy"]["source_accuracy"]
+    assert "accuracy" not in arts["onnx-full-fp32"] or arts["onnx-full-fp32"]["accuracy"] is None
+    question = onnx.load(str(out / "question-fp32.onnx"), load_external_data=False)
+    assert [o.name for o in question.graph.output] == ["logits"]
+
+
+def test_export_split_equals_the_compress_stage_forward(tmp_path):
+    """The exported layout (padded to seq_len, split at question_len) gives the logits the compress
+    stage fine-tuned (batches padded to their longest sentence): a student is exported as trained."""
+    import torch
+
+    from mobilecomp import deformer
+    from mobilecomp.compress.deformer import decomposed_classifier
+    from mobilecomp.load import load_model
+    from mobilecomp.recipe import load_recipe
+
+    (tmp_path / "tiny-deformer.yaml").write_text(TINY.replace("head: encoder", "head: classifier\nnum_labels: 2"))
+    recipe = load_recipe(str(tmp_path / "tiny-deformer.yaml"))
+    model = load_model(recipe)
+    sentences = ["A short one.", "This sentence is long enough to cross the split at token twelve, surely.",
+                 "Middling length sentence here."]
+    torch.manual_seed(0)
+    enc = model.tokenizer(sentences, padding=True, truncation=True, max_length=recipe.seq_len, return_tensors="pt")
+    with torch.no_grad():
+        trained = decomposed_classifier(model.module.model, recipe.decompose)(enc).numpy()
+    exported = deformer.reference_outputs(model, recipe.decompose, deformer.sentence_feeds(
+        model.tokenizer, sentences, recipe.decompose, recipe.seq_len))["logits"][0]
+    np.testing.assert_allclose(exported, trained, atol=1e-5)

@@ -51,6 +51,7 @@ def test_rows_carry_parity_counts_and_estimate(a76_rows):
         assert set(row.extra["instruction_classes"]) == set(INSTRUCTION_CLASSES)
         assert row.extra["instructions"] == sum(row.extra["instruction_classes"].values()) > 100_000
         assert len(row.extra["runs"]) >= 3 and row.latency_ms.mean > 0
+        assert row.device_info.extra["latency_model"]["stall"] > 0 and row.extra["weight_bytes"] > 0
         assert row.runner["version"] == arm_setup.host_versions()[0]
         assert "cortex-a76" in row.runner["emulator"]
         json.dumps(row.to_json())
@@ -173,7 +174,7 @@ def test_every_profile_loads_with_sources():
     assert {"pixel-4", "pixel-3", "oneplus-6", "galaxy-a03-core"} <= names
     for device in all_devices():
         assert device.qemu_cpu in ("cortex-a53", "cortex-a72", "cortex-a76", "cortex-a57", "neoverse-n1")
-        for key in ("clusters", "cpuinfo", "taskset_mask", "threads", "cpi", "stall_factor", "thread_efficiency"):
+        for key in ("clusters", "cpuinfo", "taskset_mask", "threads") + (("dram_gbps",) if device.dram_gbps else ()):
             assert device.sources.get(key), f"{device.name}: no source for {key}"
     assert any(c.core == "cortex-a55" for d in all_devices() for c in d.clusters
                if all(x.core == "cortex-a55" for x in d.clusters))
@@ -221,9 +222,23 @@ def test_per_core_model_every_core_core_threads_precision_and_memory():
 
 
 def test_every_profile_core_has_a_latency_model():
-    from mobilecomp.profile.emulated_arm.model import CORES
+    from mobilecomp.profile.emulated_arm.model import CORES, PHONE_RUNTIME, fitted_params
 
     assert {c.core for d in all_devices() for c in d.clusters} <= set(CORES)
+    params = fitted_params()  # what bench/calibrate_arm.py wrote: every big core has a fitted stall
+    assert {d.clusters[0].core for d in all_devices()} <= set(params.stall)
+    assert PHONE_RUNTIME in params.runtime and params.sources[f"runtime {PHONE_RUNTIME}"]
+
+
+def test_weight_bytes_are_each_artefacts_matrix_weights(tiny_bundle, tiny_tflite_bundle):
+    """The memory term reads what the file holds: 2 layers x (four 32x32 attention and two 32x64 FFN
+    matrices) = 16,384 weights, 4 bytes each in fp32 and 1 in int8; embeddings are not streamed."""
+    from mobilecomp.profile.emulated_arm.model import gemm_weight_bytes
+
+    assert gemm_weight_bytes(tiny_bundle / "model-fp32.onnx", "onnx") == 16384 * 4
+    assert gemm_weight_bytes(tiny_bundle / "model-int8-dynamic.onnx", "onnx") == 16384
+    assert gemm_weight_bytes(tiny_tflite_bundle / "model-fp32.tflite", "tflite") == 16384 * 4
+    assert gemm_weight_bytes(tiny_tflite_bundle / "model-int8-dynamic.tflite", "tflite") == 16384
 
 
 def test_devices_command_lists_profiles():

@@ -21,13 +21,12 @@ class Options:
 
 def decomposed_classifier(model, spec):
     """logits(enc) of ``model`` (a BertForSequenceClassification) run with ``spec``'s decomposition."""
-    from ..deformer import _modules
+    from ..deformer import _modules, classifier_head
 
-    _, _, reference = _modules(model.bert, spec)
+    _, _, reference = _modules(model.bert, spec, classifier_head(model))
 
     def forward(enc):
-        states, _ = reference(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
-        return model.classifier(model.dropout(model.bert.pooler(states)))
+        return reference(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
 
     return forward
 

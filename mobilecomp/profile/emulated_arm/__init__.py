@@ -3,14 +3,14 @@ counted, estimated.
 
 Device string ``emulated-arm:PROFILE`` (a devices/*.yaml). Per ONNX or TFLite artefact one guest
 process runs the parity sentences and then warm-up plus counted inferences (single-threaded,
-between markers the plugin watches). The latency is an estimate from the median counts and the
-profile's latency model; every row says so (provenance ``estimated-emulated-arm``).
+between markers the plugin watches). The latency is an estimate from the median counts, the
+artefact's matrix weights and the per-core model fitted on published CPU figures (model.py,
+docs/emulated-arm.md); every row says so (provenance ``estimated-emulated-arm``).
 """
 
 from __future__ import annotations
 
 import sys
-
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +20,8 @@ from ...errors import ConfigError, DeviceError
 from ...types import DeviceInfo, Latency, ProfileRow
 from ...verify import device_parity
 from .. import ProfileOptions, selected
+from .model import CORES, FIT_FILE, PHONE_RUNTIME, Params, Workload, fitted_params, gemm_weight_bytes
+from .model import estimate_ms as core_estimate_ms
 
 PROVENANCE = "estimated-emulated-arm"
 COUNTED_RUNS = 3  # counts repeat within 0.002%: three runs and their median are plenty
@@ -35,17 +37,20 @@ def parse_device(device: str) -> DeviceProfile:
     return load_device(name)
 
 
-def estimate_ms(classes: dict[str, int], profile: DeviceProfile, threads: int) -> float:
-    """Latency from single-thread instruction counts: throughput-bound cycles times a fitted stall
-    factor, spread over the ``threads`` fastest cores, each extra one at ``thread_efficiency``."""
-    model = profile.latency_model
-    cycles = model.stall_factor * sum(classes[c] * model.cpi[c] for c in model.cpi)
-    ghz = profile.core_ghz()[:threads]
-    effective_ghz = ghz[0] + model.thread_efficiency * sum(ghz[1:])
-    return cycles / (effective_ghz * 1e9) * 1e3
+def estimate_ms(classes: dict[str, int], profile: DeviceProfile, threads: int, weight_bytes: float = 0.0,
+                params: Params | None = None) -> float:
+    """Latency on the phone's big cores from single-thread instruction counts and the weights the
+    matrix multiplies read: the per-core model (model.py) with the fitted parameters."""
+    params = params or fitted_params()
+    return core_estimate_ms(Workload(classes, weight_bytes), profile, big_core(profile), threads, PHONE_RUNTIME,
+                            params)
 
 
-def _device_info(device: str, profile: DeviceProfile, tc) -> DeviceInfo:
+def big_core(profile: DeviceProfile) -> str:
+    return profile.clusters[0].core
+
+
+def _device_info(device: str, profile: DeviceProfile, tc, params: Params) -> DeviceInfo:
     cores = sum(c.count for c in profile.clusters)
     big = profile.clusters[0]
     return DeviceInfo(
@@ -55,8 +60,10 @@ def _device_info(device: str, profile: DeviceProfile, tc) -> DeviceInfo:
         manufacturer=profile.manufacturer, model=profile.model, soc=profile.soc,
         extra={"qemu_cpu": profile.qemu_cpu, "qemu": tc.qemu_version, "profile": profile.name,
                "clusters": [vars(c) for c in profile.clusters], "latency_model": {
-                   "cpi": profile.latency_model.cpi, "stall_factor": profile.latency_model.stall_factor,
-                   "thread_efficiency": profile.latency_model.thread_efficiency}})
+                   "core": big_core(profile), "cpi": CORES[big_core(profile)][0],
+                   "stall": params.stall[big_core(profile)], "runtime": PHONE_RUNTIME,
+                   "runtime_factor": params.runtime[PHONE_RUNTIME], "thread_efficiency": params.thread_efficiency,
+                   "dram_gbps": profile.dram_gbps, "fit": str(FIT_FILE.relative_to(FIT_FILE.parent.parent))}})
 
 
 def _onnx_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, dict]:
@@ -130,7 +137,11 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
         seq_len, batch = (int(x) for x in reversed(data["input_ids"].shape))
     write_cpuinfo(tc.sysroot, part=int(profile.cpuinfo_part, 16), variant=0, cores=4,
                   implementer=int(profile.cpuinfo_implementer, 16), dotprod=profile.qemu_cpu != "cortex-a53")
-    info = _device_info(device, profile, tc)
+    params = fitted_params()
+    if big_core(profile) not in params.stall:
+        raise ConfigError(f"{FIT_FILE}: no fitted stall factor for {big_core(profile)} ({profile.name}'s big core); "
+                          "rerun bench/calibrate_arm.py")
+    info = _device_info(device, profile, tc, params)
     threads_list = options.threads or tuple(dict.fromkeys((1, profile.threads)))
     rows = []
     for art in artefacts:
@@ -141,18 +152,20 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
             what=f"artefact {art['name']}", feeds=feeds)
         parity = device_parity(bundle, manifest, art, result.outputs["primary"], indices, "evenly spaced")
         classes = result.classes()
+        weight_bytes = gemm_weight_bytes(bundle / art["file"], art["format"])
         extra = {
             "instructions": sum(classes.values()), "instruction_classes": classes,
             "plugin_classes": result.median, "runs": [sum(r.values()) for r in result.regions],
             "count_spread": result.spread(), "counted_runs": runs, "warmup": WARMUP_RUNS,
             "qemu_cpu": profile.qemu_cpu, "guest_threads": 1,
             "emulation_seconds": round(time.perf_counter() - t0, 1),
-            "estimate": "cycles = stall_factor * sum(count * cpi) over the profile's classes; "
-                        "ms = cycles / (f1 + thread_efficiency * (f2 + ... + fN))",
+            "weight_bytes": weight_bytes,
+            "estimate": "ms = runtime_factor * (stall[core] * sum(count * cpi[core]) / (f1 + thread_efficiency * "
+                        "(f2 + ... + fN)) + weight_bytes / dram_bandwidth); parameters in device_info.latency_model",
         }
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for threads in threads_list:
-            ms = [estimate_ms(_grouped(region), profile, threads) for region in result.regions]
+            ms = [estimate_ms(_grouped(region), profile, threads, weight_bytes, params) for region in result.regions]
             rows.append(ProfileRow(
                 artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
                 variant=art["variant"], device=device, provenance=PROVENANCE, threads=threads,

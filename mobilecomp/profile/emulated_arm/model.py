@@ -6,17 +6,26 @@
     ms         = runtime_factor[runtime] * (compute_ms + memory_ms)
 
 ``cpi`` per core type comes from Arm's optimisation guides (throughput bound); ``stall`` per core
-type and ``runtime_factor`` per runtime are fitted on published figures (bench/calibrate_arm.py).
+type and ``runtime_factor`` per runtime are fitted on published figures by bench/calibrate_arm.py,
+which writes them to devices/latency_fit.json for the profile backend (``fitted_params``).
 fp16 runs 8 lanes per 128-bit vector instead of 4: its multiply and load/store counts and its
 weight bytes are half the fp32 ones; the rest of the instructions stay.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
-from ...devices import DeviceProfile
+from ...devices import DEVICES_DIR, DeviceProfile
 from ...errors import ConfigError
+
+FIT_FILE = DEVICES_DIR / "latency_fit.json"
+# The runtime factor a bundle's artefacts are estimated with. No published phone figure names
+# onnxruntime or LiteRT 2.x, so they take TFLite's from the BERT QA page: a stock TFLite build on
+# a stock phone, the nearest to what an app ships (the MobileBERT paper's factor is 2.6x slower).
+PHONE_RUNTIME = "tflite (BERT QA page)"
 
 # core type -> cycles per instruction of each class (throughput bound), with where it comes from
 CORES: dict[str, tuple[dict[str, float], str]] = {
@@ -58,6 +67,19 @@ class Params:
     stall: dict[str, float]
     runtime: dict[str, float]
     thread_efficiency: float = 0.8  # an assumption: no anchor pair isolates thread scaling
+    sources: dict[str, str] = field(default_factory=dict)  # parameter -> the anchor it was fitted on
+
+    def save(self, path: Path = FIT_FILE, **meta) -> None:
+        path.write_text(json.dumps({**meta, **asdict(self)}, indent=1) + "\n")
+
+
+def fitted_params(path: Path = FIT_FILE) -> Params:
+    """The per-core fit bench/calibrate_arm.py wrote."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no latency fit; run `.venv/bin/python bench/calibrate_arm.py` to make it")
+    data = json.loads(path.read_text())
+    return Params(stall=data["stall"], runtime=data["runtime"], thread_efficiency=data["thread_efficiency"],
+                  sources=data.get("sources", {}))
 
 
 def core_ghz(profile: DeviceProfile, core: str, threads: int) -> list[float]:
@@ -89,3 +111,55 @@ def estimate_ms(work: Workload, profile: DeviceProfile, core: str, threads: int,
         raise ConfigError(f"no fitted factor for runtime '{runtime}' (fitted: {', '.join(params.runtime)})")
     compute, memory = parts_ms(work, profile, core, threads, params.stall[core], params.thread_efficiency)
     return params.runtime[runtime] * (compute + memory)
+
+
+GEMM_OPS = {"MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul", "QLinearMatMul", "MatMulNBits", "FusedMatMul",
+            "FULLY_CONNECTED", "BATCH_MATMUL"}
+PASS_THROUGH = {"DequantizeLinear", "Transpose", "Cast", "Identity", "Reshape", "DEQUANTIZE", "TRANSPOSE", "RESHAPE"}
+
+
+def gemm_weight_bytes(path: Path, fmt: str) -> int:
+    """Bytes of the constant weights the matrix multiplies of an artefact read (each once): the
+    memory term's ``weight_bytes``. Embedding tables are gathered a row at a time, so they are not
+    counted, as in the calibration (encoder layers only)."""
+    nodes, sizes = _onnx_graph(path) if fmt == "onnx" else _tflite_graph(path)
+    producer = {out: (op, inputs) for op, inputs, outputs in nodes for out in outputs}
+
+    def weight(name, hops=4):
+        if name in sizes:
+            return name
+        op, inputs = producer.get(name, (None, ()))
+        return weight(inputs[0], hops - 1) if op in PASS_THROUGH and inputs and hops else None
+
+    weights = set()
+    for op, inputs, _ in nodes:
+        constants = [w for w in map(weight, inputs) if w is not None] if op in GEMM_OPS else []
+        if constants:  # the matrix itself, not its bias, scale or zero point
+            weights.add(max(constants, key=sizes.__getitem__))
+    return sum(sizes[w] for w in weights)
+
+
+def _onnx_graph(path: Path):
+    import numpy as np
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    sizes = {t.name: int(np.prod(t.dims)) * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+             for t in graph.initializer}
+    return [(n.op_type, list(n.input), list(n.output)) for n in graph.node], sizes
+
+
+def _tflite_graph(path: Path):
+    import numpy as np
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from ...litert import quiet
+
+    with quiet():
+        interpreter = Interpreter(model_path=str(path))
+    ops = interpreter._get_ops_details()  # noqa: SLF001 (LiteRT's only op-level view of a model)
+    produced = {t for op in ops for t in op["outputs"]} | {d["index"] for d in interpreter.get_input_details()}
+    sizes = {d["index"]: int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize
+             for d in interpreter.get_tensor_details() if d["index"] not in produced}
+    return [(op["op_name"], list(op["inputs"]), list(op["outputs"])) for op in ops], sizes
