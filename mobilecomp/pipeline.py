@@ -343,9 +343,6 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
     recipe = from_dict(Recipe, manifest["recipe"], where=f"{bundle}/manifest.json recipe")
     if not HEADS[recipe.head].uses_classifier:
         raise ConfigError(f"{bundle}: eval needs a classifier bundle; this one has head: {recipe.head}")
-    if recipe.decompose is not None:
-        raise ConfigError(f"{bundle}: eval does not run two-graph DeFormer bundles yet; gate them at export "
-                          "with `mobilecomp export --eval-data FILE`")
     data = read_labelled(data_path, recipe.num_labels)
     check_runnable(Path(bundle), [a for a in manifest["artefacts"] if a["format"] in RUNNERS])
     checkpoint = manifest["checkpoint"]
@@ -353,8 +350,29 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
     if model.checkpoint["sha256"] != checkpoint["sha256"]:
         raise CheckpointError(f"{checkpoint['path']}: weights changed since the bundle was exported "
                               "(sha256 differs); re-export the bundle")
-    feeds = encode_labelled(model.tokenizer, data, model.input_names, recipe.seq_len)
-    source = scores(np.concatenate(reference_outputs(model, feeds)["logits"]), data.labels)
+    if recipe.decompose is not None:  # both graphs per input, under the question artefact's name
+        from . import deformer
+
+        if data.pairs:
+            raise ConfigError(f"{data_path}: a DeFormer classifier runs on single sentences; "
+                              "pass a file without a second sentence column")
+        feeds = deformer.sentence_feeds(model.tokenizer, data.sentences, recipe.decompose, recipe.seq_len)
+        source = scores(np.concatenate(deformer.reference_outputs(model, recipe.decompose, feeds)["logits"]),
+                        data.labels)
+        files = {a["name"]: Path(bundle) / a["file"] for a in manifest["artefacts"]}
+
+        def run(art):
+            return deformer.two_graph_outputs(files[f"onnx-passage-{art['variant']}"], files[art["name"]], feeds)
+
+        artefacts = [a for a in manifest["artefacts"] if not a["variant"].startswith(("passage-", "full-"))]
+    else:
+        feeds = encode_labelled(model.tokenizer, data, model.input_names, recipe.seq_len)
+        source = scores(np.concatenate(reference_outputs(model, feeds)["logits"]), data.labels)
+
+        def run(art):
+            return artefact_outputs(art["format"], Path(bundle) / art["file"], feeds, model.output_names)
+
+        artefacts = manifest["artefacts"]
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     versions = _versions()
     common = {"model": recipe.name, "device": "host", "provenance": "measured-host", "data": data.describe(),
@@ -363,11 +381,10 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
              "source_accuracy": source["accuracy"], "drop_points": 0.0, "passed": True,
              "runner": {"name": "torch", "version": versions["torch"]}}]
     log(f"pytorch-source: accuracy {source['accuracy']:.2f}%")
-    for art in manifest["artefacts"]:
+    for art in artefacts:
         if art["format"] not in RUNNERS:
             continue
-        logits = np.concatenate(artefact_outputs(art["format"], Path(bundle) / art["file"], feeds,
-                                                 model.output_names)["logits"])
+        logits = np.concatenate(run(art)["logits"])
         report = accuracy_report(source, logits, data, recipe.max_accuracy_drop)
         rows.append({"artefact": art["name"], "variant": art["variant"], "format": art["format"], **common,
                      **to_dict(report), "passed": report.passed,

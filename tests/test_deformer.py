@@ -113,7 +113,7 @@ def test_classifier_deformer_runs_split_sentences_and_gates_accuracy(tmp_path):
     decomposed PyTorch forward, and each two-graph run is gated on accuracy against it."""
     import onnx
 
-    from mobilecomp.pipeline import export_bundle
+    from mobilecomp.pipeline import evaluate_bundle, export_bundle
     from mobilecomp.recipe import load_recipe
     from mobilecomp.text import polarity_split
 
@@ -135,6 +135,10 @@ def test_classifier_deformer_runs_split_sentences_and_gates_accuracy(tmp_path):
     assert "accuracy" not in arts["onnx-full-fp32"] or arts["onnx-full-fp32"]["accuracy"] is None
     question = onnx.load(str(out / "question-fp32.onnx"), load_external_data=False)
     assert [o.name for o in question.graph.output] == ["logits"]
+    # `mobilecomp eval` runs the same two graphs: the same verdict, under the question artefact's name
+    rows = {r["artefact"]: r for r in evaluate_bundle(out, str(tmp_path / "eval.tsv"))}
+    assert set(rows) == {"pytorch-source", "onnx-fp32", "onnx-int8-dynamic"}
+    assert rows["onnx-int8-dynamic"]["accuracy"] == arts["onnx-int8-dynamic"]["accuracy"]["accuracy"]
 
 
 def test_export_split_equals_the_compress_stage_forward(tmp_path):
