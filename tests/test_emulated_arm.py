@@ -17,6 +17,7 @@ from mobilecomp.profile.emulated_arm import PROVENANCE, estimate_ms
 from mobilecomp.profile.emulated_arm import setup as arm_setup
 
 FAST = {"arm_parity_sentences": 8}
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +31,11 @@ def arm():
     return arm_setup.setup_arm(log=lambda msg: None)
 
 
-def _run(bundle: Path, device: str, threads: tuple[int, ...] = (1, 4), **extra) -> dict:
+def _run(bundle: Path, device: str, threads: tuple[int, ...] = (1, 4), artefacts: tuple[str, ...] = (),
+         **extra) -> dict:
     manifest = json.loads((bundle / "manifest.json").read_text())
-    rows = profile(bundle, manifest, device, ProfileOptions(threads=threads, extra={**FAST, **extra}))
+    rows = profile(bundle, manifest, device, ProfileOptions(threads=threads, artefacts=artefacts,
+                                                            extra={**FAST, **extra}))
     return {(r.artefact, r.threads): r for r in rows}
 
 
@@ -117,6 +120,27 @@ def test_tflite_runs_on_the_aarch64_litert(arm, tiny_tflite_bundle):
     # XNNPACK's int8 kernels take SDOT on a dot-product CPU
     assert rows[("tflite-int8-dynamic", 1)].extra["instruction_classes"]["dot"] > 0
     assert rows[("tflite-fp32", 1)].extra["instruction_classes"]["dot"] == 0
+
+
+def test_deformer_classifier_profiles_both_graphs(arm, tmp_path):
+    """A single-sentence DeFormer on ARM: the question graph is parity-checked against the stored
+    logits, the passage graph (no output of its own) is counted without parity."""
+    from mobilecomp.pipeline import export_bundle
+    from mobilecomp.recipe import load_recipe
+    from mobilecomp.text import oanc_sentences
+
+    recipe_text = (DATA / "tiny-bert.yaml").read_text().replace("name: tiny-bert", "name: tiny-deformer-cls") \
+        .replace("head: encoder", "head: classifier\nnum_labels: 2\ndecompose: {lower_layers: 1, question_len: 12}")
+    (tmp_path / "tiny-deformer-cls.yaml").write_text(recipe_text)
+    (tmp_path / "text.txt").write_text("\n".join(oanc_sentences()[:60]) + "\n")
+    bundle = tmp_path / "bundle"
+    export_bundle(load_recipe(str(tmp_path / "tiny-deformer-cls.yaml")), bundle,
+                  parity_text=str(tmp_path / "text.txt"))
+    rows = _run(bundle, "emulated-arm:pixel-4", threads=(1,), artefacts=("onnx-int8-dynamic",
+                                                                        "onnx-passage-int8-dynamic"))
+    question, passage = rows[("onnx-int8-dynamic", 1)], rows[("onnx-passage-int8-dynamic", 1)]
+    assert question.parity["passed"] and question.parity["top1"] is not None
+    assert passage.parity is None and passage.extra["instructions"] > 0 and passage.latency_ms.mean > 0
 
 
 def test_missing_qemu_names_the_fix(monkeypatch, tiny_bundle):
