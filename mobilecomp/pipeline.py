@@ -21,7 +21,7 @@ from .load import check_config, load_model
 from .load.checkpoints import sha256_file
 from .load.heads import HEADS
 from .load.inspect import loaded_counts
-from .prune import onnx_weight_stats, prune_model
+from .prune import checkpoint_sparsity, onnx_weight_stats, prune_model
 from .profile import ProfileOptions, measured_alike, profile, selected
 from .quantise import VARIANTS, QuantContext
 from .schema import to_dict
@@ -130,9 +130,13 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
 
 
 def _prune(model, recipe: Recipe, log) -> dict | None:
-    """Stage 1b: unstructured pruning of the loaded weights (recipe.prune), in place."""
+    """Stage 1b: unstructured pruning of the loaded weights (recipe.prune), in place; without it,
+    the sparsity the checkpoint already has, so its files are measured the same way."""
     if recipe.prune is None:
-        return None
+        info = checkpoint_sparsity(model.module) if hasattr(model.module, "model") else None
+        if info is not None:
+            log(f"checkpoint is {info['sparsity_torch']:.1%} sparse in its encoder matrices (kept as is)")
+        return info
     if not hasattr(model.module, "model"):
         raise ConfigError(f"recipe {recipe.name}: prune needs a PyTorch checkpoint")
     info = prune_model(model.module, recipe.prune)

@@ -57,6 +57,19 @@ def prune_model(model, spec: PruneSpec) -> dict[str, Any]:
             "sparsity_torch": zeros / total, "speed_note": SPEED_NOTE}
 
 
+def checkpoint_sparsity(model) -> dict[str, Any] | None:
+    """The unstructured sparsity a checkpoint already carries (a pruned student of `mobilecomp
+    compress`, or any pruned model handed in): prune_model's record, measured; None when the
+    encoder's matrices are dense (under 1% zeros)."""
+    weights = prunable_weights(model)
+    total = sum(w.numel() for _, w in weights)
+    zeros = sum(int((w == 0).sum()) for _, w in weights)
+    if not total or zeros / total < 0.01:
+        return None
+    return {"method": "already in the checkpoint", "scope": SCOPE, "matrices": len(weights),
+            "prunable_params": total, "sparsity_torch": zeros / total, "speed_note": SPEED_NOTE}
+
+
 def zipped_size(path: Path) -> int:
     """Bytes of ``path`` in a deflate zip (level 6): what a download or an APK would carry."""
     target = path.with_name(path.name + ".zip-probe")

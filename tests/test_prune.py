@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mobilecomp.prune import SPEED_NOTE, prunable_weights, prune_model
+from mobilecomp.prune import SPEED_NOTE, checkpoint_sparsity, prunable_weights, prune_model
 from mobilecomp.types import PruneSpec
 
 TINY = """\
@@ -35,6 +35,20 @@ def test_prune_model_reaches_the_sparsity():
     for _, weight in prunable_weights(model):
         assert float((weight == 0).float().mean()) == pytest.approx(0.593, abs=0.01)
     assert torch.equal(model.embeddings.word_embeddings.weight, embeddings)  # never pruned
+
+
+def test_a_pruned_checkpoint_is_measured_as_such():
+    """A checkpoint pruned elsewhere (a compress student) is recorded with its own sparsity, so its
+    bundle reports zeros and zipped size; a dense one is not."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
+    assert checkpoint_sparsity(model) is None
+    prune_model(model, PruneSpec(sparsity=0.3))
+    info = checkpoint_sparsity(model)
+    assert info["sparsity_torch"] == pytest.approx(0.3, abs=0.002) and info["speed_note"] == SPEED_NOTE
 
 
 def test_bad_sparsity_is_a_config_error(tmp_path):
