@@ -80,7 +80,11 @@ def profile(device: str, variants: tuple[str, ...]) -> None:
         manifest = json.loads((bundle / "manifest.json").read_text())
         arts = tuple(a["name"] for a in manifest["artefacts"]  # a DeFormer's passage graph runs per input too
                      if a["variant"].removeprefix("passage-") in variants)
-        profile_bundle(bundle, device, ProfileOptions(threads=(1,), runs=20, warmup=3, artefacts=arts, resume=True),
+        # ARM parity on every parity sentence: a classifier's top-1 over the default 32 moves in
+        # steps of 1/32, so two near-tie flips fail a 0.95 gate the full set passes (seq 64 int8 is cheap)
+        extra = {"arm_parity_sentences": 10_000} if device.startswith("emulated-arm") else {}
+        profile_bundle(bundle, device, ProfileOptions(threads=(1,), runs=20, warmup=3, artefacts=arts, resume=True,
+                                                      extra=extra),
                        log=lambda m, n=name: log(f"{n}: {m}"))
         eta = (time.monotonic() - started) / (i + 1) * (len(names) - i - 1)
         log(f"{device}: {i + 1}/{len(names)} bundles, ETA {eta / 60:.1f} min")
