@@ -49,10 +49,15 @@ def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions
     from .lab import lab_devices
 
     resume = load_resume(bundle)
+    # read once, before the device threads: numpy parses .npy headers with ast.literal_eval, and
+    # CPython 3.11.7's ast fails ("recursion depth mismatch") when two threads parse at once
+    with np.load(bundle / "inputs" / "profile.npz") as data:
+        feed = {k: data[k] for k in data.files if k in manifest["model"].get("inputs", data.files)}
     with lab_devices(spec, options.extra, say) as adbs:
         many = len(adbs) > 1
         with ThreadPoolExecutor(max_workers=len(adbs), thread_name_prefix="adb-device") as pool:
-            outcomes = list(pool.map(lambda adb: _run_device(adb, bundle, manifest, options, resume, many), adbs))
+            outcomes = list(pool.map(lambda adb: _run_device(adb, bundle, manifest, feed, options, resume, many),
+                                     adbs))
     return settle(bundle, outcomes)
 
 
@@ -67,12 +72,12 @@ class Outcome:
     error: MobilecompError | None = None
 
 
-def _run_device(adb: Adb, bundle: Path, manifest: dict, options: ProfileOptions, resume: dict[str, list[str]],
-                many: bool) -> Outcome:
+def _run_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.ndarray], options: ProfileOptions,
+                resume: dict[str, list[str]], many: bool) -> Outcome:
     outcome = Outcome(adb.serial or "the attached device")
     log = (lambda m: say(f"[{outcome.serial}] {m}")) if many else say
     try:
-        profile_device(adb, bundle, manifest, options, resume, outcome, log)
+        profile_device(adb, bundle, manifest, feed, options, resume, outcome, log)
     except MobilecompError as exc:
         outcome.error = exc
     return outcome
@@ -104,8 +109,8 @@ def settle(bundle: Path, outcomes: list[Outcome]) -> list[ProfileRow]:
                       "rows are complete; reconnect the failed ones and rerun the same command to resume")
 
 
-def profile_device(adb: Adb, bundle: Path, manifest: dict, options: ProfileOptions, resume: dict[str, list[str]],
-                   outcome: Outcome, say) -> None:
+def profile_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.ndarray], options: ProfileOptions,
+                   resume: dict[str, list[str]], outcome: Outcome, say) -> None:
     """One device: its row, push, run every configuration; rows and done keys land in ``outcome``."""
     extra = options.extra
     serial = outcome.serial = adb.ensure_device()
@@ -154,8 +159,6 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, options: ProfileOptio
     if not artefacts:
         return
 
-    with np.load(bundle / "inputs" / "profile.npz") as data:
-        feed = {k: data[k] for k in data.files if k in manifest["model"].get("inputs", data.files)}
     seq_len, batch = int(feed["input_ids"].shape[1]), int(feed["input_ids"].shape[0])
     vocab = vocab_size(bundle, manifest)
     threads_list = options.threads or tuple(dict.fromkeys((1, big_core_count(state.cores))))
