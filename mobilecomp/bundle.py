@@ -95,6 +95,14 @@ ARTEFACT_FIELDS = ("name", "format", "variant", "file", "sha256", "size_bytes")
 INPUTS = ("profile.npz", "parity.npz", "reference.npz")
 
 
+def read_inputs(bundle: Path, name: str) -> dict[str, Any]:
+    """Every array of the bundle's inputs/NAME (one of INPUTS), loaded into memory."""
+    import numpy as np
+
+    with np.load(Path(bundle) / "inputs" / name) as data:
+        return {k: data[k] for k in data.files}
+
+
 def read_manifest(bundle: Path) -> dict[str, Any]:
     """manifest.json, with the fields every command relies on checked."""
     path = Path(bundle) / MANIFEST
@@ -120,8 +128,6 @@ def check_runnable(bundle: Path, artefacts: list[dict[str, Any]]) -> None:
     manifest was written (size and sha256), and input files that do not load."""
     import zipfile
 
-    import numpy as np
-
     for art in artefacts:
         path = Path(bundle) / art["file"]
         if not path.is_file():
@@ -132,8 +138,7 @@ def check_runnable(bundle: Path, artefacts: list[dict[str, Any]]) -> None:
     for name in INPUTS:
         path = Path(bundle) / "inputs" / name
         try:
-            with np.load(path) as data:
-                arrays = {k: data[k] for k in data.files}
+            arrays = read_inputs(bundle, name)
         except FileNotFoundError:
             raise BundleError(f"{path}: missing; {REEXPORT}") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

@@ -43,31 +43,31 @@ def prune_model(model, spec: PruneSpec) -> dict[str, Any]:
     weights = prunable_weights(model)
     if not weights:
         raise ConfigError("prune: the model has no encoder Linear layers to prune")
-    zeros = total = 0
     with torch.no_grad():
         for _, weight in weights:
             k = int(round(weight.numel() * spec.sparsity))
             if k > 0:
                 threshold = weight.abs().flatten().kthvalue(k).values
                 weight.masked_fill_(weight.abs() <= threshold, 0.0)
-            zeros += int((weight == 0).sum())
-            total += weight.numel()
-    return {"method": spec.method, "sparsity_target": spec.sparsity, "scope": SCOPE,
-            "matrices": len(weights), "prunable_params": total,
-            "sparsity_torch": zeros / total, "speed_note": SPEED_NOTE}
+    return {"method": spec.method, "sparsity_target": spec.sparsity, **_measured(weights)}
+
+
+def _measured(weights: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The zeros the prunable matrices hold: the sparsity record of a pruned bundle."""
+    total = sum(w.numel() for _, w in weights)
+    zeros = sum(int((w == 0).sum()) for _, w in weights)
+    return {"scope": SCOPE, "matrices": len(weights), "prunable_params": total,
+            "sparsity_torch": zeros / total if total else 0.0, "speed_note": SPEED_NOTE}
 
 
 def checkpoint_sparsity(model) -> dict[str, Any] | None:
     """The unstructured sparsity a checkpoint already carries (a pruned student of `mobilecomp
     compress`, or any pruned model handed in): prune_model's record, measured; None when the
     encoder's matrices are dense (under 1% zeros)."""
-    weights = prunable_weights(model)
-    total = sum(w.numel() for _, w in weights)
-    zeros = sum(int((w == 0).sum()) for _, w in weights)
-    if not total or zeros / total < 0.01:
+    measured = _measured(prunable_weights(model))
+    if measured["sparsity_torch"] < 0.01:
         return None
-    return {"method": "already in the checkpoint", "scope": SCOPE, "matrices": len(weights),
-            "prunable_params": total, "sparsity_torch": zeros / total, "speed_note": SPEED_NOTE}
+    return {"method": "already in the checkpoint", **measured}
 
 
 def zipped_size(path: Path) -> int:

@@ -14,8 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
+from ..bundle import read_inputs
 from ..errors import DeviceError
 from ..types import DeviceInfo, Latency, ProfileRow
 from . import ProfileOptions, selected
@@ -75,8 +74,7 @@ def _time(fn, options: ProfileOptions, sync=lambda: None) -> list[float]:
 def profile_cuda(bundle: Path, manifest: dict, options: ProfileOptions) -> list[ProfileRow]:
     runtime, name = backend()
     device = _device(name, runtime)
-    with np.load(bundle / "inputs" / "profile.npz") as data:
-        feed = {k: data[k] for k in data.files}
+    feed = read_inputs(bundle, "profile.npz")
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
     if runtime == "onnxruntime":

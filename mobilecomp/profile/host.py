@@ -7,8 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
+from ..bundle import read_inputs
 from ..runners import EXACT_INT8, cpu_count, onnx_session, run_onnx
 from ..types import DeviceInfo, Latency, ProfileRow
 from . import ProfileOptions, selected
@@ -90,8 +89,7 @@ def profile_host(bundle: Path, manifest: dict, options: ProfileOptions) -> list[
 
     device = host_device()
     saturates = device.extra["int8"]["default_session_saturates"]
-    with np.load(bundle / "inputs" / "profile.npz") as data:
-        feed = {k: data[k] for k in data.files}
+    feed = read_inputs(bundle, "profile.npz")
     seq_len = int(feed["input_ids"].shape[1])
     artefacts = [a for a in selected(manifest, options) if a["format"] in HOST_RUNNERS]
     # Where the default session saturates, int8 artefacts are timed exact and their default

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bundle import read_inputs
 from ..errors import DeviceError
 from ..inputs import Feed
 from ..metrics import comparable, pairwise_similarity_spearman, row_cosines
@@ -98,8 +99,7 @@ def check_parity(reference: Outputs, candidate: Outputs, feeds: list[Feed], prim
 def stored_feeds(bundle: Path, batch_size: int = 16) -> list[Feed]:
     """A bundle's parity corpus batched as the export gate batched it (``encode``: batches of
     ``batch_size`` padded to their longest), rebuilt from inputs/parity.npz."""
-    with np.load(Path(bundle) / "inputs" / "parity.npz") as data:
-        parity = {k: data[k] for k in data.files}
+    parity = read_inputs(bundle, "parity.npz")
     feeds = []
     for start in range(0, len(parity["input_ids"]), batch_size):
         rows = {k: v[start:start + batch_size] for k, v in parity.items()}

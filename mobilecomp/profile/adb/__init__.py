@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...bundle import read_inputs
 from ...errors import DeviceError, MobilecompError
 from ...types import Latency, ProfileRow
 from .. import ProfileOptions, selected
@@ -51,8 +52,8 @@ def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions
     resume = load_resume(bundle)
     # read once, before the device threads: numpy parses .npy headers with ast.literal_eval, and
     # CPython 3.11.7's ast fails ("recursion depth mismatch") when two threads parse at once
-    with np.load(bundle / "inputs" / "profile.npz") as data:
-        feed = {k: data[k] for k in data.files if k in manifest["model"].get("inputs", data.files)}
+    inputs = read_inputs(bundle, "profile.npz")
+    feed = {k: v for k, v in inputs.items() if k in manifest["model"].get("inputs", inputs)}
     with lab_devices(spec, options.extra, say) as adbs:
         many = len(adbs) > 1
         with ThreadPoolExecutor(max_workers=len(adbs), thread_name_prefix="adb-device") as pool:

@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ...bundle import read_inputs
 from ...devices import DeviceProfile, device_paths, load_device
 from ...errors import ConfigError, DeviceError
 from ...types import DeviceInfo, Latency, ProfileRow
@@ -77,8 +78,6 @@ def _onnx_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, 
 def _tflite_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, dict]:
     """(job, feeds, runner fields) for a .tflite: signatures are picked and inputs padded here,
     as the host's LiteRT runner does, so the guest only calls the signature runners."""
-    import numpy as np
-
     from ...litert import TFLiteModel, example
 
     try:
@@ -86,8 +85,7 @@ def _tflite_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict
     except ModuleNotFoundError:
         raise DeviceError(f"{art['file']}: picking its signatures needs ai-edge-litert on the host; "
                           "install it with scripts/setup.d/15-litert.sh") from None
-    with np.load(bundle / "inputs" / "parity.npz") as data:
-        parity = {k: data[k] for k in data.files}
+    parity = read_inputs(bundle, "parity.npz")
     rows, arrays = [], {}
     for k, i in enumerate(indices):
         row = example(parity, i)
@@ -95,8 +93,7 @@ def _tflite_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict
         signature = model.signature_for(length)
         rows.append([signature, length])
         arrays.update({f"{k}.{name}": value for name, value in model.padded(row, signature).items()})
-    with np.load(bundle / "inputs" / "profile.npz") as data:
-        feed = {k: data[k] for k in data.files}
+    feed = read_inputs(bundle, "profile.npz")
     signature = model.signature_for(int(feed["input_ids"].shape[1]))
     job = {"format": "tflite", "model": str((bundle / art["file"]).resolve()), "parity_rows": rows,
            "profile_signature": signature}
