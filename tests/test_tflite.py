@@ -106,6 +106,19 @@ def test_lint_fails_flex_ops(monkeypatch, tflite_bundle):
     assert not art.passed
 
 
+def test_lint_keeps_litert_logging_off_the_terminal(tflite_bundle):
+    """Applying the XNNPACK delegate prints an INFO line from C++ once per process, so a fresh
+    process is the only place this can be seen (make demo showed it during export)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from mobilecomp.verify.lint import xnnpack_leftovers; "
+            "xnnpack_leftovers(Path(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", code, str(tflite_bundle / "model-fp32.tflite")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout + done.stderr == ""
+
+
 def test_host_profile_names_litert(tflite_bundle, tmp_path):
     from mobilecomp.pipeline import profile_bundle
     from mobilecomp.profile import ProfileOptions

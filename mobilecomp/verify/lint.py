@@ -55,9 +55,9 @@ def xnnpack_leftovers(path: Path) -> dict[str, int]:
 
     from ..litert import quiet
 
-    with quiet():
+    with quiet():  # allocating applies the delegate, which prints an INFO line
         interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
+        interpreter.allocate_tensors()
     ops = interpreter._get_ops_details()  # every node: the originals, then the DELEGATE nodes
     delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
     originals = [op for op in ops if op["op_name"] != "DELEGATE"]
