@@ -379,7 +379,7 @@ def _adb(*args: str, phone: tuple[str, ...] | None = None, runner: str | None = 
 
 def _kill_when(proc: subprocess.Popen, log: Path, needle: str) -> None:
     def watch() -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 600  # the profile starts an adb server and connects first
         while time.monotonic() < deadline and proc.poll() is None:
             if log.exists() and needle in log.read_text(errors="replace"):
                 proc.send_signal(signal.SIGTERM)

@@ -227,8 +227,14 @@ class TestDevice:
                 "ro.product.device": props.get("ro.product.device", "testdevice")}
 
     def serve_forever(self) -> None:
+        # accept() wakes twice a second so a SIGTERM (an unplug) that the kernel handed to a
+        # worker thread still runs its Python handler in this thread promptly.
+        self.listener.settimeout(0.5)
         while True:
-            sock, _ = self.listener.accept()
+            try:
+                sock, _ = self.listener.accept()
+            except TimeoutError:
+                continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=Connection(sock, self).serve, daemon=True).start()
 
@@ -251,13 +257,15 @@ class TestDevice:
 
     def _spawn(self, cmd: str, merge: bool) -> subprocess.Popen:
         host_cmd = self.sandbox.command(cmd)
-        log.info("exec %s", cmd)
         proc = subprocess.Popen(["/bin/sh", "-c", host_cmd], cwd=self.sandbox.root,
                                 env=self.sandbox.env(), stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT if merge else subprocess.PIPE,
                                 start_new_session=True)
         self.procs.add(proc)
+        # Logged once registered: whoever reads the log to unplug the device mid-command finds the
+        # command among those the unplug takes down.
+        log.info("exec %s", cmd)
         return proc
 
     def _reap(self, proc: subprocess.Popen, stream: Stream) -> int:
