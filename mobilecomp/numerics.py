@@ -9,7 +9,7 @@ every session that judges numerics runs exact: where this host's default session
 U8U8 kernels). Whether the default session saturates is measured by a probe, not assumed from the
 flags.
 
-``python -m mobilecomp.numerics`` prints this host's facts as JSON; under
+``python -m mobilecomp.numerics`` prints this host's facts as JSON (``--line``: one line); under
 ``qemu-x86_64 -cpu Haswell`` (``EMULATED_AVX2``) it reports an AVX2-only host.
 """
 
@@ -160,6 +160,13 @@ class HostInt8:
     def to_dict(self) -> dict:
         return {**asdict(self), "flags": list(self.flags)}  # as it reads back from JSON
 
+    def summary(self) -> str:
+        """One line: which CPU this is and what that means for int8 parity here."""
+        exact = ("saturates on the probe, so parity sessions run onnxruntime's exact mode"
+                 if self.default_session_saturates else "is exact on the probe")
+        return (f"{self.cpu} ({self.machine}; {' '.join(self.flags) or 'no int8 flags'}); onnxruntime "
+                f"{self.onnxruntime} U8S8 kernel {self.u8s8_kernel}; the default session {exact}")
+
 
 @lru_cache(maxsize=1)
 def host_int8() -> HostInt8:
@@ -191,4 +198,5 @@ def emulated_avx2_command(*argv: str) -> list[str] | None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(host_int8().to_dict(), indent=2))
+    facts = host_int8()
+    print(facts.summary() if sys.argv[1:] == ["--line"] else json.dumps(facts.to_dict(), indent=2))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobilecomp.numerics import emulated_avx2_command, host_int8, probe_wrong_outputs, u8s8_kernel
+from mobilecomp.numerics import HostInt8, emulated_avx2_command, host_int8, probe_wrong_outputs, u8s8_kernel
 from mobilecomp.runners import EXACT_INT8
 
 AVX2 = emulated_avx2_command("-c", "pass")
@@ -67,6 +67,8 @@ def test_emulated_avx2_host_saturates_and_exact_mode_does_not():
     assert facts["u8s8_kernel"].startswith("AVX2") and facts["kernel_saturates"] is True
     assert facts["default_session_saturates"] is True
     assert facts["probe_wrong_outputs"] == {"default": 32, "exact": 0}
+    line = HostInt8(**facts).summary()  # what setup prints, so a log says which kind of host ran it
+    assert "(x86_64; avx2)" in line and "U8S8 kernel AVX2" in line and "run onnxruntime's exact mode" in line, line
 
 
 @needs_qemu_x86
