@@ -107,11 +107,14 @@ def check_safetensors(path: Path) -> None:
 def refuse_unsafe_pickle(path: Path) -> None:
     """Raise unless ``path`` loads with torch.load(weights_only=True): a pickle is never executed."""
     import pickle
+    import warnings
 
     import torch
 
     try:
-        torch.load(path, map_location="cpu", weights_only=True, mmap=False)
+        with warnings.catch_warnings():  # torch asks for bug reports on protocol-4 pickles; the verdict says it all
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            torch.load(path, map_location="cpu", weights_only=True, mmap=False)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
         raise CheckpointError(
             f"{path}: refused: it does not load with weights_only=True ({first_line(exc)[:120]}); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,9 @@ def _static(src: Path, dst: Path, ctx: QuantContext, activation_bits: int) -> di
     chosen = recipe.static_wi8_ai8() if activation_bits == 8 else recipe.static_wi8_ai16()
     data = _calibration(src, ctx)
     try:
-        with quiet():
+        with quiet(), warnings.catch_warnings():
+            # calibration reads every intermediate tensor, which is what this debugging flag is for
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")
             q = quantizer.Quantizer(str(src), chosen)
             result = q.calibrate(data)
             q.quantize(result).export_model(str(dst), overwrite=True)
