@@ -17,7 +17,6 @@ import os
 import platform
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def profile(bundle: Path, serials: list[str], runs: int, env: dict) -> tuple[float, str]:
@@ -50,7 +43,7 @@ def main() -> None:
     from mobilecomp.profile.adb.runners import adb_cache
     from mobilecomp.profile.adb.transport import adb_binary
     from mobilecomp.report.lab import lab_table
-    from mobilecomp.testdevice.lab import connect, lab_phones
+    from mobilecomp.testdevice.lab import connect, lab_phones, reserved_port
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=4)
@@ -60,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     sysroot = adb_cache() / "aarch64-sysroot"
     sysroot = sysroot if shutil.which("qemu-aarch64") and (sysroot / "proc/cpuinfo").exists() else None
-    adb, port = adb_binary(), free_port()
+    adb, port = adb_binary(), reserved_port()
     env = {**os.environ, "MOBILECOMP_ADB_PORT": str(port), "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="mobilecomp-lab-") as tmp:
         work = Path(tmp)

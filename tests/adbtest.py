@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mobilecomp.errors import DeviceError
-from mobilecomp.testdevice.lab import Phone
+from mobilecomp.testdevice.lab import Phone, reserved_port
 
 def _adb() -> str | None:
     from mobilecomp.profile.adb.transport import adb_binary
@@ -31,10 +30,6 @@ ADB = _adb()
 needs_adb = pytest.mark.skipif(ADB is None, reason="no adb binary (apt-get install adb, or scripts/setup.d/30-adb.sh)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _mode() -> tuple[str, Path | None]:
@@ -79,7 +74,7 @@ def adb_binaries() -> list:
 
 @pytest.fixture
 def adb_port(monkeypatch):
-    port = free_port()
+    port = reserved_port()
     monkeypatch.setenv("MOBILECOMP_ADB_PORT", str(port))
     yield port
     binary = os.environ.get("MOBILECOMP_ADB") or ADB

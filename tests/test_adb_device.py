@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 
 import pytest
-from adbtest import (adb_binaries, adb_port, bundle, device, free_port, kill_when, mode,  # noqa: F401
+from adbtest import (adb_binaries, adb_port, bundle, device, kill_when, mode,  # noqa: F401
                      needs_adb)
 
 from mobilecomp.errors import DeviceError
+from mobilecomp.testdevice.lab import reserved_port
 
 pytestmark = needs_adb
 
@@ -109,7 +110,7 @@ def test_no_device(bundle, adb_port):
 
 def test_connect_failure_is_detected_although_adb_exits_0(bundle, adb_port):
     with pytest.raises(DeviceError, match=r"adb connect 127\.0\.0\.1:\d+ failed"):
-        _profile(bundle, connect=f"127.0.0.1:{free_port()}")
+        _profile(bundle, connect=f"127.0.0.1:{reserved_port()}")
 
 
 def test_unauthorised_device(bundle, device, adb_port):

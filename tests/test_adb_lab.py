@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from adbtest import ADB, adb_port, bundle, device, free_port, kill_when, mode, needs_adb  # noqa: F401
+from adbtest import ADB, adb_port, bundle, device, kill_when, mode, needs_adb  # noqa: F401
 
 from mobilecomp.errors import DeviceError
-from mobilecomp.testdevice.lab import connect, lab_phones
+from mobilecomp.testdevice.lab import connect, lab_phones, reserved_port
 
 pytestmark = needs_adb
 
@@ -48,6 +48,18 @@ def _options(**extra):
     from mobilecomp.profile import ProfileOptions
 
     return ProfileOptions(threads=(1,), runs=20, warmup=1, artefacts=("onnx-int8-dynamic",), extra=extra)
+
+
+def test_reserved_port_cannot_be_taken_by_a_port_0_bind():
+    """The adb server's port is reserved outside the ephemeral range: a test device bound to port 0
+    once got the port first, and `adb start-server` then hung talking to the device."""
+    import socket
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    port = reserved_port()
+    assert 10000 <= port < low
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # free, as handed out
 
 
 def test_serials_profiled_in_parallel_each_with_its_own_rows(bundle, lab):
@@ -97,7 +109,7 @@ def test_unreachable_adb_server_is_one_line(bundle, adb_port):
     from mobilecomp.pipeline import profile_bundle
 
     with pytest.raises(DeviceError, match=r"adb server 127\.0\.0\.1:\d+ did not answer") as err:
-        profile_bundle(bundle, "adb", _options(adb_server=f"127.0.0.1:{free_port()}"))
+        profile_bundle(bundle, "adb", _options(adb_server=f"127.0.0.1:{reserved_port()}"))
     assert "\n" not in str(err.value)
 
 

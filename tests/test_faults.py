@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ import pytest
 
 from mobilecomp.bundle import PARTIAL_PREFIX
 from mobilecomp.errors import BundleError, CheckpointError, ConfigError, DataError, DeviceError
+from mobilecomp.testdevice.lab import reserved_port
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny-bert.yaml"
@@ -309,12 +309,6 @@ ro.build.fingerprint=mobilecomp/faultphone/faultphone:14/TEST/1:user/test-keys
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _adb_server(scene: Scene) -> None:
     from mobilecomp.profile.adb.transport import adb_binary
 
@@ -322,7 +316,7 @@ def _adb_server(scene: Scene) -> None:
         binary = adb_binary()
     except DeviceError as exc:
         raise Unavailable(str(exc)) from None
-    port = _free_port()
+    port = reserved_port()
     scene.env["MOBILECOMP_ADB_PORT"] = str(port)
     scene.cleanups.append(lambda: subprocess.run([binary, "-P", str(port), "kill-server"], capture_output=True,
                                                  timeout=30))
@@ -363,7 +357,7 @@ def _adb(*args: str, phone: tuple[str, ...] | None = None, runner: str | None = 
     def make(scene: Scene) -> list[str]:
         bundle = scene.bundle()
         _adb_server(scene)
-        extra = [a.replace("{closed}", str(_free_port())) for a in args]
+        extra = [a.replace("{closed}", str(reserved_port())) for a in args]
         if phone is not None:
             proc, port, log = _phone(scene, *phone)
             extra += ["--connect", f"127.0.0.1:{port}"]

@@ -34,6 +34,29 @@ ro.mobilecomp.testdevice={note}
 """
 
 
+def reserved_port() -> int:
+    """A free loopback port for a server started later (an adb server, a port left closed).
+
+    It comes from below the kernel's ephemeral range, so nothing bound to port 0 in the meantime (a
+    test device) and no outgoing connection can take it first: a bind(0) port, closed and handed on,
+    once went to a test device before the adb server listened, and `adb start-server` hung on it."""
+    import random
+    import socket
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for port in random.sample(range(10000, max(low, 10001)), min(200, max(low - 10000, 1))):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in 10000-{low}")
+
+
 def note_for(arm: bool) -> str:
     return ("loopback test device; runner is linux-aarch64 under qemu-aarch64 -cpu cortex-a76" if arm
             else "loopback test device; runner is the host's linux-x86_64 build")
