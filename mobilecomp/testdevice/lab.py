@@ -47,7 +47,8 @@ def reserved_port() -> int:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    for port in random.sample(range(10000, max(low, 10001)), min(200, max(low - 10000, 1))):
+    ports = range(10000, low)
+    for port in random.sample(ports, min(200, len(ports))):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

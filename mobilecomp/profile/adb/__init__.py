@@ -308,13 +308,13 @@ def run_one(adb: Adb, runner: Runner, exe: str, model: str, art: dict, threads: 
         f"LD_LIBRARY_PATH={libdir} {pin}{cmd} > {out_name} 2>&1", "rc=$?",
         "echo @@after", THERMAL, "echo @@end", "exit $rc"])
     res = adb.shell(script, timeout=float(extra.get("timeout_s", 900)))
-    if "@@end" not in res.out:  # adb returns 0 when the link drops mid-command, so the script marks its end
+    sec = sections(res.out)
+    if "end" not in sec:  # adb returns 0 when the link drops mid-command, so the script marks its end
         raise DeviceLost(f"lost adb device {adb.serial} while {runner.name} ran {art['name']} (the shell "
                          "ended before the script did)")
     local = tmp / f"{art['sha256'][:12]}-{out_name}"
     adb.pull(f"{directory}/{out_name}", local)
     text = local.read_text(errors="replace")
-    sec = sections(res.out)
     thermal = {"before": parse_thermal(sec.get("before", [])), "after": parse_thermal(sec.get("after", []))}
     if res.rc != 0:
         tail = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no output")
