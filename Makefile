@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 MC := $(VENV)/bin/mobilecomp
 RECIPE ?= minilm-l6-int8
 
-.PHONY: setup demo test bench students clean
+.PHONY: setup demo test demo-avx2 test-avx2 bench students clean
 
 setup:
 	bash scripts/setup.sh
@@ -15,6 +15,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The same two commands on an AVX2-only CPU's int8 kernels (onnxruntime's saturating U8S8 path):
+# this CPU, natively, with CPUID masked by mobilecomp/cpu_view.c (needs CPUID faulting: recent Intel).
+demo-avx2 test-avx2: setup
+	$(PY) -m mobilecomp.cpu_view $(MAKE) $(@:-avx2=)
 
 bench: setup
 	$(PY) bench/onnx_int8.py

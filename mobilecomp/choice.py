@@ -50,7 +50,7 @@ def _host_session(picked: dict, rows: list) -> dict:
     why = (f"; deploy it with onnxruntime session config {row.runner['session_config']}: "
            f"this CPU's default int8 kernel, {row.runner['int8_kernel']}, is not exact integer math")
     default = row.extra.get("default_session")
-    if default:
+    if default and default["parity"]:
         parity = default["parity"]
         why += (f" (default session: cos_min {parity['cos_min']:.4f}, "
                 f"{'within' if parity['passed'] else 'over'} budget, p50 {default['latency_ms']['p50']:.4g} ms)")

@@ -9,8 +9,9 @@ every session that judges numerics runs exact: where this host's default session
 U8U8 kernels). Whether the default session saturates is measured by a probe, not assumed from the
 flags.
 
-``python -m mobilecomp.numerics`` prints this host's facts as JSON (``--line``: one line); under
-``qemu-x86_64 -cpu Haswell`` (``EMULATED_AVX2``) it reports an AVX2-only host.
+``python -m mobilecomp.numerics`` prints this host's facts as JSON (``--line``: one line); run by
+``avx2_command`` (CPUID masked by ``cpu_view``, or ``qemu-x86_64 -cpu Haswell``) it reports an
+AVX2-only host.
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ class HostInt8:
     default_session_saturates: bool  # measured by the probe
     probe_wrong_outputs: dict[str, int]  # {"default": n, "exact": n} of 32
     onnxruntime: str
+    # "" on the CPU as it is; under mobilecomp.cpu_view, what was masked and the flags it hid
+    cpu_view: str = ""
 
     def to_dict(self) -> dict:
         return {**asdict(self), "flags": list(self.flags)}  # as it reads back from JSON
@@ -164,7 +167,8 @@ class HostInt8:
         """One line: which CPU this is and what that means for int8 parity here."""
         exact = ("saturates on the probe, so parity sessions run onnxruntime's exact mode"
                  if self.default_session_saturates else "is exact on the probe")
-        return (f"{self.cpu} ({self.machine}; {' '.join(self.flags) or 'no int8 flags'}); onnxruntime "
+        view = f", {self.cpu_view}" if self.cpu_view else ""
+        return (f"{self.cpu} ({self.machine}; {' '.join(self.flags) or 'no int8 flags'}{view}); onnxruntime "
                 f"{self.onnxruntime} U8S8 kernel {self.u8s8_kernel}; the default session {exact}")
 
 
@@ -172,15 +176,21 @@ class HostInt8:
 def host_int8() -> HostInt8:
     import onnxruntime
 
+    from . import cpu_view
+
     cpuid = _cpuid()
     cpu, flags = cpuid if cpuid is not None else _proc_cpuinfo()
     machine = platform.machine()
     kernel, by_design = u8s8_kernel(flags, machine)
     wrong = {"default": probe_wrong_outputs(exact=False), "exact": probe_wrong_outputs(exact=True)}
+    view = ""
+    if cpu_view.active():  # /proc/cpuinfo (the kernel's view) still lists what CPUID now hides
+        hidden = " ".join(f for f in INT8_FLAGS if f in _proc_cpuinfo()[1] - flags) or "nothing"
+        view = f"CPUID masked to AVX2-only by mobilecomp.cpu_view, hiding {hidden}"
     return HostInt8(cpu=cpu, machine=machine, flags=tuple(f for f in INT8_FLAGS if f in flags),
                     flags_from="cpuid" if cpuid is not None else "/proc/cpuinfo", u8s8_kernel=kernel,
                     kernel_saturates=by_design, default_session_saturates=wrong["default"] > 0,
-                    probe_wrong_outputs=wrong, onnxruntime=onnxruntime.__version__)
+                    probe_wrong_outputs=wrong, onnxruntime=onnxruntime.__version__, cpu_view=view)
 
 
 def exact_mode_needed() -> bool:
@@ -190,11 +200,26 @@ def exact_mode_needed() -> bool:
     return host_int8().default_session_saturates
 
 
-def emulated_avx2_command(*argv: str) -> list[str] | None:
-    """``argv`` run by this Python under qemu-user as an AVX2-only CPU; None without qemu-x86_64."""
-    if shutil.which(EMULATED_AVX2[0]) is None or platform.machine() != "x86_64":
-        return None
-    return [*EMULATED_AVX2, sys.executable, *argv]
+def avx2_hosts() -> dict[str, list[str]]:
+    """The ways this host can run a command as an AVX2-only CPU, fastest first, each as the prefix
+    of that command: "cpuid-masked" (natively, mobilecomp.cpu_view: its wall time is real AVX2
+    kernel time on this CPU) and "qemu-x86_64" (emulated: numerics only)."""
+    from . import cpu_view
+
+    hosts = {}
+    if cpu_view.unavailable_reason() is None:
+        hosts["cpuid-masked"] = ["env", f"LD_PRELOAD={cpu_view.library()}"]
+    if shutil.which(EMULATED_AVX2[0]) is not None and platform.machine() == "x86_64":
+        hosts["qemu-x86_64"] = list(EMULATED_AVX2)
+    return hosts
+
+
+def avx2_command(*argv: str, how: str | None = None) -> list[str] | None:
+    """``argv`` run by this Python as an AVX2-only CPU, the fastest way (or ``how``, a key of
+    avx2_hosts()); None where this host has no way."""
+    hosts = avx2_hosts()
+    prefix = hosts.get(how) if how else next(iter(hosts.values()), None)
+    return None if prefix is None else [*prefix, sys.executable, *argv]
 
 
 if __name__ == "__main__":

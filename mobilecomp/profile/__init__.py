@@ -22,6 +22,12 @@ class ProfileOptions:
     extra: dict[str, Any] = field(default_factory=dict)  # backend options (serial, connect, ...)
 
 
+def judged_alone(art: dict) -> bool:
+    """Whether an artefact has an output of its own to judge: a DeFormer's passage graph does not
+    (the question graph's output, computed from its states, judges the pair)."""
+    return not art["variant"].startswith("passage-")
+
+
 def _host(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:
     from .host import profile_host
 

@@ -88,15 +88,21 @@ def int8_path(row: dict[str, Any]) -> str:
     kernel = row["runner"].get("int8_kernel")
     if not kernel:
         return ""
-    flags = ", ".join(row["device_info"].get("extra", {}).get("isa", [])) or "none"
+    extra = row["device_info"].get("extra", {})
+    flags = ", ".join(extra.get("isa", [])) or "none"
     mode = "exact mode (session.x64quantprecision=1)" if row["runner"].get("session_config") else "default session"
-    return f"int8: {kernel}, {mode}; flags: {flags}"
+    view = extra.get("int8", {}).get("cpu_view")  # a masked CPU says so wherever its rows are shown
+    return f"int8: {kernel}, {mode}; flags: {flags}" + (f" ({view})" if view else "")
 
 
 def _default_session_line(row: dict[str, Any]) -> str:
     default = row["extra"]["default_session"]
     check = default["parity"]
-    verdict = "pass" if check["passed"] else "FAIL: " + "; ".join(check["failures"])
+    if check is None:
+        judged = "no output of its own (a DeFormer passage graph)"
+    else:
+        verdict = "pass" if check["passed"] else "FAIL: " + "; ".join(check["failures"])
+        judged = f"cos_min {check['cos_min']:.4f} ({verdict})"
     return (f"{row['artefact']} on {row['device']} {row['threads']}t with onnxruntime's default session: "
-            f"cos_min {check['cos_min']:.4f} ({verdict}), p50 {default['latency_ms']['p50']:.2f} ms; "
+            f"{judged}, p50 {default['latency_ms']['p50']:.2f} ms; "
             f"the table times exact mode: the default int8 kernel here, {row['runner']['int8_kernel']}, is not exact")

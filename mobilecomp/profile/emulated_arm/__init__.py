@@ -20,7 +20,7 @@ from ...devices import DeviceProfile, device_paths, load_device
 from ...errors import ConfigError, DeviceError
 from ...types import DeviceInfo, Latency, ProfileRow
 from ...verify import device_parity
-from .. import ProfileOptions, selected
+from .. import ProfileOptions, judged_alone, selected
 from .model import CORES, FIT_FILE, PHONE_RUNTIME, Params, Workload, fitted_params, gemm_weight_bytes
 from .model import estimate_ms as core_estimate_ms
 
@@ -144,12 +144,12 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
     for art in artefacts:
         t0 = time.perf_counter()
         job, feeds, runner = GUEST_JOBS[art["format"]](bundle, art, indices)
-        passage_graph = art["variant"].startswith("passage-")  # a DeFormer's: no output of its own to judge
+        alone = judged_alone(art)
         result = run_guest(tc, profile.qemu_cpu, GUEST, {
             **job, "primary": manifest["model"]["primary_output"], "warmup": WARMUP_RUNS, "runs": runs,
-            **({"parity": None} if passage_graph else {})}, what=f"artefact {art['name']}", feeds=feeds)
-        parity = (None if passage_graph else
-                  device_parity(bundle, manifest, art, result.outputs["primary"], indices, "evenly spaced"))
+            **({} if alone else {"parity": None})}, what=f"artefact {art['name']}", feeds=feeds)
+        parity = (device_parity(bundle, manifest, art, result.outputs["primary"], indices, "evenly spaced")
+                  if alone else None)
         classes = result.classes()
         weight_bytes = gemm_weight_bytes(bundle / art["file"], art["format"])
         extra = {
