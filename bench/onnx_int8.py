@@ -420,10 +420,10 @@ def main() -> None:
             before = dict(res)
             stage()
             res["date"] = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
-            # stages may run as separate processes at once (avx2 and arm): merge into the file's latest
-            saved = json.loads(RESULTS.read_text()) if RESULTS.exists() and args.stage != "all" else {}
-            saved.update({k: v for k, v in res.items() if before.get(k) != v})
-            res = saved
+            if args.stage != "all" and RESULTS.exists():  # stages may run as separate processes at once
+                saved = json.loads(RESULTS.read_text())  # (avx2 and arm): merge into the file's latest
+                saved.update({k: v for k, v in res.items() if before.get(k) != v})
+                res = saved
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(res, indent=1) + "\n")
     if "host" in res:
