@@ -378,11 +378,18 @@ NOTES = [
     "## Notes",
     "",
     "- The AVX2 columns come from this CPU with CPUID masked (`mobilecomp/cpu_view.c`, Linux CPUID faulting): "
-    "onnxruntime selects its kernels from CPUID alone, so it runs exactly the AVX2 code an AVX2-only desktop runs. "
+    "onnxruntime selects its kernels from what CPUID reports, so it runs the AVX2 code an AVX2-only desktop runs. "
     "Their times are that code on this core, not an AVX2 machine's. Measured earlier on a real AVX2-only AMD "
     "EPYC (shared/NOTES.md, 2026-12-02): exact mode costs 0.87-0.92x of each variant's speed there, and ONNX "
     "int8 is only ~1.4x fp32 (2.3x on a VNNI host). `make test-avx2` and `make demo-avx2` run the README's "
     "commands the same way.",
+    "- How faithful the masked CPU is: the default sessions of `make demo-avx2` (whose artefacts are built on "
+    "the masked CPU, as the EPYC built its own) give cos_min 0.9771 on onnx-int8-dynamic and 0.9041 on "
+    "onnx-int8-smooth, the real AVX2-only EPYC's figures to four places (issue #13; the smooth artefact above, "
+    "built on this VNNI host, gives 0.9035). The commit before parity moved to exact integer math "
+    "(a805cee^) fails there the four tests it failed on the EPYC, the row-wise rewrite with the same 109 of "
+    "1,080 outputs wrong (max 26.7). Under qemu-x86_64 the AVX2 stage took 55 minutes for 10 models on 32 "
+    "sentences; masked, it takes about 2.5 minutes for 12 models on all 258, timing included.",
     "- On a VNNI host exact mode switches onnxruntime to its U8U8 kernels, which are exact either way; the speed "
     "table above shows what that costs here. Host profiling therefore times the default session where it is "
     "exact and exact mode only where it saturates (`profile/host.py`).",

@@ -187,6 +187,7 @@ def test_host_rows_name_the_flags_and_kernel_that_shaped_them(tiny_bundle, tmp_p
     write_report([str(bundle)], tmp_path / "report")
     report = (tmp_path / "report" / "report.md").read_text()
     assert f"- host 1T: {host.cpu} (int8: {host.u8s8_kernel}" in report
+    assert (host.cpu_view in report) if host.cpu_view else "CPUID masked" not in report  # a masked CPU says so
 
 
 def test_manifest_says_which_session_judged_parity(tiny_bundle):
