@@ -288,7 +288,7 @@ def doc(res: dict, out: Path, command: str) -> None:
     if "p50_ms" in avx2:
         lines += ["", "## Speed on AVX2 kernels (this CPU, CPUID masked; one interleaved run)", "",
                   *speed_lines(res, avx2)]
-    lines += ["", *target_host_lines(res), "", *NOTES]
+    lines += ["", *target_host_lines(res), "", *(n.format(avx2_seconds=avx2.get("seconds", "-")) for n in NOTES)]
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -389,7 +389,7 @@ NOTES = [
     "built on this VNNI host, gives 0.9035). The commit before parity moved to exact integer math "
     "(a805cee^) fails there the four tests it failed on the EPYC, the row-wise rewrite with the same 109 of "
     "1,080 outputs wrong (max 26.7). Under qemu-x86_64 the AVX2 stage took 55 minutes for 10 models on 32 "
-    "sentences; masked, it takes about 2.5 minutes for 12 models on all 258, timing included.",
+    "sentences; masked, it took {avx2_seconds} s in this run for 12 models on all 258, timing included.",
     "- On a VNNI host exact mode switches onnxruntime to its U8U8 kernels, which are exact either way; the speed "
     "table above shows what that costs here. Host profiling therefore times the default session where it is "
     "exact and exact mode only where it saturates (`profile/host.py`).",
@@ -427,6 +427,7 @@ def main() -> None:
             before = dict(res)
             stage()
             res["date"] = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+            res["command"] = command  # a later --stage doc names the run that made the numbers
             if args.stage != "all" and RESULTS.exists():  # stages may run as separate processes at once
                 saved = json.loads(RESULTS.read_text())  # (avx2 and arm): merge into the file's latest
                 saved.update({k: v for k, v in res.items() if before.get(k) != v})
@@ -434,7 +435,7 @@ def main() -> None:
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(res, indent=1) + "\n")
     if "host" in res:
-        doc(res, Path(args.out), command)
+        doc(res, Path(args.out), res.get("command", command))
 
 
 if __name__ == "__main__":
