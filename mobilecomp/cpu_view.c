@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define ARCH_SET_CPUID 0x1012
-#define MAX_ENTRIES 1024
+#define MAX_ENTRIES 4096  /* ~20 leaves with subleaves x 64, and the rest */
 #define MAX_SUBLEAF 64
 
 struct answer { uint32_t leaf, sub, r[4]; };  /* r: eax ebx ecx edx */
@@ -60,7 +60,10 @@ static int has_subleaves(uint32_t leaf) {
 }
 
 static void record(uint32_t leaf, uint32_t sub) {
-    if (entries == MAX_ENTRIES) return;
+    if (entries == MAX_ENTRIES) {  /* a silently wrong CPUID answer is worse than none */
+        fputs("cpu_view: more CPUID leaves than MAX_ENTRIES in cpu_view.c; raise it\n", stderr);
+        _exit(3);
+    }
     struct answer *a = &table[entries++];
     a->leaf = leaf;
     a->sub = sub;
