@@ -288,7 +288,7 @@ def doc(res: dict, out: Path, command: str) -> None:
     if "p50_ms" in avx2:
         lines += ["", "## Speed on AVX2 kernels (this CPU, CPUID masked; one interleaved run)", "",
                   *speed_lines(res, avx2)]
-    lines += ["", *target_host_lines(res), "", *(n.format(avx2_seconds=avx2.get("seconds", "-")) for n in NOTES)]
+    lines += ["", *target_host_lines(res), "", *(note.format(avx2_seconds=avx2.get("seconds", "-")) for note in NOTES)]
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -363,10 +363,10 @@ def target_host_lines(res: dict) -> list[str]:
            "int8-dynamic that are exact on such a CPU, against int8-dynamic's default session there:", "",
            f"| option | cos_min, AVX2 ({scope}) | p50 ms, AVX2 kernels | speed-up vs fp32, AVX2 kernels "
            "| cos_min here (gate, exact) | p50 ms here | speed-up vs fp32 here |", "|---|---|---|---|---|---|---|"]
-    avx2_ms = avx2.get("p50_ms", {})
+    avx2_ms, fp32 = avx2.get("p50_ms", {}), host["p50_ms"]["onnx-fp32|default"]
     for label, model, mode in [*rows, ("int8-dynamic, default session (saturates on AVX2)", "onnx-int8-dynamic",
                                        "default")]:
-        ms, fp32 = host["p50_ms"][f"{model}|{mode}"], host["p50_ms"]["onnx-fp32|default"]
+        ms = host["p50_ms"][f"{model}|{mode}"]
         speed = f"{avx2_ms['onnx-fp32|default'] / avx2_ms[f'{model}|{mode}']:.2f}x" if avx2_ms else "-"
         out.append(f"| {label} | {_cos_cell(avx2.get(scope, {}).get(model, {}), mode)} | "
                    f"{_f(avx2_ms.get(f'{model}|{mode}'), '.2f')} | {speed} | "

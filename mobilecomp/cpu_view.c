@@ -28,10 +28,10 @@
 
 struct answer { uint32_t leaf, sub, r[4]; };  /* r: eax ebx ecx edx */
 static struct answer table[MAX_ENTRIES];
+static int entries;
 
 /* looked up by mobilecomp.cpu_view.active(): this process's CPUID is masked */
 __attribute__((visibility("default"))) const char mobilecomp_cpu_view[] = "avx2";
-static int entries;
 
 /* {leaf, subleaf, register, bits cleared}: what an AVX2-only CPU lacks */
 static const struct { uint32_t leaf, sub; int reg; uint32_t bits; } MASKS[] = {

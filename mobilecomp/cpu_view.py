@@ -27,14 +27,11 @@ MARKER = "mobilecomp_cpu_view"  # a symbol the library exports: present means th
 
 def unavailable_reason() -> str | None:
     """Why this host cannot run the AVX2 view, or None where it can."""
+    from .numerics import proc_cpuinfo
+
     if sys.platform != "linux" or platform.machine() != "x86_64":
         return f"the AVX2 view needs x86-64 Linux, not {sys.platform} {platform.machine()}"
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    if "cpuid_fault" not in flags:
+    if "cpuid_fault" not in proc_cpuinfo()[1]:
         return "this CPU or kernel has no CPUID faulting (/proc/cpuinfo flag cpuid_fault)"
     if shutil.which("cc") is None:
         return "no C compiler to build mobilecomp/cpu_view.c (scripts/setup.d/30-adb.sh installs gcc)"

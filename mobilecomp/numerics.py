@@ -77,7 +77,8 @@ def _cpuid() -> tuple[str, set[str]] | None:
     return brand.rstrip(b"\0").decode("ascii", "replace").strip(), flags
 
 
-def _proc_cpuinfo() -> tuple[str, set[str]]:
+def proc_cpuinfo() -> tuple[str, set[str]]:
+    """(CPU name, flags) as the kernel lists them: not masked by mobilecomp.cpu_view."""
     cpu, flags = "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -179,13 +180,13 @@ def host_int8() -> HostInt8:
     from . import cpu_view
 
     cpuid = _cpuid()
-    cpu, flags = cpuid if cpuid is not None else _proc_cpuinfo()
+    cpu, flags = cpuid if cpuid is not None else proc_cpuinfo()
     machine = platform.machine()
     kernel, by_design = u8s8_kernel(flags, machine)
     wrong = {"default": probe_wrong_outputs(exact=False), "exact": probe_wrong_outputs(exact=True)}
     view = ""
     if cpu_view.active():  # /proc/cpuinfo (the kernel's view) still lists what CPUID now hides
-        hidden = " ".join(f for f in INT8_FLAGS if f in _proc_cpuinfo()[1] - flags) or "nothing"
+        hidden = " ".join(f for f in INT8_FLAGS if f in proc_cpuinfo()[1] - flags) or "nothing"
         view = f"CPUID masked to AVX2-only by mobilecomp.cpu_view, hiding {hidden}"
     return HostInt8(cpu=cpu, machine=machine, flags=tuple(f for f in INT8_FLAGS if f in flags),
                     flags_from="cpuid" if cpuid is not None else "/proc/cpuinfo", u8s8_kernel=kernel,
@@ -208,7 +209,7 @@ def avx2_hosts() -> dict[str, list[str]]:
 
     hosts = {}
     if cpu_view.unavailable_reason() is None:
-        hosts["cpuid-masked"] = ["env", f"LD_PRELOAD={cpu_view.library()}"]
+        hosts["cpuid-masked"] = ["env", f"LD_PRELOAD={cpu_view.environment()['LD_PRELOAD']}"]
     if shutil.which(EMULATED_AVX2[0]) is not None and platform.machine() == "x86_64":
         hosts["qemu-x86_64"] = list(EMULATED_AVX2)
     return hosts
