@@ -71,7 +71,14 @@ def profile_device(target: str) -> str:
 
 def choose_for_target(bundle: Path, target: str, runs: int = 20, log=lambda msg: None) -> dict:
     """Profile ``bundle`` on ``target``, pick, and write the choice into its manifest.json."""
-    from .bundle import MANIFEST, append_results, read_manifest
+    from .bundle import bundle_lock
+
+    with bundle_lock(bundle, "choosing an artefact for"):
+        return _choose(bundle, target, runs, log)
+
+
+def _choose(bundle: Path, target: str, runs: int, log) -> dict:
+    from .bundle import MANIFEST, append_results, read_manifest, write_atomic
     from .profile import ProfileOptions, profile
 
     device = profile_device(target)
@@ -108,6 +115,6 @@ def choose_for_target(bundle: Path, target: str, runs: int = 20, log=lambda msg:
     if note:
         choice["note"] = note
     manifest["choice"] = choice
-    (Path(bundle) / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_atomic(Path(bundle) / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     log(f"target {target}: {choice['why']}")
     return choice

@@ -35,6 +35,8 @@ class Group(click.Group):
         except MobilecompError as exc:
             if ctx.params.get("debug"):
                 raise
+            if exc.salvage:
+                click.echo(exc.salvage, nl=False)
             click.echo(f"mobilecomp: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
@@ -149,7 +151,7 @@ def compress_cmd(recipe_name, out, budget_s, limit, force, as_json) -> None:
 @click.argument("bundle", type=click.Path())
 @click.option("--device", default="host", show_default=True,
               help="host, emulated-arm:PROFILE (a name from `mobilecomp devices` or a .yaml path), adb or cuda.")
-@click.option("--threads", multiple=True, type=int, help="Thread counts [default: 1 and all cores].")
+@click.option("--threads", multiple=True, type=click.IntRange(min=1), help="Thread counts [default: 1 and all cores].")
 @click.option("--runs", default=30, show_default=True, type=click.IntRange(min=20), help="Timed runs (>= 20).")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--artefact", "artefacts", multiple=True, help="Only these artefacts (names from the manifest).")
@@ -302,7 +304,7 @@ def _emit_report(out: Path, as_json: bool, summary: str) -> None:
 @click.option("--recipes", "names", required=True, help="Comma-separated recipe names.")
 @click.option("--device", default="host", show_default=True, help="Device to profile on (host, cuda, ...).")
 @click.option("--out", default="compare", show_default=True, type=click.Path(), help="Bundles go to OUT/bundles, the report to OUT.")
-@click.option("--threads", multiple=True, type=int, help="Thread counts [default: 1 and all cores].")
+@click.option("--threads", multiple=True, type=click.IntRange(min=1), help="Thread counts [default: 1 and all cores].")
 @click.option("--runs", default=30, show_default=True, type=click.IntRange(min=20))
 @click.option("--force", is_flag=True, help="Re-export bundles that already exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the markdown table.")
@@ -315,3 +317,17 @@ def compare_cmd(names, device, out, threads, runs, force, as_json) -> None:
                              ProfileOptions(tuple(threads), runs), force=force,
                              log=lambda msg: click.echo(f"  {msg}", err=True))
     _emit_report(Path(out), as_json, f"wrote {', '.join(result['files'])} to {out}")
+
+
+@main.command(name="transplant")
+@click.option("--to", "to", required=True, help="Architecture to move the weights into: distilbert, roberta or electra.")
+@click.option("--out", required=True, type=click.Path(), help="New checkpoint directory (Hugging Face layout).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written (transplant.json) as JSON.")
+def transplant_cmd(to, out, as_json) -> None:
+    """all-MiniLM-L6-v2's trained weights in another architecture's layout (the same function): real
+    weights for `export --checkpoint OUT`."""
+    from .load.transplant import transplant
+
+    written = transplant(to, Path(out))
+    _emit(as_json, {"path": str(written), **json.loads((written / "transplant.json").read_text())},
+          f"wrote {written} ({to}, from all-MiniLM-L6-v2)")

@@ -22,6 +22,12 @@ class Cluster:
     count: int
     max_ghz: float
 
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"clusters: core count {self.count} must be at least 1")
+        if not 0 < self.max_ghz <= 10:
+            raise ValueError(f"clusters: max_ghz {self.max_ghz} must be a clock in GHz above 0 (and at most 10)")
+
 
 @dataclass(frozen=True)
 class DeviceProfile:
@@ -46,6 +52,8 @@ class DeviceProfile:
             raise ValueError("clusters must not be empty")
         if self.threads < 1 or self.threads > sum(c.count for c in self.clusters):
             raise ValueError(f"threads {self.threads} is not between 1 and the core count")
+        if self.dram_gbps is not None and not 0 < self.dram_gbps <= 1000:
+            raise ValueError(f"dram_gbps {self.dram_gbps} must be a bandwidth in GB/s above 0 (and at most 1000)")
         int(self.cpuinfo_implementer, 16), int(self.cpuinfo_part, 16), int(self.taskset_mask, 16)
 
     def core_ghz(self) -> list[float]:

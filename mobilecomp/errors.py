@@ -2,9 +2,14 @@
 
 
 class MobilecompError(Exception):
-    """A fault the user can fix: the message names the file or field and the fix."""
+    """A fault the user can fix: the message names the file or field and the fix. ``salvage`` is
+    work that could not be saved (profile rows), printed on stdout so it is not lost."""
 
     exit_code = 1
+
+    def __init__(self, message: str, salvage: str = "") -> None:
+        super().__init__(message)
+        self.salvage = salvage
 
 
 class ConfigError(MobilecompError):

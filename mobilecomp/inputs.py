@@ -27,3 +27,16 @@ def profiling_feed(tokenizer: Any, input_names: tuple[str, ...], seq_len: int) -
     text = ("The committee said on Tuesday that the new rules would take effect next year, "
             "after a review of how small companies could comply without extra cost.")
     return encode(tokenizer, [text], input_names, seq_len, batch_size=1, pad_to_max=True)[0]
+
+
+def check_tokens(tokenizer: Any, sentences: list[str] | tuple[str, ...], source: str) -> None:
+    """Every sentence keeps at least one token that is not special after tokenisation: a line of NUL
+    bytes or control characters encodes to [CLS] [SEP] alone and would pass any parity gate."""
+    from .errors import DataError
+
+    special = set(getattr(tokenizer, "all_special_ids", ()))
+    ids = tokenizer(list(sentences), add_special_tokens=False, truncation=False)["input_ids"]
+    for i, row in enumerate(ids, 1):
+        if not [t for t in row if t not in special]:
+            raise DataError(f"{source}: sentence {i} ({sentences[i - 1][:40]!r}) holds no token the tokenizer "
+                            "keeps; remove it or pass real text")

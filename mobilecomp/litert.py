@@ -44,11 +44,27 @@ def quiet():
 
 def import_quietly(module: str = "litert_torch"):
     """A toolchain module imported with its import-time chatter (torchao's missing CUDA
-    kernels, torch's pytree deprecation notices) kept off the user's terminal."""
+    kernels, torch's pytree deprecation notices) kept off the user's terminal. SIGINT and SIGTERM
+    are held until the import ends and then raised: native library loaders can swallow an
+    interrupt that lands inside them, and a Ctrl-C must never be lost."""
     import importlib
+    import signal
+    import threading
 
-    with quiet():
-        return importlib.import_module(module)
+    if threading.current_thread() is not threading.main_thread():
+        with quiet():
+            return importlib.import_module(module)
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with quiet():
+            return importlib.import_module(module)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            raise KeyboardInterrupt(held[0])
 
 
 def runtime_version() -> str:
@@ -67,8 +83,14 @@ class TFLiteModel:
 
         self.path = Path(path)
         self.threads = threads or cpu_count()
-        with quiet():
-            self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
+        try:
+            with quiet():
+                self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
+        except (ValueError, RuntimeError) as exc:
+            from .errors import ToolchainError, first_line
+
+            raise ToolchainError(f"{self.path}: does not load in ai-edge-litert ({first_line(exc)}); "
+                                 "re-export it") from None
         self.runners, self.lengths, self.dtypes = {}, {}, {}
         for name in self.interpreter.get_signature_list():
             runner = self.interpreter.get_signature_runner(name)

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .bundle import (BundleWriter, append_lines, append_results, check_runnable, describe_artefact, read_manifest,
-                     read_results)
+from .bundle import (BundleWriter, append_lines, append_results, bundle_lock, check_runnable, describe_artefact,
+                     read_manifest, read_results)
 from .errors import ConfigError, ToolchainError
 from .export import FORMATS, export
 from .inputs import encode, profiling_feed
-from .load import check_config, load_model
-from .load.checkpoints import sha256_file
+from .inputs import check_tokens
+from .load import bundle_bytes, check_config, load_model, source_paths
+from .load.checkpoints import sha256_file, weights_sha256
 from .load.heads import HEADS
 from .load.inspect import loaded_counts
 from .prune import checkpoint_sparsity, onnx_weight_stats, prune_model
@@ -51,39 +52,65 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
     with ``eval_data`` also gate each artefact's task accuracy against its source's; with
     ``target_device`` (host or a devices/ profile) profile there and record the fastest faithful
     artefact in the manifest's ``choice``."""
+    from .progress import StepLog
+
+    log = StepLog(log)  # times each logged step, for the summary line at the end
     if eval_data is not None and not HEADS[recipe.head].uses_classifier:
         raise ConfigError(f"--eval-data needs a classifier recipe; {recipe.name} has head: {recipe.head}")
     labelled = read_labelled(eval_data, recipe.num_labels) if eval_data is not None else None
     corpus = parity_corpus(parity_text)
     calibration = calibration_corpus()
-    writer = BundleWriter(Path(out), force)  # refuses an existing bundle before any work
     check_config(recipe, checkpoint)
-    log(f"loading {recipe.checkpoint.source} checkpoint ({recipe.checkpoint.architecture}, {recipe.head})")
-    model = load_model(recipe, checkpoint)
-    pruning = _prune(model, recipe, log)
-    if recipe.decompose is not None:
-        return _export_deformer(recipe, model, writer, corpus, labelled, command, log)
+    sources = source_paths(recipe, checkpoint) + [Path(p) for p in (parity_text, eval_data) if p]
+    # refuses an existing non-bundle, a --out holding the inputs, a busy, read-only or full disk: before any work
+    with BundleWriter(Path(out), force, keep=sources, needs=bundle_bytes(recipe, checkpoint)) as writer:
+        log(f"loading {checkpoint or recipe.checkpoint.source + ' checkpoint'} ({recipe.head})")
+        model = load_model(recipe, checkpoint)
+        log(f"loaded {model.architecture}, {model.params / 1e6:.1f}M params")
+        check_tokens(model.tokenizer, corpus.sentences, parity_text or corpus.name)
+        if labelled is not None:
+            check_tokens(model.tokenizer, labelled.sentences + (labelled.pairs or ()), eval_data)
+        pruning = _prune(model, recipe, log)
+        if recipe.decompose is not None:
+            manifest = _export_deformer(recipe, model, writer, corpus, labelled, command, log)
+        else:
+            manifest = _export(recipe, model, writer, corpus, calibration, labelled, pruning, command, log)
+        writer.commit(manifest)
+    log.note(log.summary())
+    if target_device is not None:
+        from .choice import choose_for_target
+
+        manifest.choice = choose_for_target(Path(out), target_device, log=log)
+    return ExportResult(Path(out), manifest)
+
+
+def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, labelled, pruning, command: str,
+            log) -> Manifest:
+    """Every (format, variant) of a plain (undecomposed) model, each gated on parity."""
     head = HEADS[recipe.head]
     feeds = encode(model.tokenizer, corpus.sentences, model.input_names, recipe.seq_len)
-    with writer as tmp:
-        log(f"PyTorch reference on {len(corpus.sentences)} sentences of {corpus.name}")
-        reference = reference_outputs(model, feeds)
-        _write_inputs(tmp, model, recipe, corpus, reference[head.primary])
-        tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
-        ctx_base = dict(
-            calibration=encode(model.tokenizer, calibration.sentences, model.input_names,
-                               recipe.seq_len, batch_size=8, pad_to_max=True),
-            tuning=encode(model.tokenizer, calibration.sentences, model.input_names, recipe.seq_len),
-            primary_output=head.primary, work_dir=tmp, model=model)
-        if labelled is not None:
-            eval_feeds = encode_labelled(model.tokenizer, labelled, model.input_names, recipe.seq_len)
-            source_scores = _source_scores(reference_outputs(model, eval_feeds), labelled, log)
-        artefacts, unbuilt = [], []
+    tmp = writer.tmp
+    log(f"PyTorch reference on {len(corpus.sentences)} sentences of {corpus.name}")
+    reference = reference_outputs(model, feeds)
+    _write_inputs(tmp, model, recipe, corpus, reference[head.primary])
+    tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
+    ctx_base = dict(
+        calibration=encode(model.tokenizer, calibration.sentences, model.input_names,
+                           recipe.seq_len, batch_size=8, pad_to_max=True),
+        tuning=encode(model.tokenizer, calibration.sentences, model.input_names, recipe.seq_len),
+        primary_output=head.primary, work_dir=tmp, model=model)
+    if labelled is not None:
+        eval_feeds = encode_labelled(model.tokenizer, labelled, model.input_names, recipe.seq_len)
+        source_scores = _source_scores(reference_outputs(model, eval_feeds), labelled, log)
+    artefacts, unbuilt = [], []
+    background = _start_background(recipe, model, tmp, ctx_base["calibration"], log)
+    ctx_base.update(background=background, log=getattr(log, "note", log))
+    try:  # the worker is stopped before anything removes the directory it writes into
         for fmt in recipe.formats:
             suffix = FORMATS[fmt][0]
             source = tmp / f"model-fp32{suffix}"
             log(f"exporting {fmt}")
-            export_details = export(model, recipe, fmt, source)
+            export_details = export(model, recipe, fmt, source, background)
             for name in recipe.variants:
                 variant = VARIANTS[fmt].get(name)
                 if variant is None:
@@ -102,7 +129,9 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
                 art = describe_artefact(tmp, target.name, fmt, name, {**export_details, **details})
                 if pruning is not None and fmt == "onnx":  # measured on the file, after quantisation
                     art.details["weight_stats"] = onnx_weight_stats(target)
-                outputs = artefact_outputs(fmt, target, feeds, model.output_names)
+                # one thread while the background process converts on the other core: two would wait on each other
+                threads = 1 if background is not None and background.busy() else 0
+                outputs = artefact_outputs(fmt, target, feeds, model.output_names, threads)
                 art.parity = check_parity(reference, outputs, feeds, head.primary, recipe.head,
                                           budget, corpus.name)
                 if labelled is not None:
@@ -111,22 +140,35 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
                 log(f"{art.name}: cos_min {art.parity.cos_min:.4f} "
                     f"{'pass' if art.parity.passed else 'FAIL ' + '; '.join(art.parity.failures)}")
                 artefacts.append(art)
-        manifest = Manifest(
-            recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
-            model={"architecture": model.architecture, "head": model.head, "params": model.params,
-                   "inputs": list(model.input_names), "outputs": list(model.output_names),
-                   "primary_output": head.primary, "seq_len": recipe.seq_len,
-                   **loaded_counts(model, recipe), **({"pruning": pruning} if pruning else {})},
-            parity_corpus=corpus.describe(), artefacts=artefacts, unbuilt=unbuilt,
-            eval_data=labelled.describe() if labelled is not None else None, versions=_versions(),
-            numerics=_parity_numerics(),
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
-        writer.commit(manifest)
-    if target_device is not None:
-        from .choice import choose_for_target
+    finally:
+        if background is not None:
+            background.close()
+    manifest = Manifest(
+        recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
+        model={"architecture": model.architecture, "head": model.head, "params": model.params,
+               "inputs": list(model.input_names), "outputs": list(model.output_names),
+               "primary_output": head.primary, "seq_len": recipe.seq_len,
+               **loaded_counts(model, recipe), **({"pruning": pruning} if pruning else {})},
+        parity_corpus=corpus.describe(), artefacts=artefacts, unbuilt=unbuilt,
+        eval_data=labelled.describe() if labelled is not None else None, versions=_versions(),
+        numerics=_parity_numerics(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
+    return manifest
 
-        manifest.choice = choose_for_target(Path(out), target_device, log=log)
-    return ExportResult(Path(out), manifest)
+
+def _start_background(recipe: Recipe, model, tmp: Path, calibration, log):
+    """TFLite converts from PyTorch in single-threaded Python (~12 s a conversion for MiniLM):
+    when another format comes first, those conversions start now in a second process and run
+    beside it (export.background). None when there is nothing to overlap."""
+    if "tflite" not in recipe.formats or recipe.formats.index("tflite") == 0:
+        return None
+    from .export.background import Background
+    from .export.tflite import seq_lens
+    from .quantise.litert import start_ahead
+
+    background = Background(log=getattr(log, "note", log))
+    start_ahead(background, model, seq_lens(recipe), tmp, recipe.variants, calibration)
+    return background
 
 
 def _prune(model, recipe: Recipe, log) -> dict | None:
@@ -158,7 +200,7 @@ def _gate_accuracy(art, outputs: dict[str, list[np.ndarray]], source: dict, labe
 
 
 def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labelled, command: str,
-                     log) -> ExportResult:
+                     log) -> Manifest:
     """DeFormer stages: passage and question graphs (+ the undecomposed model for comparison),
     int8 of each, parity of the two-graph run against the undecomposed PyTorch forward. A
     classifier runs on single sentences split at ``question_len``; with ``labelled`` data each
@@ -177,76 +219,75 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
         feeds = deformer.paired_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
         unit = "(question, passage) pairs"
     pairs = sum(len(f["input_ids"]) for f in feeds)
-    with writer as tmp:
-        log(f"PyTorch undecomposed DeFormer reference on {pairs} {unit} of {corpus.name}")
-        reference = deformer.reference_outputs(model, spec, feeds)
-        if labelled is not None:
-            eval_feeds = deformer.sentence_feeds(model.tokenizer, labelled.sentences, spec, recipe.seq_len)
-            source_scores = _source_scores(deformer.reference_outputs(model, spec, eval_feeds), labelled, log)
-        full_reference = reference_outputs(model, feeds)  # the plain model: all layers joint
-        tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
-        log(f"exporting passage ({spec.lower_layers} lower layers) and question graphs")
-        details = deformer.export_graphs(model, spec, feeds[0], recipe.opset, tmp / "passage-fp32.onnx",
-                                         tmp / "question-fp32.onnx")
-        log("exporting the undecomposed model (the full BERT it is compared with)")
-        full_details = export(model, recipe, "onnx", tmp / "full-fp32.onnx")
-        artefacts = []
-        for name in recipe.variants:
-            variant = VARIANTS["onnx"][name]
-            budget = variant.budget.merged(recipe.parity.get(name))
-            files = {}
-            for part in ("passage", "question"):
-                files[part] = tmp / f"{part}-{name}.onnx"
-                if name != "fp32":
-                    int8_dynamic(tmp / f"{part}-fp32.onnx", files[part], None)
-            outputs = deformer.two_graph_outputs(files["passage"], files["question"], feeds)
-            # the passage graph has no output of its own to compare: it passes when the pair does
-            parity = check_parity(reference, outputs, feeds, head.primary, recipe.head, budget,
-                                  f"{corpus.name} {unit}, through both graphs")
-            log(f"onnx-{name}: cos_min {parity.cos_min:.4f} "
-                f"{'pass' if parity.passed else 'FAIL ' + '; '.join(parity.failures)}")
-            eval_outputs = (deformer.two_graph_outputs(files["passage"], files["question"], eval_feeds)
-                            if labelled is not None else None)
-            for part in ("question", "passage"):
-                variant_name = name if part == "question" else f"passage-{name}"
-                art = describe_artefact(tmp, files[part].name, "onnx", variant_name,
-                                        {**details, "graph": part, "quantisation": variant.summary,
-                                         "passage_cached": part == "question" and not head.uses_classifier})
-                art.parity = parity
-                if eval_outputs is not None:
-                    _gate_accuracy(art, eval_outputs, source_scores, labelled, recipe, log)
-                artefacts.append(art)
-        full = describe_artefact(tmp, "full-fp32.onnx", "onnx", "full-fp32",
-                                 {**full_details, "graph": "undecomposed (all layers joint), the baseline"})
-        full.parity = check_parity(full_reference, artefact_outputs("onnx", tmp / "full-fp32.onnx", feeds,
-                                                                    model.output_names),
-                                   feeds, head.primary, recipe.head, VARIANTS["onnx"]["fp32"].budget, corpus.name)
-        artefacts.append(full)
-        (tmp / "inputs").mkdir()
-        profile = deformer.profile_feed(feeds, tmp / "passage-fp32.onnx")
-        np.savez(tmp / "inputs" / "profile.npz", **profile)
-        parity_feed = deformer.cached_passage_states(tmp / "passage-fp32.onnx", [
-            {k: np.concatenate([f[k] for f in feeds]) for k in feeds[0]}])[0]
-        np.savez(tmp / "inputs" / "parity.npz", **parity_feed)
-        np.savez(tmp / "inputs" / "reference.npz", **{head.primary: np.concatenate(reference[head.primary])})
-        manifest = Manifest(
-            recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
-            model={"architecture": model.architecture, "head": model.head, "params": model.params,
-                   "inputs": list(deformer.QUESTION_INPUTS) + ["passage_states", "passage_attention_mask"],
-                   "passage_inputs": list(deformer.PASSAGE_INPUTS), "outputs": list(model.output_names),
-                   "primary_output": head.primary, "seq_len": recipe.seq_len,
-                   "decompose": {**to_dict(spec), "passage_len": recipe.seq_len - spec.question_len, "inputs": unit,
-                                 "reference": "undecomposed PyTorch forward, block-diagonal attention "
-                                              "in the lower layers",
-                                 "baseline_artefact": "onnx-full-fp32",
-                                 "paper_latency_s": deformer.PAPER_LATENCY_S},
-                   **loaded_counts(model, recipe)},
-            parity_corpus={**corpus.describe(), "pairs": pairs}, artefacts=artefacts, unbuilt=[],
-            eval_data=labelled.describe() if labelled is not None else None,
-            versions=_versions(), numerics=_parity_numerics(),
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
-        writer.commit(manifest)
-    return ExportResult(Path(writer.out), manifest)
+    tmp = writer.tmp
+    log(f"PyTorch undecomposed DeFormer reference on {pairs} {unit} of {corpus.name}")
+    reference = deformer.reference_outputs(model, spec, feeds)
+    if labelled is not None:
+        eval_feeds = deformer.sentence_feeds(model.tokenizer, labelled.sentences, spec, recipe.seq_len)
+        source_scores = _source_scores(deformer.reference_outputs(model, spec, eval_feeds), labelled, log)
+    full_reference = reference_outputs(model, feeds)  # the plain model: all layers joint
+    tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
+    log(f"exporting passage ({spec.lower_layers} lower layers) and question graphs")
+    details = deformer.export_graphs(model, spec, feeds[0], recipe.opset, tmp / "passage-fp32.onnx",
+                                     tmp / "question-fp32.onnx")
+    log("exporting the undecomposed model (the full BERT it is compared with)")
+    full_details = export(model, recipe, "onnx", tmp / "full-fp32.onnx")
+    artefacts = []
+    for name in recipe.variants:
+        variant = VARIANTS["onnx"][name]
+        budget = variant.budget.merged(recipe.parity.get(name))
+        files = {}
+        for part in ("passage", "question"):
+            files[part] = tmp / f"{part}-{name}.onnx"
+            if name != "fp32":
+                int8_dynamic(tmp / f"{part}-fp32.onnx", files[part], None)
+        outputs = deformer.two_graph_outputs(files["passage"], files["question"], feeds)
+        # the passage graph has no output of its own to compare: it passes when the pair does
+        parity = check_parity(reference, outputs, feeds, head.primary, recipe.head, budget,
+                              f"{corpus.name} {unit}, through both graphs")
+        log(f"onnx-{name}: cos_min {parity.cos_min:.4f} "
+            f"{'pass' if parity.passed else 'FAIL ' + '; '.join(parity.failures)}")
+        eval_outputs = (deformer.two_graph_outputs(files["passage"], files["question"], eval_feeds)
+                        if labelled is not None else None)
+        for part in ("question", "passage"):
+            variant_name = name if part == "question" else f"passage-{name}"
+            art = describe_artefact(tmp, files[part].name, "onnx", variant_name,
+                                    {**details, "graph": part, "quantisation": variant.summary,
+                                     "passage_cached": part == "question" and not head.uses_classifier})
+            art.parity = parity
+            if eval_outputs is not None:
+                _gate_accuracy(art, eval_outputs, source_scores, labelled, recipe, log)
+            artefacts.append(art)
+    full = describe_artefact(tmp, "full-fp32.onnx", "onnx", "full-fp32",
+                             {**full_details, "graph": "undecomposed (all layers joint), the baseline"})
+    full.parity = check_parity(full_reference, artefact_outputs("onnx", tmp / "full-fp32.onnx", feeds,
+                                                                model.output_names),
+                               feeds, head.primary, recipe.head, VARIANTS["onnx"]["fp32"].budget, corpus.name)
+    artefacts.append(full)
+    (tmp / "inputs").mkdir()
+    profile = deformer.profile_feed(feeds, tmp / "passage-fp32.onnx")
+    np.savez(tmp / "inputs" / "profile.npz", **profile)
+    parity_feed = deformer.cached_passage_states(tmp / "passage-fp32.onnx", [
+        {k: np.concatenate([f[k] for f in feeds]) for k in feeds[0]}])[0]
+    np.savez(tmp / "inputs" / "parity.npz", **parity_feed)
+    np.savez(tmp / "inputs" / "reference.npz", **{head.primary: np.concatenate(reference[head.primary])})
+    manifest = Manifest(
+        recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
+        model={"architecture": model.architecture, "head": model.head, "params": model.params,
+               "inputs": list(deformer.QUESTION_INPUTS) + ["passage_states", "passage_attention_mask"],
+               "passage_inputs": list(deformer.PASSAGE_INPUTS), "outputs": list(model.output_names),
+               "primary_output": head.primary, "seq_len": recipe.seq_len,
+               "decompose": {**to_dict(spec), "passage_len": recipe.seq_len - spec.question_len, "inputs": unit,
+                             "reference": "undecomposed PyTorch forward, block-diagonal attention "
+                                          "in the lower layers",
+                             "baseline_artefact": "onnx-full-fp32",
+                             "paper_latency_s": deformer.PAPER_LATENCY_S},
+               **loaded_counts(model, recipe)},
+        parity_corpus={**corpus.describe(), "pairs": pairs}, artefacts=artefacts, unbuilt=[],
+        eval_data=labelled.describe() if labelled is not None else None,
+        versions=_versions(), numerics=_parity_numerics(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
+    return manifest
 
 
 def _write_inputs(tmp: Path, model, recipe: Recipe, corpus, primary_reference: list[np.ndarray]) -> None:
@@ -307,6 +348,12 @@ def profile_bundle(bundle: Path, device: str, options: ProfileOptions, log=lambd
     manifest = read_manifest(bundle)
     artefacts = selected(manifest, options)
     check_runnable(Path(bundle), artefacts)
+    with bundle_lock(bundle, f"profiling on {device}"):  # also refuses a read-only bundle before measuring
+        return _profile_locked(Path(bundle), manifest, artefacts, device, options, log)
+
+
+def _profile_locked(bundle: Path, manifest: dict, artefacts: list[dict], device: str, options: ProfileOptions,
+                    log) -> list[ProfileRow]:
     if not options.resume:
         batches = [options]
     else:
@@ -339,7 +386,6 @@ ACCURACY_JSONL = "accuracy.jsonl"
 def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[dict]:
     """Task accuracy of the bundle's source model and of every artefact the host can run,
     appended to BUNDLE/accuracy.jsonl (one row each)."""
-    from .errors import CheckpointError
     from .schema import from_dict
     from .verify import RUNNERS
 
@@ -349,8 +395,21 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
         raise ConfigError(f"{bundle}: eval needs a classifier bundle; this one has head: {recipe.head}")
     data = read_labelled(data_path, recipe.num_labels)
     check_runnable(Path(bundle), [a for a in manifest["artefacts"] if a["format"] in RUNNERS])
+    with bundle_lock(bundle, "evaluating"):
+        return _evaluate_locked(Path(bundle), manifest, recipe, data, data_path, log)
+
+
+def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_path: str, log) -> list[dict]:
+    from .errors import CheckpointError
+    from .verify import RUNNERS
+
     checkpoint = manifest["checkpoint"]
-    model = load_model(recipe, checkpoint["path"] if checkpoint["source"] == "hf-dir" else None)
+    directory = checkpoint["path"] if checkpoint["source"] == "hf-dir" else None
+    if directory is not None and weights_sha256(Path(directory)) != checkpoint["sha256"]:  # before loading it
+        raise CheckpointError(f"{directory}: weights changed since the bundle was exported "
+                              "(sha256 differs); re-export the bundle")
+    model = load_model(recipe, directory)
+    check_tokens(model.tokenizer, data.sentences + (data.pairs or ()), data_path)
     if model.checkpoint["sha256"] != checkpoint["sha256"]:
         raise CheckpointError(f"{checkpoint['path']}: weights changed since the bundle was exported "
                               "(sha256 differs); re-export the bundle")

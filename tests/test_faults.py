@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -75,6 +76,22 @@ class Materials:
             self._checkpoint = path
         return self._checkpoint
 
+    def checkpoint_with_head(self, cls_name: str) -> Path:
+        """The tiny checkpoint's config and vocabulary saved as transformers' ``cls_name`` (a task head)."""
+        path = self.root / f"tiny-{cls_name}"
+        if not path.exists():
+            import torch
+            import transformers
+
+            base = self.checkpoint()
+            torch.manual_seed(0)
+            config = transformers.BertConfig.from_pretrained(base)
+            getattr(transformers, cls_name)(config).save_pretrained(path)
+            for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
+                if (base / name).exists():
+                    shutil.copyfile(base / name, path / name)
+        return path
+
 
 class Scene:
     """One case's directory: copies of the materials to spoil, the --out it must leave empty, cleanups."""
@@ -84,6 +101,7 @@ class Scene:
         self.materials = materials
         self.out = self.root / "out" / "bundle"
         self.env: dict[str, str] = {}
+        self.cwd: Path | None = None  # where the CLI runs (the test's own directory unless told)
         self.cleanups: list[Callable[[], None]] = []
 
     def file(self, name: str, content: str | bytes) -> Path:
@@ -113,9 +131,9 @@ class Scene:
         checkpoint["config"] = {**checkpoint["config"], **fields}
         return self.recipe(checkpoint=checkpoint)
 
-    def checkpoint(self) -> Path:
+    def checkpoint(self, head: str | None = None) -> Path:
         path = self.root / "checkpoint"
-        shutil.copytree(self.materials.checkpoint(), path)
+        shutil.copytree(self.materials.checkpoint_with_head(head) if head else self.materials.checkpoint(), path)
         return path
 
     def bundle(self) -> Path:
@@ -148,7 +166,9 @@ class Case:
     code: int  # the exit code of the error class the case must end in
     says: str  # a fragment the error line must hold: the file, field or fault it is about
     make: Callable[[Scene], list[str]]  # builds the bad input, returns the CLI arguments
-    drive: str = "cli"  # cli: click's runner in process; sigint/sigterm: a subprocess signalled mid-export
+    drive: str = "cli"  # cli: click's runner in process; sigint/sigterm: a subprocess signalled mid-export;
+    # appear: a subprocess whose --out is created by someone else mid-export; fill: its disk filled mid-export
+    never: str = ""  # text stderr must not hold: work that must not have started before the refusal
 
 
 @dataclass
@@ -157,6 +177,7 @@ class Outcome:
     stderr: str
     traceback: bool
     leftovers: list[str]
+    changed: list[str] = ()  # the user's files (the scene's inputs) that the command changed or removed
 
     @property
     def error_lines(self) -> list[str]:
@@ -382,6 +403,167 @@ def _kill_when(proc: subprocess.Popen, log: Path, needle: str) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+# ---- mounts, links, FIFOs --------------------------------------------------------------------------
+
+
+def _mount(scene: Scene, *args: str, at: Path) -> Path:
+    """`mount ARGS AT` (root only), unmounted when the case ends."""
+    at.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", *args, str(at)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Unavailable(f"cannot mount here ({(proc.stderr.strip() or 'not root')[:80]})")
+    scene.cleanups.append(lambda: subprocess.run(["umount", "-l", str(at)], capture_output=True))
+    return at
+
+
+def _read_only(scene: Scene, directory: Path) -> Path:
+    """``directory`` bind-mounted read-only onto itself."""
+    _mount(scene, "--bind", str(directory), at=directory)
+    proc = subprocess.run(["mount", "-o", "remount,bind,ro", str(directory)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Unavailable(f"cannot remount read-only ({proc.stderr.strip()[:80]})")
+    return directory
+
+
+def _fifo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+def _link(path: Path, target: Path | str) -> Path:
+    path.unlink(missing_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+def _rehash(bundle: Path, file: str) -> None:
+    """Make manifest.json agree with ``file`` as it is now (size, sha256): only containment can refuse it."""
+    from mobilecomp.load.checkpoints import sha256_file
+
+    data = json.loads((bundle / "manifest.json").read_text())
+    for art in data["artefacts"]:
+        if art["file"] == file:
+            art["size_bytes"], art["sha256"] = (bundle / file).stat().st_size, sha256_file(bundle / file)
+    (bundle / "manifest.json").write_text(json.dumps(data))
+
+
+def _outside_artefact(scene: Scene) -> Path:
+    """The int8 artefact replaced by a link to a file outside the bundle, the manifest edited to match."""
+    bundle = scene.bundle()
+    outside = scene.file("outside.onnx", (bundle / BUNDLE_ARTEFACT).read_bytes())
+    _link(bundle / BUNDLE_ARTEFACT, outside)
+    _rehash(bundle, BUNDLE_ARTEFACT)
+    return bundle
+
+
+def _garbage_artefact(bundle: Path) -> None:
+    (bundle / BUNDLE_ARTEFACT).write_bytes(b"\x08\x07garbage, not a model" * 100)
+    _rehash(bundle, BUNDLE_ARTEFACT)
+
+
+def _user_dir(scene: Scene, name: str = "mine") -> Path:
+    path = scene.root / name
+    path.mkdir()
+    (path / "notes.txt").write_text("the user's notes\n")
+    (path / "sub").mkdir()
+    (path / "sub" / "data.bin").write_bytes(b"\x00\x01")
+    return path
+
+
+def _force_into(target: Callable[[Scene], Path]) -> Callable[[Scene], list[str]]:
+    def make(scene: Scene) -> list[str]:
+        scene.out = target(scene)
+        return ["export", "--recipe", str(TINY), "--out", str(scene.out), "--force"]
+    return make
+
+
+def _out_is_checkpoint(scene: Scene) -> list[str]:
+    """export --force with --out naming the very checkpoint being read."""
+    ckpt = scene.checkpoint()
+    (ckpt / "notes.txt").write_text("mine")
+    return ["export", "--recipe", str(TINY), "--checkpoint", str(ckpt), "--out", str(ckpt), "--force"]
+
+
+def _out_holds_checkpoint(scene: Scene) -> list[str]:
+    ckpt = scene.checkpoint()
+    return ["export", "--recipe", str(TINY), "--checkpoint", str(ckpt), "--out", str(scene.root), "--force"]
+
+
+def _out_is_cwd(scene: Scene) -> list[str]:
+    scene.cwd = scene.bundle()  # the current directory is even a bundle: still never replaced
+    return ["export", "--recipe", str(TINY), "--out", ".", "--force"]
+
+
+def _out_read_only(scene: Scene) -> list[str]:
+    scene.out = _read_only(scene, scene.root / "ro") / "bundle"
+    return ["export", "--recipe", str(TINY), "--out", str(scene.out)]
+
+
+def _profile_read_only(scene: Scene) -> list[str]:
+    bundle = scene.bundle()
+    _read_only(scene, bundle)
+    return scene.profile(bundle)
+
+
+def _tmpfs(scene: Scene, size: str) -> list[str]:
+    mount = _mount(scene, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", at=scene.root / "disk")
+    scene.out = mount / "bundle"
+    return scene.export("--recipe", str(TINY))
+
+
+def _midway(args: list[str], scene: Scene, drive: str) -> tuple[int, str]:
+    """The CLI as a subprocess; once its temporary bundle holds its inputs, another process creates
+    --out holding its own file (appear) or fills the disk (fill)."""
+    proc = _started(args, scene)
+    theirs = "another process's file\n"
+    if drive == "appear":
+        scene.out.mkdir()
+        (scene.out / "theirs.txt").write_text(theirs)
+    else:
+        with open(scene.out.parent / "filler", "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * (1 << 20))
+                    fh.flush()
+            except OSError:
+                pass
+    _, stderr = proc.communicate(timeout=300)
+    if drive == "appear":
+        assert (scene.out / "theirs.txt").read_text() == theirs and not (scene.out / "manifest.json").exists()
+        shutil.rmtree(scene.out)  # theirs, intact: only then out of the way of the leftover check
+    return proc.returncode, stderr
+
+
+def _recipe_special(kind: str) -> Callable[[Scene], list[str]]:
+    def make(scene: Scene) -> list[str]:
+        path = scene.root / "bad.yaml"
+        _fifo(path) if kind == "fifo" else _link(path, "/dev/zero")
+        return scene.export("--recipe", str(path))
+    return make
+
+
+def _bundle_special(name: str, kind: str, *args: str, command: str = "profile") -> Callable[[Scene], list[str]]:
+    """A bundle whose ``name`` is a FIFO, a link to /dev/zero or a link to a file outside it."""
+    def make(scene: Scene) -> list[str]:
+        bundle = scene.bundle()
+        if kind == "fifo":
+            _fifo(bundle / name)
+        elif kind == "zero":
+            _link(bundle / name, "/dev/zero")
+        else:
+            _link(bundle / name, scene.file("outside.txt", (bundle / name).read_bytes()))
+        if command == "report":
+            return ["report", str(bundle), "--out", str(scene.root / "report")]
+        return scene.profile(bundle, *args)
+    return make
+
+
+def _classifier(scene: Scene, **changes) -> Path:
+    return scene.recipe(name="cls", base=CLASSIFIER, **changes)
+
+
 # ---- the table -----------------------------------------------------------------------------------
 
 C, K, D, B, V = ConfigError.exit_code, CheckpointError.exit_code, DataError.exit_code, BundleError.exit_code, \
@@ -544,7 +726,7 @@ CASES: list[Case] = [
          _profile(lambda b: truncate(b / "inputs" / "profile.npz"))),
     Case("bundle-inputs-missing", "bundle", "inputs/profile.npz deleted", B, "profile.npz: missing",
          _profile(lambda b: (b / "inputs" / "profile.npz").unlink())),
-    Case("bundle-eval-changed", "bundle", "eval of a bundle whose manifest recipe has seq_len 4", C, "seq_len 4",
+    Case("bundle-eval-changed", "bundle", "eval of a bundle whose manifest recipe has seq_len 4", B, "seq_len 4",
          lambda s: ["eval", str(s.manifest(s.bundle(), lambda m: m["recipe"].update(seq_len=4))),
                     "--data", str(s.file("ok.tsv", "good film\t1\n"))]),
     Case("profile-unknown-artefact", "bundle", "--artefact onnx-int2", V, "onnx-int2",
@@ -601,43 +783,221 @@ CASES: list[Case] = [
          _adb(phone=(), runner=None, runner_path="none")),
 ]
 
+# What a hostile user found beyond that table (issue 23): each failed before its fix.
+T = 8  # ToolchainError
+CASES += [
+    # data loss
+    Case("force-out-is-checkpoint", "data loss", "export --force --out naming the checkpoint it reads", B,
+         "an input of this export", _out_is_checkpoint, never="loading"),
+    Case("force-out-holds-checkpoint", "data loss", "export --force --out naming the checkpoint's parent", B,
+         "an input of this export", _out_holds_checkpoint, never="loading"),
+    Case("force-out-not-a-bundle", "data loss", "export --force --out naming a directory of the user's", B,
+         "not a mobilecomp bundle", _force_into(_user_dir), never="loading"),
+    Case("force-out-foreign-manifest", "data loss", "--force over a directory whose manifest.json is not ours", B,
+         "not written by mobilecomp",
+         _force_into(lambda s: (_user_dir(s), (s.root / "mine" / "manifest.json").write_text('{"a": 1}'))[0])),
+    Case("force-out-file", "data loss", "export --force --out naming a regular file", B, "not a directory",
+         _force_into(lambda s: s.file("plain.txt", "the user's"))),
+    Case("force-out-cwd", "data loss", "export --out . --force inside a bundle", B, "current directory",
+         _out_is_cwd, never="loading"),
+    Case("out-appears-mid-export", "data loss", "another process creates --out while the export runs", B,
+         "appeared while exporting", lambda s: s.export("--recipe", str(TINY)), drive="appear"),
+    # silent wrong results
+    Case("checkpoint-config-fewer-layers", "checkpoint", "config.json num_hidden_layers 1 over 2 layers of weights",
+         K, "num_hidden_layers is 1", _ckpt(_config_json(num_hidden_layers=1))),
+    Case("checkpoint-extra-tensor", "checkpoint", "a tensor no module of the config reads", K, "not used",
+         lambda s: _extra_tensor(s)),
+    Case("checkpoint-token-head-to-classifier", "checkpoint", "a BertForTokenClassification for a classifier",
+         K, "token-classification head",
+         lambda s: s.export("--recipe", str(_classifier(s)), "--checkpoint", str(s.checkpoint("BertForTokenClassification")))),
+    Case("checkpoint-classifier-to-encoder", "checkpoint", "a BertForSequenceClassification for an encoder", K,
+         "use head: classifier",
+         lambda s: s.export("--recipe", str(TINY), "--checkpoint", str(s.checkpoint("BertForSequenceClassification")))),
+    Case("checkpoint-base-to-classifier", "checkpoint", "a BertModel (no classifier) for a classifier recipe", K,
+         "no trained classifier",
+         lambda s: s.export("--recipe", str(_classifier(s)), "--checkpoint", str(s.checkpoint()))),
+    Case("parity-nul-lines", "parity text", "60 lines of NUL bytes", D, "control character",
+         _parity("\x00\x00\n" * 60)),
+    Case("parity-form-feeds", "parity text", "25 lines holding a form feed (split only on newlines)", D,
+         "control character", _parity("".join(f"page {i}\fnext part\n" for i in range(60)))),
+    Case("parity-no-tokens", "parity text", "60 lines of zero-width spaces (no token survives)", D,
+         "holds no token", _parity("\u200b\u200b\n" * 60)),
+    Case("eval-no-tokens", "eval data", "a labelled sentence of zero-width spaces", D, "holds no token",
+         _eval_data("bad.tsv", "good film\t1\n\u200b\u200b\t0\n")),
+    Case("device-negative-ghz", "device profile", "max_ghz -2.0", C, "max_ghz",
+         _device_profile(GOOD_DEVICE.replace("max_ghz: 2.42", "max_ghz: -2.0"))),
+    Case("device-zero-cores", "device profile", "a cluster of 0 cores", C, "core count",
+         _device_profile(GOOD_DEVICE.replace("count: 1", "count: 0", 1))),
+    Case("device-negative-bandwidth", "device profile", "dram_gbps -5", C, "dram_gbps",
+         _device_profile(re.sub(r"dram_gbps: [0-9.]+", "dram_gbps: -5", GOOD_DEVICE))),
+    Case("option-threads-negative", "option", "profile --threads -3", C, "--threads",
+         lambda s: ["profile", str(s.bundle()), "--threads", "-3"]),
+    Case("recipe-num-labels-zero", "recipe", "num_labels: 0 on a classifier", C, "num_labels",
+         lambda s: s.export("--recipe", str(_classifier(s, num_labels=0)))),
+    # containment
+    Case("bundle-artefact-link-outside", "containment", "an artefact linked to a file outside, hashes edited to match",
+         B, "leads outside the bundle", lambda s: s.profile(_outside_artefact(s))),
+    Case("adb-artefact-link-outside", "containment", "the same bundle profiled over adb (nothing may be pushed)",
+         B, "leads outside the bundle",
+         lambda s: s.profile(_outside_artefact(s), "--device", "adb", "--artefact", "onnx-int8-dynamic")),
+    Case("bundle-vocab-file-outside", "containment", "tokenizer.vocab_file '../outside.txt'", B, "outside the bundle",
+         lambda s: s.profile(s.manifest(s.bundle(), lambda m: m["tokenizer"].update(vocab_file="../outside.txt")))),
+    Case("bundle-vocab-link-outside", "containment", "the tokenizer's vocabulary linked to a file outside", B,
+         "leads outside the bundle", _bundle_special("tokenizer/vocab.txt", "outside")),
+    Case("bundle-inputs-link-outside", "containment", "inputs/parity.npz linked to a file outside", B,
+         "leads outside the bundle", _bundle_special("inputs/parity.npz", "outside")),
+    Case("bundle-manifest-dev-zero", "containment", "manifest.json a link to /dev/zero", B, "leads outside the bundle",
+         _bundle_special("manifest.json", "zero")),
+    Case("bundle-manifest-fifo", "containment", "manifest.json a FIFO", B, "not a regular file",
+         _bundle_special("manifest.json", "fifo")),
+    Case("bundle-results-dev-zero", "containment", "results.jsonl a link to /dev/zero (report)", B,
+         "leads outside the bundle", _bundle_special("results.jsonl", "zero", command="report")),
+    Case("recipe-dev-zero", "recipe", "the recipe a link to /dev/zero", C, "not a regular file",
+         _recipe_special("zero")),
+    Case("recipe-fifo", "recipe", "the recipe a FIFO", C, "not a regular file", _recipe_special("fifo")),
+    Case("device-profile-fifo", "device profile", "the device profile a FIFO", C, "not a regular file",
+         lambda s: s.profile(s.bundle(), "--device", f"emulated-arm:{_fifo(s.root / 'phone.yaml')}")),
+    # late failures: refused before the work
+    Case("out-read-only", "bundle", "--out under a read-only mount", B, "not writable", _out_read_only,
+         never="loading"),
+    Case("profile-read-only", "bundle", "profile of a bundle on a read-only mount", B, "not writable",
+         _profile_read_only),
+    Case("out-disk-full-mid-export", "bundle", "the disk fills up while the export writes", B, "no space left",
+         lambda s: _tmpfs(s, "40m"), drive="fill"),
+    Case("recipe-seq-len-over-positions", "recipe", "max_position_embeddings 16 under seq_len 32", C,
+         "max_position_embeddings 16", lambda s: s.export("--recipe", str(s.config(max_position_embeddings=16)))),
+    Case("checkpoint-vocab-over-table", "checkpoint", "vocab.txt 20 words longer than the embedding table", K,
+         "vocab_size is 4928",
+         _ckpt(lambda p: (p / "vocab.txt").write_text((p / "vocab.txt").read_text() + "".join(
+             f"extra{i}\n" for i in range(20))))),
+    # tampered manifests
+    Case("manifest-unknown-head", "bundle", "model.head 'tagger'", B, "model.head",
+         lambda s: s.profile(s.manifest(s.bundle(), lambda m: m["model"].update(head="tagger")))),
+    Case("manifest-unknown-architecture", "bundle", "model.architecture 'gpt9'", B, "model.architecture",
+         lambda s: s.profile(s.manifest(s.bundle(), lambda m: m["model"].update(architecture="gpt9")))),
+    Case("manifest-model-empty", "bundle", "model: {} (report)", B, "model.architecture",
+         lambda s: ["report", str(s.manifest(s.bundle(), lambda m: m.update(model={}))), "--out",
+                    str(s.root / "report")]),
+    Case("manifest-recipe-tampered", "bundle", "recipe.variants [int3]", B, "int3",
+         lambda s: s.profile(s.manifest(s.bundle(), lambda m: m["recipe"].update(variants=["fp32", "int3"])))),
+    Case("results-row-wrong-type", "bundle", "a results row whose latency_ms is a string (report)", B,
+         "latency_ms", _report("results.jsonl", json.dumps({
+             "model": "tiny-bert", "artefact": "onnx-fp32", "variant": "fp32", "device": "host",
+             "provenance": "measured-host", "threads": 1, "seq_len": 32, "batch": 1, "latency_ms": "fast",
+             "runner": {}, "device_info": {}}) + "\n")),
+    Case("bundle-artefact-garbage", "bundle", "garbage bytes, the manifest's hash edited to match", T,
+         "does not load", _profile(_garbage_artefact, "--artefact", "onnx-int8-dynamic")),
+    # misconfiguration
+    Case("env-adb-missing", "adb", "MOBILECOMP_ADB naming no file", V, "MOBILECOMP_ADB",
+         lambda s: (s.env.update(MOBILECOMP_ADB=str(s.root / "none")),
+                    s.profile(s.bundle(), "--device", "adb"))[1]),
+    Case("env-adb-not-executable", "adb", "MOBILECOMP_ADB naming a file that is not executable", V, "not executable",
+         lambda s: (s.env.update(MOBILECOMP_ADB=str(s.file("adb", "#!/bin/sh\n"))),
+                    s.profile(s.bundle(), "--device", "adb"))[1]),
+    Case("env-cache-is-file", "qemu", "MOBILECOMP_CACHE naming a regular file", C, "MOBILECOMP_CACHE",
+         lambda s: (s.env.update(MOBILECOMP_CACHE=str(s.file("cachefile", "x"))),
+                    s.profile(s.bundle(), "--device", "emulated-arm:pixel-4"))[1]),
+    Case("stf-not-a-url", "adb", "--stf 'not a url'", V, "not an http(s) URL",
+         lambda s: (s.env.update(MOBILECOMP_STF_TOKEN="t"),
+                    s.profile(s.bundle(), "--device", "adb", "--stf", "not a url"))[1]),
+    Case("report-out-file", "bundle", "report --out naming a regular file", B, "not a directory",
+         lambda s: ["report", str(s.bundle()), "--out", str(s.file("report.txt", "the user's"))]),
+    Case("report-out-user-dir", "bundle", "report --out naming a directory of the user's", B, "did not write",
+         lambda s: ["report", str(s.bundle()), "--out", str(_user_dir(s))]),
+]
+
+
+def _extra_tensor(scene: Scene) -> list[str]:
+    """The tiny checkpoint with one more tensor than its config's model has."""
+    from safetensors.numpy import load_file, save_file
+
+    path = scene.checkpoint()
+    tensors = load_file(path / "model.safetensors")
+    tensors["encoder.extra_projection.weight"] = tensors["pooler.dense.weight"]
+    save_file(tensors, path / "model.safetensors", metadata={"format": "pt"})
+    return scene.export("--recipe", str(TINY), "--checkpoint", str(path))
+
 
 # ---- running a case ------------------------------------------------------------------------------
 
 
 def run_case(case: Case, scene: Scene) -> Outcome:
-    """Drive the real CLI with the case's input; what it printed, exited with and left behind."""
+    """Drive the real CLI with the case's input; what it printed, exited with, left behind and changed."""
     args = case.make(scene)
+    before = snapshot(scene.root, skip=scene.out)
+    theirs = snapshot(scene.out, skip=scene.out / "none")  # an --out the user already had must stay as it was
     if case.drive == "cli":
-        from click.testing import CliRunner
-
-        from mobilecomp.cli import main
-
-        result = CliRunner().invoke(main, args, env=scene.env)
-        uncaught = result.exception is not None and not isinstance(result.exception, SystemExit)
-        code, stderr = result.exit_code, result.stderr
-    else:
+        code, stderr, uncaught = run_cli(args, scene)
+    elif case.drive in ("sigint", "sigterm"):
         code, stderr = _interrupt(args, scene, signal.SIGINT if case.drive == "sigint" else signal.SIGTERM)
         uncaught = False
-    leftovers = [str(p) for p in (scene.out / "manifest.json",) if p.exists()]
+    else:
+        code, stderr = _midway(args, scene, case.drive)
+        uncaught = False
+    after = snapshot(scene.root, skip=scene.out)
+    changed = sorted(name for name in before if before[name] != after.get(name))
+    leftovers = [str(p) for p in (scene.out / "manifest.json",) if p.exists()] if not theirs else []
+    changed += [f"{scene.out}/{name}" for name in theirs if theirs[name] != snapshot(scene.out, scene.out / "none").get(name)]
     leftovers += [str(p) for root in {scene.root, scene.out.parent} if root.exists()
                   for p in root.rglob(f"{PARTIAL_PREFIX}*")]
-    return Outcome(code, stderr, uncaught or "Traceback" in stderr, leftovers)
+    return Outcome(code, stderr, uncaught or "Traceback" in stderr, leftovers, changed)
 
 
-def _interrupt(args: list[str], scene: Scene, signum: int) -> tuple[int, str]:
-    """The CLI as a subprocess, signalled once its temporary bundle directory holds files."""
-    env = {**os.environ, **scene.env}
-    proc = subprocess.Popen([sys.executable, "-m", "mobilecomp", *args], env=env,
+def run_cli(args: list[str], scene: Scene) -> tuple[int, str, bool]:
+    """(exit code, stderr, whether an exception escaped) of the CLI in process, run in ``scene.cwd``."""
+    import contextlib
+
+    from click.testing import CliRunner
+
+    from mobilecomp.cli import main
+
+    with contextlib.chdir(scene.cwd or Path.cwd()):
+        result = CliRunner().invoke(main, args, env=scene.env)
+    uncaught = result.exception is not None and not isinstance(result.exception, SystemExit)
+    if uncaught:  # what the user would have seen
+        import traceback
+
+        return result.exit_code, result.stderr + "".join(traceback.format_exception(*result.exc_info)), True
+    return result.exit_code, result.stderr, uncaught
+
+
+def snapshot(root: Path, skip: Path) -> dict[str, str]:
+    """Every file, link and directory under ``root`` (not ``skip``, the --out that must stay empty, nor a
+    mount, nor the locks and caches mobilecomp keeps) with its content hash or link target."""
+    found = {}
+    if not root.exists():
+        return found
+    for path in sorted(root.rglob("*")):
+        if skip in (path, *path.parents) or any(p.is_mount() for p in (path, *path.parents) if root in p.parents):
+            continue
+        if path.name.endswith(".lock") or {"cache", "phone", "phone.log"} & set(path.relative_to(root).parts):
+            continue  # mobilecomp's locks and caches, the loopback phone's own storage and log
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            found[rel] = f"-> {os.readlink(path)}"
+        elif path.is_file():
+            found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            found[rel] = "dir" if path.is_dir() else "special"
+    return found
+
+
+def _started(args: list[str], scene: Scene) -> subprocess.Popen:
+    """The CLI as a subprocess, returned once its temporary bundle directory holds its inputs."""
+    proc = subprocess.Popen([sys.executable, "-m", "mobilecomp", *args], env={**os.environ, **scene.env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         if list(scene.out.parent.glob(f"{PARTIAL_PREFIX}*/inputs")):
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        raise AssertionError(f"no {PARTIAL_PREFIX} directory was written: {proc.communicate()[1][-500:]}")
+            return proc
+        time.sleep(0.01)
+    proc.kill()
+    raise AssertionError(f"no {PARTIAL_PREFIX} directory was written: {proc.communicate()[1][-500:]}")
+
+
+def _interrupt(args: list[str], scene: Scene, signum: int) -> tuple[int, str]:
+    """The CLI as a subprocess, signalled once its temporary bundle directory holds files."""
+    proc = _started(args, scene)
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=120)
     return proc.returncode, stderr
@@ -662,6 +1022,8 @@ def test_fault(case: Case, materials: Materials, tmp_path):
     assert len(outcome.error_lines) == 1, outcome.stderr
     assert case.says in outcome.error_lines[0], outcome.stderr
     assert not outcome.leftovers
+    assert not outcome.changed, f"the user's files changed: {outcome.changed}"
+    assert not case.never or case.never not in outcome.stderr, outcome.stderr
 
 
 def test_table_covers_every_boundary_and_60_cases():

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from ..bundle import BundleWriter
+from ..bundle import STUDENT_CARD, BundleWriter
 from ..errors import CheckpointError, ConfigError
 from ..schema import from_dict, to_dict
 from ..types import CompressSpec, Recipe
@@ -27,7 +27,7 @@ from . import deformer, dualtrain, magnitude, pkd, rpp, wrs
 from .data import TaskData, TeacherOutputs, accuracy, batches, task_data, teacher_outputs
 from .train import Trainer
 
-CARD = "mobilecomp_compress.json"
+CARD = STUDENT_CARD  # the card beside a student's weights: what made it
 LOSS_LOG = "train_log.jsonl"
 
 
@@ -118,14 +118,15 @@ def compress(recipe: Recipe, out: Path | None = None, force: bool = False, budge
     if budget_s is not None:
         spec = replace(spec, budget_s=budget_s)
     out = Path(out or recipe.checkpoint.path)
-    writer = BundleWriter(out, force)  # refuses an existing directory before any work
-    teacher, teacher_tokenizer, teacher_sha = _teacher(Path(spec.teacher))
-    random.seed(spec.seed)
-    np.random.seed(spec.seed)
-    torch.manual_seed(spec.seed)
-    data = task_data(limit)
-    started = time.time()
-    with writer as tmp:
+    # refuses an existing directory that is not a student of ours, or that holds the teacher, before any work
+    with BundleWriter(out, force, keep=[Path(spec.teacher)]) as writer:
+        tmp = writer.tmp
+        teacher, teacher_tokenizer, teacher_sha = _teacher(Path(spec.teacher))
+        random.seed(spec.seed)
+        np.random.seed(spec.seed)
+        torch.manual_seed(spec.seed)
+        data = task_data(limit)
+        started = time.time()
         trainer = Trainer(tmp / LOSS_LOG, time.monotonic() + spec.budget_s, log)
         ctx = CompressContext(recipe, spec, teacher, teacher_tokenizer, teacher_sha, data, trainer, log)
         log(f"{spec.method}: {METHODS[spec.method].paper}; budget {spec.budget_s:.0f} s, seed {spec.seed}")

@@ -8,24 +8,25 @@ from pathlib import Path
 from ..types import LoadedModel, Recipe
 
 
-def _onnx(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
+def _onnx(model: LoadedModel, recipe: Recipe, path: Path, background=None) -> dict:
     from .onnx import export_onnx
 
     return export_onnx(model, recipe, path)
 
 
-def _tflite(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
+def _tflite(model: LoadedModel, recipe: Recipe, path: Path, background=None) -> dict:
     from .tflite import export_tflite
 
-    return export_tflite(model, recipe, path)
+    return export_tflite(model, recipe, path, background)
 
 
-# format name -> (file suffix, exporter(model, recipe, path) -> details)
-FORMATS: dict[str, tuple[str, Callable[[LoadedModel, Recipe, Path], dict]]] = {
+# format name -> (file suffix, exporter(model, recipe, path, background) -> details); ``background``
+# is an export.background.Background that may have started the conversion already, or None
+FORMATS: dict[str, tuple[str, Callable[..., dict]]] = {
     "onnx": (".onnx", _onnx),
     "tflite": (".tflite", _tflite),
 }
 
 
-def export(model: LoadedModel, recipe: Recipe, fmt: str, path: Path) -> dict:
-    return FORMATS[fmt][1](model, recipe, path)
+def export(model: LoadedModel, recipe: Recipe, fmt: str, path: Path, background=None) -> dict:
+    return FORMATS[fmt][1](model, recipe, path, background)

@@ -24,24 +24,31 @@ def signature_name(seq_len: int) -> str:
     return f"seq{seq_len}"
 
 
-def tflite_module(model: LoadedModel):
-    """The head's outputs from (input_ids, attention_mask, token_type_ids) by keyword, with the
-    additive attention mask built here: transformers then adds no mask ops of its own (a 4-D
-    mask is used as given) and eager attention lowers to builtin TFLite ops."""
+def tflite_module(model: LoadedModel | None = None, base=None, head_name: str | None = None):
+    """The head's outputs from (input_ids, attention_mask[, token_type_ids]) by keyword (the
+    model's input names: DistilBERT and RoBERTa take no token types), with the additive attention
+    mask built here: transformers then adds no mask ops of its own (a 4-D mask is used as given)
+    and eager attention lowers to builtin TFLite ops. ``base`` and
+    ``head_name`` stand for ``model``: the transformers model alone, as a conversion process gets it.
+
+    The class stays defined in this function: litert-torch writes its qualified name
+    (``tflite_module.<locals>.TFLiteWrapped``) into the file, so moving it would change the bytes."""
     import torch
 
-    head = HEADS[model.head]
-    base = model.module.model  # load.heads.wrap keeps the transformers model here
+    head = HEADS[model.head if model is not None else head_name]
+    if model is not None:
+        base = model.module.model  # load.heads.wrap keeps the transformers model here
 
     class TFLiteWrapped(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = base
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
             keep = attention_mask.to(torch.float32)
             additive = (1.0 - keep)[:, None, None, :] * MASK_VALUE
-            out = self.model(input_ids=input_ids, attention_mask=additive, token_type_ids=token_type_ids)
+            types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+            out = self.model(input_ids=input_ids, attention_mask=additive, **types)
             if head.name == "classifier":
                 return {"logits": out.logits}
             states = out.last_hidden_state
@@ -62,17 +69,20 @@ def sample_inputs(model: LoadedModel, seq_len: int) -> dict[str, Any]:
 
 def convert(model: LoadedModel, lens: tuple[int, ...], path: Path, quant_config=None) -> None:
     """Write ``model`` as one .tflite with a signature per length in ``lens``."""
+    convert_module(tflite_module(model), {n: sample_inputs(model, n) for n in lens}, lens, path, quant_config)
+
+
+def convert_module(module, samples: dict[int, dict[str, Any]], lens: tuple[int, ...], path: Path,
+                   quant_config=None) -> None:
+    """``convert`` of a wrapped module, given one sample input per length."""
     import torch
 
-    module = tflite_module(model)
     try:
         with quiet(), warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            converter = import_quietly().signature(signature_name(lens[0]), module,
-                                               sample_kwargs=sample_inputs(model, lens[0]))
+            converter = import_quietly().signature(signature_name(lens[0]), module, sample_kwargs=samples[lens[0]])
             for n in lens[1:]:
-                converter = converter.signature(signature_name(n), module,
-                                                sample_kwargs=sample_inputs(model, n))
+                converter = converter.signature(signature_name(n), module, sample_kwargs=samples[n])
             converter.convert(quant_config=quant_config).export(str(path))
     except OSError:  # a full disk is the bundle's to report (BundleWriter), not the exporter's
         raise
@@ -81,9 +91,13 @@ def convert(model: LoadedModel, lens: tuple[int, ...], path: Path, quant_config=
         raise ToolchainError(f"litert-torch conversion failed: {type(exc).__name__}: {first[:300]}") from None
 
 
-def export_tflite(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
+def export_tflite(model: LoadedModel, recipe: Recipe, path: Path, background=None) -> dict:
+    """``background``: an export.background.Background that may have started this conversion."""
     lens = seq_lens(recipe)
-    convert(model, lens, path)
+    if background is not None:
+        background.get(path, lambda: convert(model, lens, path))
+    else:
+        convert(model, lens, path)
     return {"exporter": f"litert-torch {import_quietly().__version__}",
             "signatures": {signature_name(n): n for n in lens}, "mask": "additive, built in the wrapper",
             "attention": "eager"}

@@ -8,9 +8,9 @@ from pathlib import Path
 from ..errors import CheckpointError, ConfigError, first_line
 from ..files import read_json, read_text
 from ..types import UNTRAINED_LABEL, CheckpointSpec, LoadedModel, Recipe
-from .architectures import ARCHITECTURES, Architecture
+from .architectures import ARCHITECTURES, Architecture, for_model_type
 from .checkpoints import REEXPORT, embedded_dir, files_sha256, read_config, weight_files
-from .heads import HEADS, wrap
+from .heads import HEADS, checkpoint_head, wrap
 
 # Weights come only from local directories: never let transformers reach for a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,8 +44,11 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
         return _onnx_model(recipe, spec, arch)
     else:
         return _random_model(recipe, spec, arch)
-    model, sha = _pretrained(directory, arch, recipe)
+    # a --checkpoint given to a recipe of the default architecture loads as the one its config.json names
+    pick = checkpoint is not None and spec.architecture == CheckpointSpec.architecture and recipe.decompose is None
+    model, sha, arch = _pretrained(directory, arch, recipe, pick)
     tokenizer = _tokenizer(directory)
+    check_fits(recipe, model.config, tokenizer, f"{directory}/config.json", CheckpointError)
     info = {"source": source, "name": spec.name, "path": str(directory), "sha256": sha,
             "trained": True, "label": None, "architecture": arch.name}
     return _loaded(model, tokenizer, directory, arch, recipe, info)
@@ -56,6 +59,7 @@ def check_config(recipe: Recipe, checkpoint: str | None = None):
     integers, a config transformers cannot build a model from, and a missing checkpoint directory
     are errors naming the field (``checkpoint``, a --checkpoint override, replaces the recipe's
     directory and is checked when loaded)."""
+    quiet_transformers()
     spec = recipe.checkpoint
     if spec.source == "hf-dir" and checkpoint is None and not Path(spec.path).expanduser().is_dir():
         hint = f"make it with {spec.made_by}" if spec.made_by else "give a local Hugging Face checkpoint directory"
@@ -87,14 +91,24 @@ def check_config(recipe: Recipe, checkpoint: str | None = None):
     return config
 
 
-def _pretrained(directory: Path, arch: Architecture, recipe: Recipe):
+def _pretrained(directory: Path, arch: Architecture, recipe: Recipe, pick: bool = False):
+    """(model, weights' sha256, architecture); ``pick``: a registered architecture named by config.json's
+    model_type replaces ``arch``."""
     files = weight_files(directory)
-    model_type = read_config(directory).get("model_type")
+    config = read_config(directory)
+    model_type = config.get("model_type")
+    named = for_model_type(model_type) if pick and model_type != arch.name else None
+    if named is not None:
+        try:
+            return _pretrained(directory, named, recipe)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc} (loaded as {named.name}: config.json model_type '{model_type}')") from None
     if model_type != arch.name:
         raise CheckpointError(
             f"{directory}/config.json: model_type '{model_type}' does not match the recipe's "
             f"architecture '{arch.name}' (use a recipe for {model_type} or another checkpoint)"
         )
+    _check_layers(directory, files, config, arch)
     import transformers
     from huggingface_hub.errors import StrictDataclassError
 
@@ -116,14 +130,115 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe):
             f"{files[0]}: tensor '{key}' has shape {list(saved)} but {directory.name}/config.json makes "
             f"{list(wanted)} ({len(mismatched)} tensors differ); the weights and config.json are from "
             f"different models: {REEXPORT}")
-    missing = [k for k in info["missing_keys"] if not k.startswith(("pooler.", "bert.pooler."))]
-    if missing:
-        raise CheckpointError(
-            f"{directory}: weights for '{missing[0]}' are missing ({len(missing)} tensors); "
-            + ("the checkpoint has no trained classifier: fine-tune it or use head: encoder"
-               if head.uses_classifier else "is it a checkpoint of this architecture?")
-        )
-    return model.eval(), files_sha256(files)
+    # strict: every tensor of the checkpoint is used, and every tensor the outputs read comes from it
+    missing = sorted(k for k in info["missing_keys"] if not _derivable(k, arch, head.unused))
+    unused = sorted(k for k in info["unexpected_keys"] if not _derivable(k, arch, ()))
+    if missing or unused:
+        has = checkpoint_head(config)
+        if has and (any(k.startswith(("classifier.", "pooler.", "bert.pooler.")) for k in missing + unused)
+                    or head.uses_classifier):
+            raise CheckpointError(f"{directory}: the recipe asks for head: {recipe.head} but the checkpoint has "
+                                  f"{has}")
+        key, count, what = (missing[0], len(missing), "are missing") if missing else \
+            (unused[0], len(unused), "are not used by the model config.json describes")
+        raise CheckpointError(f"{files[0]}: {count} tensors {what} (first: '{key}'); the weights and "
+                              f"config.json are from different models: {REEXPORT}")
+    return model.eval(), files_sha256(files), arch
+
+
+def _derivable(key: str, arch: Architecture, unread: tuple[str, ...]) -> bool:
+    """A tensor a checkpoint may lack or carry unread: buffers the model derives (position ids), and
+    (missing only) the modules the head never reads."""
+    name = key.split(".", 1)[1] if key.startswith(f"{arch.name}.") else key  # BertFor*: bert.embeddings...
+    return name in arch.derivable or name.startswith(unread)
+
+
+def _check_layers(directory: Path, files: list[Path], config: dict, arch: Architecture) -> None:
+    """config.json's layer count against the layers the weights hold, from the safetensors headers
+    alone (before anything is loaded): a config that says fewer layers would silently drop some."""
+    import re
+
+    from safetensors import safe_open
+
+    if files[0].suffix != ".safetensors":
+        return  # pickles: the unused-tensor check after loading catches it
+    pattern = re.compile(rf"(?:^|\.){re.escape(arch.layer_prefix)}\.(\d+)\.")
+    layers = set()
+    for path in files:
+        with safe_open(path, framework="numpy") as fh:
+            layers |= {int(m.group(1)) for key in fh.keys() if (m := pattern.search(key))}
+    field = arch.layers_field
+    said = config.get(field)
+    if layers and said != len(layers):
+        raise CheckpointError(f"{directory}/config.json: {field} is {said!r} but {files[0].name} holds "
+                              f"{len(layers)} layers ({arch.layer_prefix}.0 to {arch.layer_prefix}.{max(layers)}); "
+                              f"set {field} to {len(layers)} or {REEXPORT}")
+
+
+def check_fits(recipe: Recipe, config, tokenizer, where: str, error: type) -> None:
+    """The recipe's sequence lengths fit the position table, and the tokenizer's ids the embedding
+    table: both would otherwise fail deep inside torch, or index out of range on a phone."""
+    positions = getattr(config, "max_position_embeddings", None)
+    longest = max((recipe.seq_len, *recipe.tflite_seq_lens))
+    arch = for_model_type(getattr(config, "model_type", None))
+    skipped = config.pad_token_id + 1 if arch is not None and arch.positions_from_pad else 0
+    if isinstance(positions, int) and longest > positions - skipped:
+        after = f" ({positions - skipped} usable: positions start at pad_token_id + 1)" if skipped else ""
+        raise ConfigError(f"recipe {recipe.name}: seq_len {longest} is longer than {where} "
+                          f"max_position_embeddings {positions}{after}; lower seq_len (and tflite_seq_lens)")
+    vocab = getattr(config, "vocab_size", None)
+    if isinstance(vocab, int) and len(tokenizer) > vocab:
+        raise error(f"{where}: vocab_size is {vocab} but the tokenizer has {len(tokenizer)} tokens (ids past the "
+                    "embedding table); the tokenizer and weights are from different models: fix vocab_size or the "
+                    "tokenizer files")
+
+
+def source_paths(recipe: Recipe, checkpoint: str | None) -> list[Path]:
+    """The files and directories an export reads its model from: --out may never be or hold them."""
+    spec = recipe.checkpoint
+    if checkpoint is not None:
+        return [Path(checkpoint)]
+    if spec.source == "hf-dir":
+        return [Path(spec.path)]
+    if spec.source == "embedded":
+        return [embedded_dir(spec.name, check=False)]  # hashed when it is loaded
+    return []
+
+
+# What each variant's file weighs against the fp32 weights (int8 keeps embeddings and norms wider).
+SIZE_FACTORS = {"fp32": 1.0, "fp16": 0.5, "int16x8": 0.3}
+INT8_FACTOR = 0.4
+BUNDLE_SLACK = 16 << 20  # inputs, tokenizer, manifest, quantisers' scratch files
+
+
+def bundle_bytes(recipe: Recipe, checkpoint: str | None) -> int:
+    """A floor on the bundle's size, from the checkpoint's weight bytes and the recipe's artefacts:
+    an export is refused before any work when the disk has less free."""
+    spec = recipe.checkpoint
+    if checkpoint is not None or spec.source in ("hf-dir", "embedded"):
+        directory = source_paths(recipe, checkpoint)[0]
+        try:
+            weights = sum(p.stat().st_size for p in weight_files(directory))
+        except CheckpointError:
+            return 0  # loading names what is wrong with the directory
+    elif spec.source == "embedded-onnx":
+        from .onnx_source import embedded_onnx_path
+
+        weights = embedded_onnx_path(spec.name or "").stat().st_size
+    else:
+        weights = 4 * _meta_params(recipe)
+    per_format = sum(SIZE_FACTORS.get(v, INT8_FACTOR) for v in recipe.variants)
+    graphs = 3 if recipe.decompose is not None else 1  # DeFormer: passage, question and the full model
+    return int(weights * per_format * len(recipe.formats) * graphs) + BUNDLE_SLACK
+
+
+def _meta_params(recipe: Recipe) -> int:
+    import torch
+
+    arch = ARCHITECTURES[recipe.checkpoint.architecture]
+    with torch.device("meta"):
+        model = arch.build(arch.build_config(recipe.checkpoint.config), classifier=False)
+    return sum(p.numel() for p in model.parameters())
 
 
 def _tokenizer(directory: Path):
@@ -154,9 +269,7 @@ def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> L
     config._attn_implementation = "eager"
     directory = tokenizer_dir(spec.tokenizer)
     tokenizer = _tokenizer(directory)
-    if len(tokenizer) > config.vocab_size:
-        raise ConfigError(f"recipe {recipe.name}: tokenizer '{spec.tokenizer}' has {len(tokenizer)} "
-                          f"tokens but checkpoint.config.vocab_size is {config.vocab_size}")
+    check_fits(recipe, config, tokenizer, f"recipe {recipe.name}: checkpoint.config", ConfigError)
     torch.manual_seed(spec.seed)
     model = arch.build(config, classifier=head.uses_classifier)
     info = {"source": "architecture", "name": None, "path": None, "sha256": None,

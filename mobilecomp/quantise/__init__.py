@@ -24,6 +24,15 @@ class QuantContext:
     budget: Budget  # the variant's parity budget; searches aim at it
     work_dir: Path
     model: Any = None  # the LoadedModel, for formats that quantise while converting (TFLite)
+    log: Callable[[str], None] = lambda msg: None  # lines within the variant's step: progress, cache use
+    background: Any = None  # export.background.Background: TFLite files started ahead, or None
+
+    @property
+    def threads(self) -> int:
+        """Threads for a session the variant runs: one while the background process converts on
+        the other core (two would wait on each other), else 0, every core. onnxruntime's and
+        LiteRT's outputs are the same whatever the count."""
+        return 1 if self.background is not None and self.background.busy() else 0
 
     def tuning_cos_min(self, reference: np.ndarray, candidate: np.ndarray) -> float:
         """Lowest cosine between the primary outputs of two runs over the tuning text:

@@ -97,7 +97,7 @@ def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
     from .smooth import SMOOTH_ALPHA, smooth
 
     model = _load(src)
-    smoothing = smooth(model, ctx.calibration, alpha=SMOOTH_ALPHA)
+    smoothing = smooth(model, ctx.calibration, alpha=SMOOTH_ALPHA, threads=ctx.threads)
     ffn, rest = _rowwise_ffn(model)
     _finish(model, dst, rest)
     return {**_ROWWISE, "smoothquant": {**smoothing, "group": "Q/K/V (duplicated LayerNorm)"},
@@ -137,7 +137,7 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
     from .smooth import SMOOTH_ALPHA, smooth
 
     smoothed = _load(src)
-    smoothing = smooth(smoothed, ctx.calibration, alpha=SMOOTH_ALPHA)
+    smoothing = smooth(smoothed, ctx.calibration, alpha=SMOOTH_ALPHA, threads=ctx.threads)
     inits = {i.name: i for i in smoothed.graph.initializer}
     units = [n.name for n in weight_matmuls(smoothed)]
     macs = {n.name: float(np.prod(inits[n.input[1]].dims)) for n in weight_matmuls(smoothed)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,38 @@ def tuning_cos_min(session, ctx: QuantContext, reference: np.ndarray) -> float:
     return ctx.tuning_cos_min(reference, run_onnx(session, ctx.tuning, ctx.primary_output))
 
 
+def keep_float(quantised, original, kept: list[str]):
+    """A copy of ``quantised`` (quantize_dynamic of every weight MatMul) with the ``kept`` MatMuls
+    put back as they are in ``original``: the graph quantize_dynamic(exclude=kept) builds, with
+    the same outputs bit for bit, without quantising every weight again (1.4 s a trial on
+    MiniLM, ~40 trials a sweep). Raises ValueError where quantize_dynamic named its nodes otherwise."""
+    model = _copy_model(quantised)
+    graph = model.graph
+    originals = {n.name: n for n in original.graph.node}
+    weights = {i.name: i for i in original.graph.initializer}
+    present = {i.name for i in graph.initializer}
+    for name in kept:
+        nodes = list(graph.node)
+        by_name = {n.name: n for n in nodes}
+        integer = by_name.get(f"{name}_quant")
+        casts = [n for n in nodes
+                 if integer is not None and n.op_type == "Cast" and list(n.input) == [integer.output[0]]]
+        chain = [integer, by_name.get(f"{name}_quant_scales_mul"), by_name.get(f"{name}_quant_output_scale_mul"),
+                 *casts[:1]]
+        if (None in chain or len(casts) != 1 or integer.op_type != "MatMulInteger"
+                or chain[2].output[0] != originals[name].output[0]):
+            raise ValueError(f"{name}: not quantised as onnxruntime's quantize_dynamic did when this was written")
+        first = min(nodes.index(n) for n in chain)  # the float input exists before it: it fed the chain
+        rest = [n for n in nodes if all(n is not c for c in chain)]
+        rest.insert(first, originals[name])
+        del graph.node[:]
+        graph.node.extend(rest)
+        if originals[name].input[1] not in present:
+            graph.initializer.append(weights[originals[name].input[1]])
+            present.add(originals[name].input[1])
+    return model
+
+
 def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     """Dynamic int8 that keeps in fp32 the MatMuls whose quantisation costs the most.
 
@@ -120,24 +153,186 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     other formats): sensitivity of a node = how much cos_min on the tuning text rises when
     only that node is left in fp32; nodes are kept fp32, highest gain
     first, until the tuning cos_min clears the budget with a margin (the parity corpus is
-    different text), or a third of them are kept.
+    different text), or a third of them are kept. The result is cached (cache.py) for the next
+    export of the same checkpoint; a cached one is rebuilt and rescored before it is used.
     """
-    import onnx
-
-    from .search import search, sensitivity
+    from . import cache
 
     target = (ctx.budget.cos_min or 0.985) + 0.003
-    reference = run_onnx(onnx_session(src, threads=0), ctx.tuning, ctx.primary_output)
     candidates = weight_matmuls(src)
-    trial = ctx.work_dir / "sweep.onnx"
+    max_kept = max(1, len(candidates) // 3)
+    reference = run_onnx(onnx_session(src, threads=1), ctx.tuning, ctx.primary_output)
+    key = _sweep_key(src, ctx, target, max_kept)
+    stored = cache.load(key, lambda r: _valid_sweep(r, candidates)) if key else None
+    if stored is not None:
+        dynamic_int8(src, dst, exclude=stored["kept_fp32"])
+        reached = tuning_cos_min(onnx_session(dst, threads=1), ctx, reference)
+        if abs(reached - stored["sweep"]["reached_cos_min"]) <= 1e-9:
+            ctx.log(f"int8-accurate: reused the sweep cached in {cache.entry_path(key)} (rebuilt, same tuning "
+                    f"cos_min {reached:.4f})")
+            return {**_ACCURATE, **stored, "search_cache": {"reused": cache.entry_path(key).name,
+                                                            "checked": "rebuilt and rescored: same tuning cos_min"}}
+        ctx.log(f"int8-accurate: the cached sweep does not reproduce (tuning cos_min {reached:.6f}, cached "
+                f"{stored['sweep']['reached_cos_min']:.6f}); sweeping again")
+    try:
+        result = _sweep(src, ctx, reference, candidates, target, max_kept, shortcut=True)
+        dynamic_int8(src, dst, exclude=result["kept_fp32"])
+        reached = tuning_cos_min(onnx_session(dst, threads=1), ctx, reference)
+        if abs(reached - result["sweep"]["reached_cos_min"]) > 1e-9:
+            raise ValueError(f"tuning cos_min {reached} against {result['sweep']['reached_cos_min']} in the sweep")
+    except ValueError as exc:  # the shortcut met a graph it does not know: quantise every trial as before
+        ctx.log(f"int8-accurate: the sweep's shortcut does not apply ({exc}); quantising every trial")
+        result = _sweep(src, ctx, reference, candidates, target, max_kept, shortcut=False)
+        dynamic_int8(src, dst, exclude=result["kept_fp32"])
+    if key is not None:
+        saved = cache.save(key, result)
+        result = {**result, **({"search_cache": {"stored": saved.name}} if saved else {})}
+    return {**_ACCURATE, **result}
+
+
+_ACCURATE = {"weights": "QInt8 per channel", "activations": "uint8 per tensor, dynamic"}
+
+
+def _valid_sweep(result: dict, candidates: list[str]) -> bool:
+    """A cached sweep has this variant's two fields, and keeps only MatMuls the graph has."""
+    kept, sweep = result.get("kept_fp32"), result.get("sweep")
+    return (set(result) == {"kept_fp32", "sweep"} and isinstance(kept, list) and set(kept) <= set(candidates)
+            and isinstance(sweep, dict) and isinstance(sweep.get("reached_cos_min"), float))
+
+
+def _sweep_key(src: Path, ctx: QuantContext, target: float, max_kept: int) -> dict | None:
+    """Everything the sweep's result depends on; None for a model without a checkpoint hash (random
+    test weights: nothing worth keeping)."""
+    from ..load.checkpoints import sha256_file
+    from ..numerics import exact_mode_needed, host_int8
+    from .cache import feeds_sha256, tool_versions
+
+    checkpoint = getattr(ctx.model, "checkpoint", None) or {}
+    if not checkpoint.get("sha256"):
+        return None
+    return {"variant": "onnx-int8-accurate", "checkpoint_sha256": checkpoint["sha256"],
+            "fp32_sha256": sha256_file(src), "tuning_tokens_sha256": feeds_sha256(ctx.tuning),
+            "primary_output": ctx.primary_output, "target_cos_min": target, "max_kept": max_kept,
+            "versions": tool_versions("onnxruntime", "onnx", "numpy"),
+            "host_int8": {**host_int8().to_dict(), "exact_mode": exact_mode_needed()}}
+
+
+class LayerParts:
+    """The ranking's trials (every MatMul int8 but one) run from the kept MatMul's layer on.
+
+    A layer's input is the tensor that three or more weight MatMuls read (its Q, K and V); one run
+    of the all-int8 graph gives those tensors for the tuning text, and a trial that keeps a MatMul
+    of layer L in float runs only the part of the graph from layer L's input on: MiniLM's
+    leave-one-out trials do ~40% less work. A part is used only where, unchanged, it gives the
+    whole graph's output bit for bit (checked on the longest tuning batch); elsewhere ``outputs``
+    returns None and the caller runs the whole graph."""
+
+    def __init__(self, quantised, original, candidates: list[str], ctx: QuantContext) -> None:
+        from onnx import TensorProto, helper
+        from onnx.utils import Extractor
+
+        self.original, self.ctx, primary = original, ctx, ctx.primary_output
+        readers: dict[str, int] = {}
+        for node in original.graph.node:
+            if node.name in candidates:
+                readers[node.input[0]] = readers.get(node.input[0], 0) + 1
+        cuts = [tensor for tensor, count in readers.items() if count >= 3]
+        self.layer_of: dict[str, str] = {}  # MatMul -> its layer's input: the last one read before it
+        current = None
+        for node in original.graph.node:
+            current = next((i for i in node.input if i in cuts), current)
+            if node.name in candidates and current is not None:
+                self.layer_of[node.name] = current
+        probe = _copy_model(quantised)
+        probe.graph.output.extend(helper.make_tensor_value_info(cut, TensorProto.FLOAT, None) for cut in cuts)
+        session = onnx_session(probe, threads=1)
+        runs = [session.run([primary, *cuts], _inputs_of(session, feed)) for feed in ctx.tuning]
+        self.base = np.concatenate([run[0] for run in runs])
+        self.states = {cut: [run[1 + i] for run in runs] for i, cut in enumerate(cuts)}
+        longest = max(range(len(ctx.tuning)), key=lambda i: ctx.tuning[i]["input_ids"].size)
+        inputs = [i.name for i in quantised.graph.input]
+        extractor = Extractor(quantised)
+        self.parts, self.nodes = {}, {}
+        for cut in cuts:
+            part = extractor.extract_model([cut, *inputs], [primary])
+            if np.array_equal(self._run(part, cut, [longest]), runs[longest][0]):
+                self.parts[cut], self.nodes[cut] = part, {n.name for n in part.graph.node}
+
+    def outputs(self, kept: str | None) -> np.ndarray | None:
+        """The primary output over the tuning text with ``kept`` alone in float (None: all int8)."""
+        if kept is None:
+            return self.base
+        cut = self.layer_of.get(kept)
+        if cut not in self.parts or f"{kept}_quant" not in self.nodes[cut]:  # not downstream of that cut
+            return None
+        return self._run(keep_float(self.parts[cut], self.original, [kept]), cut, range(len(self.ctx.tuning)))
+
+    def _run(self, part, cut: str, batches) -> np.ndarray:
+        session = onnx_session(part, threads=1)
+        return np.concatenate([session.run([self.ctx.primary_output],
+                                           {**_inputs_of(session, self.ctx.tuning[i]), cut: self.states[cut][i]})[0]
+                               for i in batches])
+
+
+def _copy_model(model):
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    return copy
+
+
+def _inputs_of(session, feed: dict) -> dict:
+    wanted = {i.name for i in session.get_inputs()}
+    return {k: v for k, v in feed.items() if k in wanted}
+
+
+def _sweep(src: Path, ctx: QuantContext, reference: np.ndarray, candidates: list[str], target: float,
+           max_kept: int, shortcut: bool) -> dict:
+    """The sensitivity sweep and the search; ``shortcut`` builds each trial from one quantised
+    graph (keep_float) instead of quantising it again, and runs the ranking's trials from the kept
+    MatMul's layer on (LayerParts). Trials run at once on every core, each in a one-thread session
+    (onnxruntime's results do not depend on its thread count)."""
+    import onnx
+
+    from ..progress import Progress
+    from ..runners import cpu_count
+    from .search import search, sensitivity
+
+    original = onnx.load(str(src)) if shortcut else None
+    quantised = {}
+    one_at_a_time = threading.Lock()
+    if shortcut:  # dynamic_int8 with and without its embedding pass, quantising the weights once
+        whole = ctx.work_dir / "sweep-all-int8.onnx"
+        dynamic_int8(src, whole, embeddings=False)
+        quantised[False] = onnx.load(str(whole))
+        quantise_embedding_rows(whole)
+        quantised[True] = onnx.load(str(whole))
+        whole.unlink()
+
+    layers = LayerParts(quantised[False], original, candidates, ctx) if shortcut else None
 
     def score(kept: frozenset[str], embeddings: bool = True) -> float:
-        dynamic_int8(src, trial, exclude=sorted(kept), embeddings=embeddings)
-        return tuning_cos_min(onnx_session(trial), ctx, reference)
+        if shortcut and not embeddings and len(kept) <= 1:  # the ranking's trials
+            outputs = layers.outputs(next(iter(kept), None))
+            if outputs is not None:
+                return ctx.tuning_cos_min(reference, outputs)
+        if shortcut:
+            model = keep_float(quantised[embeddings], original, sorted(kept))
+            return tuning_cos_min(onnx_session(model, threads=1), ctx, reference)
+        trial = ctx.work_dir / f"sweep-{threading.get_ident()}.onnx"
+        with one_at_a_time:  # quantize_dynamic writes and deletes a scratch file beside src
+            dynamic_int8(src, trial, exclude=sorted(kept), embeddings=embeddings)
+        try:
+            return tuning_cos_min(onnx_session(trial, threads=1), ctx, reference)
+        finally:
+            trial.unlink(missing_ok=True)
 
+    progress = Progress(ctx.log, "int8-accurate sensitivity sweep, trials", len(candidates) + 1)
     # The ranking leaves the embedding table fp32 (it is the same in every trial; saves a
     # load and save of the model per node); the search's steps include it.
-    ranking_base, gains = sensitivity(candidates, lambda kept: score(kept, embeddings=False))
+    ranking_base, gains = sensitivity(candidates, lambda kept: score(kept, embeddings=False),
+                                      workers=cpu_count(), progress=progress.advance)
     base = score(frozenset())
     model = onnx.load(str(src), load_external_data=False)
     dims = {i.name: list(i.dims) for i in model.graph.initializer}
@@ -146,15 +341,15 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     # ranked by gain alone and no give-back pass: ORT's per-tensor int8 error is spread, so the
     # margin on the tuning text is what carries the budget over to the parity corpus
     result = search(candidates, score, target, {n: m / total for n, m in macs.items()}, gains=gains,
-                    base=base, max_kept=max(1, len(candidates) // 3), rank_by_gain=True, give_back=False)
-    dynamic_int8(src, dst, exclude=result.kept)
-    trial.unlink(missing_ok=True)
-    return {"weights": "QInt8 per channel", "activations": "uint8 per tensor, dynamic",
-            "kept_fp32": result.kept,
+                    base=base, max_kept=max_kept, rank_by_gain=True, give_back=False, workers=cpu_count())
+    return {"kept_fp32": result.kept,
             "sweep": {"tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
                       "target_cos_min": target, "all_int8_cos_min": base, "ranking_base_cos_min": ranking_base,
                       "reached_cos_min": result.reached, "met": result.met, "trials": result.trials,
-                      "latency_share": "by MACs", "gain_by_node": result.describe()["gain_by_node"]}}
+                      "latency_share": "by MACs", "gain_by_node": result.describe()["gain_by_node"],
+                      "trial_models": ("one quantize_dynamic, each trial's kept MatMuls restored from the fp32 "
+                                       "graph (the same outputs as quantising each trial)") if shortcut
+                      else "quantize_dynamic per trial"}}
 
 
 def int8_static(src: Path, dst: Path, ctx: QuantContext) -> dict:

@@ -17,6 +17,7 @@ is taken as its share of the measured float-minus-int8 time).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 Score = Callable[[frozenset[str]], float]
@@ -43,10 +44,31 @@ class SearchResult:
                 "saved_ms_by_node": self.saved_ms}
 
 
-def sensitivity(units: Iterable[str], score: Score) -> tuple[float, dict[str, float]]:
-    """(score with every unit quantised, {unit: score gained by keeping only it in float})."""
-    base = score(frozenset())
-    return base, {u: score(frozenset([u])) - base for u in units}
+def sensitivity(units: Iterable[str], score: Score, workers: int = 1,
+                progress: Callable[[], None] = lambda: None) -> tuple[float, dict[str, float]]:
+    """(score with every unit quantised, {unit: score gained by keeping only it in float}).
+
+    The trials are independent, so ``workers`` threads score them at once; ``score`` must then be
+    thread-safe (onnxruntime and LiteRT release the GIL while they run). ``progress`` is called
+    after each trial."""
+    units = list(units)
+
+    def trial(kept: frozenset[str]) -> float:
+        value = score(kept)
+        progress()
+        return value
+
+    scores = _scores(trial, [frozenset()] + [frozenset([u]) for u in units], workers)
+    base = scores[0]
+    return base, {u: value - base for u, value in zip(units, scores[1:])}
+
+
+def _scores(score: Score, configs: list[frozenset[str]], workers: int) -> list[float]:
+    """``score`` of each configuration, ``workers`` at a time (in this thread when 1)."""
+    if workers <= 1:
+        return [score(kept) for kept in configs]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(score, configs))
 
 
 def latency_saved(weights: dict[str, float], float_ms: float, quantised_ms: float) -> dict[str, float]:
@@ -58,11 +80,15 @@ def latency_saved(weights: dict[str, float], float_ms: float, quantised_ms: floa
 
 def search(units: list[str], score: Score, target: float, saved_ms: dict[str, float],
            gains: dict[str, float] | None = None, base: float | None = None,
-           max_kept: int | None = None, rank_by_gain: bool = False, give_back: bool = True) -> SearchResult:
+           max_kept: int | None = None, rank_by_gain: bool = False, give_back: bool = True,
+           workers: int = 1) -> SearchResult:
     """The fastest configuration found whose score is >= ``target`` (see the module doc).
 
     ``rank_by_gain`` ranks by parity gained alone (ignores latency); ``give_back`` False skips the
-    final pass that drops kept units the target does not need (keeps the margin on other text)."""
+    final pass that drops kept units the target does not need (keeps the margin on other text).
+    ``workers`` > 1 scores the next steps at once (each step keeps one unit more than the one
+    before, so they do not depend on each other's scores); steps past the one that meets the
+    target are dropped, so the result and its trials are the one-at-a-time search's."""
     trials = 0
 
     def scored(kept: frozenset[str]) -> float:
@@ -76,19 +102,25 @@ def search(units: list[str], score: Score, target: float, saved_ms: dict[str, fl
     # parity per millisecond given up; a unit that saves ~nothing costs ~nothing to keep
     order = sorted(units, key=lambda u: gains[u] if rank_by_gain else gains[u] / max(saved_ms.get(u, 0.0), 1e-6),
                    reverse=True)
+    useful = [u for u in order if gains[u] > 0][:max_kept]
     kept: list[str] = []
     reached, steps = base, []
     best = (base, [])
-    for unit in order:
-        if reached >= target or len(kept) >= max_kept:
+    step = max(workers, 1)
+    for start in range(0, len(useful), step):
+        if reached >= target:
             break
-        if gains[unit] <= 0:
-            continue
-        kept.append(unit)
-        reached = scored(frozenset(kept))
-        steps.append({"keep": unit, "score": reached})
-        if reached > best[0]:
-            best = (reached, list(kept))
+        chunk = useful[start:start + step]
+        values = _scores(score, [frozenset(useful[:start + i + 1]) for i in range(len(chunk))], step)
+        for unit, value in zip(chunk, values):
+            if reached >= target:
+                break
+            kept.append(unit)
+            trials += 1
+            reached = value
+            steps.append({"keep": unit, "score": reached})
+            if reached > best[0]:
+                best = (reached, list(kept))
     if reached < target:  # not met: report the closest configuration seen
         reached, kept = best
     elif give_back:  # met: give back any kept unit the target does not need, the costliest first

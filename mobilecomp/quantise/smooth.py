@@ -41,8 +41,9 @@ def groups(model, min_consumers: int = 2) -> dict[str, list]:
     return found
 
 
-def activation_ranges(model, names: list[str], feeds: list[Feed]) -> dict[str, np.ndarray]:
-    """Per-channel max |x| of the named tensors over the real (unpadded) tokens of ``feeds``."""
+def activation_ranges(model, names: list[str], feeds: list[Feed], threads: int = 0) -> dict[str, np.ndarray]:
+    """Per-channel max |x| of the named tensors over the real (unpadded) tokens of ``feeds``
+    (``threads``: the session's; the ranges are the same whatever the count)."""
     import onnx
 
     from ..runners import onnx_session
@@ -51,7 +52,7 @@ def activation_ranges(model, names: list[str], feeds: list[Feed]) -> dict[str, n
     probe.CopyFrom(model)
     have = {o.name for o in probe.graph.output}
     probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names if n not in have)
-    session = onnx_session_from_proto(probe, onnx_session)
+    session = onnx_session_from_proto(probe, onnx_session, threads)
     wanted = {i.name for i in session.get_inputs()}
     ranges: dict[str, np.ndarray] = {}
     for feed in feeds:
@@ -64,7 +65,7 @@ def activation_ranges(model, names: list[str], feeds: list[Feed]) -> dict[str, n
     return ranges
 
 
-def onnx_session_from_proto(model, make_session):
+def onnx_session_from_proto(model, make_session, threads: int = 0):
     import tempfile
     from pathlib import Path
 
@@ -73,7 +74,7 @@ def onnx_session_from_proto(model, make_session):
     with tempfile.TemporaryDirectory(prefix="mobilecomp-smooth-") as tmp:
         path = Path(tmp) / "probe.onnx"
         onnx.save(model, str(path))
-        return make_session(path, threads=0)
+        return make_session(path, threads=threads)
 
 
 def _constant(graph, inits: dict, name: str) -> np.ndarray:
@@ -86,7 +87,7 @@ def _constant(graph, inits: dict, name: str) -> np.ndarray:
     return numpy_helper.to_array(inits[name])
 
 
-def smooth(model, feeds: list[Feed], alpha: float = 0.5, min_consumers: int = 2) -> dict:
+def smooth(model, feeds: list[Feed], alpha: float = 0.5, min_consumers: int = 2, threads: int = 0) -> dict:
     """Smooth every LayerNorm -> MatMul group of ``model`` in place; returns what was done."""
     from onnx import helper, numpy_helper
 
@@ -96,7 +97,7 @@ def smooth(model, feeds: list[Feed], alpha: float = 0.5, min_consumers: int = 2)
     if not found:
         return {"groups": 0}
     lns = {n.name: n for n in graph.node if n.name in found}
-    ranges = activation_ranges(model, [lns[name].output[0] for name in found], feeds)
+    ranges = activation_ranges(model, [lns[name].output[0] for name in found], feeds, threads)
     scales_used = []
     new_nodes = []
     for n in graph.node:

@@ -19,8 +19,6 @@ from ..load.architectures import ARCHITECTURES
 from ..types import LoadedModel
 from .smooth import smoothing_scales
 
-QKV = ("query", "key", "value")
-
 
 def _attention_blocks(base, pattern: str) -> list:
     """The modules ``pattern`` names in ``base``, "*" standing for every index of a ModuleList."""
@@ -60,7 +58,8 @@ def smoothed_copy(model: LoadedModel, feeds: list[Feed], alpha: float) -> tuple[
     """A copy of ``model`` with its Q/K/V inputs smoothed; ``model`` itself is left as it was."""
     import torch
 
-    pattern = ARCHITECTURES[model.architecture].qkv_attention
+    arch = ARCHITECTURES[model.architecture]
+    pattern = arch.qkv_attention
     if not pattern:
         raise ToolchainError(f"SmoothQuant needs attention whose Q, K and V read one tensor; "
                              f"{model.architecture} reads them from different ones")
@@ -69,7 +68,7 @@ def smoothed_copy(model: LoadedModel, feeds: list[Feed], alpha: float) -> tuple[
     smoothed = dataclasses.replace(model, module=module)
     scales = []
     for block, x_peak in zip(blocks, _input_peaks(smoothed, blocks, feeds)):
-        linears = [getattr(block, name) for name in QKV]
+        linears = [getattr(block, name) for name in arch.qkv]
         w_peak = np.max([lin.weight.detach().abs().amax(0).numpy() for lin in linears], axis=0)
         s = smoothing_scales(x_peak, w_peak, alpha)
         with torch.no_grad():
@@ -79,7 +78,7 @@ def smoothed_copy(model: LoadedModel, feeds: list[Feed], alpha: float) -> tuple[
         block.register_forward_pre_hook(_divide_input, with_kwargs=True)
         scales.append(s)
     every = np.concatenate(scales)
-    return smoothed, {"alpha": alpha, "groups": len(blocks), "matmuls": len(blocks) * len(QKV),
+    return smoothed, {"alpha": alpha, "groups": len(blocks), "matmuls": len(blocks) * len(arch.qkv),
                       "calibration_sentences": sum(len(f["input_ids"]) for f in feeds),
                       "scale_range": [float(every.min()), float(every.max())]}
 

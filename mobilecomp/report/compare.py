@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundle import LOCK, Lock
 from ..errors import BundleError
 from .table import int8_path, markdown
 
@@ -307,13 +309,50 @@ def write_report(paths: list[str], out: Path, device: str | None = None, y: str 
                  max_accuracy_drop: float | None = None) -> dict[str, Any]:
     """Write report.md/.csv/.json, pareto.png (``device``'s column) and one pareto-COLUMN.png per
     device column into ``out``; with ``max_accuracy_drop``, name each column's best model within it."""
-    from .plot import pareto_plot
-
     rows, comparisons, columns = collect(paths)
     if not rows:
         raise BundleError("no rows: the bundles have no artefacts and the files no results")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_report_dir(out)
+    with Lock(out / LOCK, out, "writing a report into"):
+        return _write_report(out, rows, comparisons, columns, device, y, max_accuracy_drop)
+
+
+def _check_report_dir(out: Path) -> None:
+    """--out is made, or is empty, or holds an earlier report: nothing of the user's is overwritten."""
+    from ..files import read_json
+
+    if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
+        raise BundleError(f"{out}: not a directory; pass --out a directory for the report")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BundleError(f"{out}: cannot be made a directory ({exc.strerror}); pass --out a writable "
+                          "directory") from None
+    mine = set(REPORT_FILES) | {LOCK}
+    theirs = [p.name for p in out.iterdir() if p.name not in mine and not p.name.startswith("pareto-")
+              and not (p.name == "bundles" and _only_bundles(p))]  # compare's bundles sit beside its report
+    earlier = read_json(out / "report.json", BundleError, "pass --out another directory") \
+        if (out / "report.json").exists() else {"made_by": "mobilecomp"}
+    if theirs or not (earlier.get("made_by") == "mobilecomp" or {"columns", "rows", "best"} <= set(earlier)):
+        named = ", ".join(sorted(theirs)[:3]) or "report.json"
+        raise BundleError(f"{out}: holds files mobilecomp did not write ({named}); pass --out a new or empty "
+                          "directory")
+
+
+def _only_bundles(directory: Path) -> bool:
+    from ..bundle import made_by_mobilecomp
+
+    return directory.is_dir() and not directory.is_symlink() and all(
+        p.name.startswith(".") or not made_by_mobilecomp(p) for p in directory.iterdir())
+
+
+REPORT_FILES = ("report.md", "report.csv", "report.json", "pareto.png")
+
+
+def _write_report(out: Path, rows, comparisons, columns, device, y, max_accuracy_drop) -> dict[str, Any]:
+    from .plot import pareto_plot
+
     best = best_within(rows, columns, max_accuracy_drop) if max_accuracy_drop is not None else []
     (out / "report.md").write_text(render_markdown(rows, comparisons, columns, y, best))
     with open(out / "report.csv", "w", newline="") as fh:
@@ -326,12 +365,12 @@ def write_report(paths: list[str], out: Path, device: str | None = None, y: str 
                                  r.zipped_mb, r.sparsity, r.cos_min, r.accuracy, r.passed, column,
                                  cell.get("p50_ms"), cell.get("provenance"), cell.get("runner")])
     (out / "report.json").write_text(json.dumps(
-        {"columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons, "best": best},
+        {"made_by": "mobilecomp", "columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons, "best": best},
         indent=2) + "\n")
     plot = pareto_plot(rows, columns, out / "pareto.png", device, y)
     per_device = [pareto_plot(rows, columns, out / f"pareto-{_slug(c)}.png", c, y)["file"] for c in columns]
     return {"out": str(out), "rows": len(rows), "columns": columns, "plot": plot, "best": best,
-            "files": ["report.md", "report.csv", "report.json", "pareto.png",
+            "files": [*REPORT_FILES,
                       *(Path(f).name for f in per_device)]}
 
 

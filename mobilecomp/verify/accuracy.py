@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..files import read_jsonl
+from ..files import DATA_LIMIT, lines, read_bytes, read_jsonl
 from ..inputs import Feed
+from ..text import plain
 from ..types import AccuracyReport
 
 
@@ -34,7 +34,7 @@ def read_labelled(path: str | Path, num_labels: int) -> LabelledData:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{path}: no such file (--data takes a .tsv or .jsonl of labelled sentences)")
-    raw = file.read_bytes()
+    raw = read_bytes(file, DataError, "--data takes a .tsv or .jsonl of labelled sentences", DATA_LIMIT)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -59,9 +59,13 @@ def read_labelled(path: str | Path, num_labels: int) -> LabelledData:
 
 def _tsv(file: Path, text: str) -> list[tuple]:
     rows = []
-    for lineno, fields in enumerate(csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE), 1):
-        if not fields or not "".join(fields).strip():
+    fix = "one labelled example a line, sentence[<TAB>sentence2]<TAB>label"
+    for lineno, line in enumerate(lines(text), 1):
+        fields = line.split("\t")
+        if not "".join(fields).strip():
             continue
+        for field in fields:
+            plain(field, f"{file}:{lineno}", fix)
         if len(fields) not in (2, 3):
             raise DataError(f"{file}:{lineno}: expected sentence[<TAB>sentence2]<TAB>label, got {len(fields)} fields")
         try:
@@ -82,6 +86,8 @@ def _jsonl(file: Path) -> list[tuple]:
             raise DataError(f"{file}:{lineno}: expected keys sentence, [sentence2,] label; got {sorted(record)}")
         if not all(isinstance(record.get(k, ""), str) for k in ("sentence", "sentence2")):
             raise DataError(f"{file}:{lineno}: sentence and sentence2 must be strings")
+        for key in ("sentence", "sentence2"):
+            plain(record.get(key, ""), f"{file}:{lineno}", "sentences are plain text")
         rows.append((record["sentence"], record["sentence2"], record["label"]) if "sentence2" in record
                     else (record["sentence"], record["label"]))
     return rows

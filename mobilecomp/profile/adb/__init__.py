@@ -13,6 +13,7 @@ done, so rerunning the same command measures only what is missing.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -358,10 +359,15 @@ def make_row(manifest: dict, art: dict, runner: Runner, stats: dict, thermal: di
 
 def load_resume(bundle: Path) -> dict[str, list[str]]:
     """Done configurations per device fingerprint (serial, build, runs, warm-up)."""
-    path = bundle / RESUME
-    try:
-        data = json.loads(path.read_text()) if path.exists() else {}
-    except json.JSONDecodeError:
+    from ...bundle import member
+    from ...errors import BundleError
+    from ...files import read_json
+
+    if not os.path.lexists(bundle / RESUME):
+        return {}
+    try:  # inside the bundle, a regular file, bounded: a broken one only loses the resume state
+        data = read_json(member(bundle, RESUME, "adb resume state"), BundleError, "delete it")
+    except BundleError:
         return {}
     devices = data.get("devices") if isinstance(data, dict) else None
     return devices if isinstance(devices, dict) else {}

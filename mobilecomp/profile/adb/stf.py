@@ -28,6 +28,11 @@ class Stf:
     """A thin client of one STF server's REST API; every fault is a one-line DeviceError."""
 
     def __init__(self, url: str, token: str, timeout: float = 30) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise DeviceError(f"--stf {url!r}: not an http(s) URL of an STF server (e.g. https://stf.example:7100)")
         self.base = url.rstrip("/") + "/api/v1"
         self.token, self.timeout = token, timeout
 

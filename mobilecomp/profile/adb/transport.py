@@ -37,6 +37,9 @@ def adb_binary() -> str:
     """$MOBILECOMP_ADB, else `adb` on PATH (Debian's), else the one inside the adbutils wheel."""
     env = os.environ.get("MOBILECOMP_ADB")
     if env:
+        if not Path(env).is_file() or not os.access(env, os.X_OK):
+            raise DeviceError(f"MOBILECOMP_ADB={env}: {'not executable' if Path(env).is_file() else 'no such file'}; "
+                              "point it at an adb binary or unset it")
         return env
     found = shutil.which("adb")
     if found:
@@ -52,6 +55,16 @@ def adb_binary() -> str:
     raise DeviceError("no adb binary: `apt-get install adb` (or `pip install adbutils`), or set MOBILECOMP_ADB")
 
 
+def env_port() -> int:
+    """$MOBILECOMP_ADB_PORT (the adb server's port), else 5037."""
+    named = os.environ.get("MOBILECOMP_ADB_PORT")
+    if not named:
+        return 5037
+    if not named.isdigit() or not 0 < int(named) < 65536:
+        raise DeviceError(f"MOBILECOMP_ADB_PORT={named}: not a TCP port (1..65535); fix or unset it")
+    return int(named)
+
+
 class Adb:
     """One device behind one adb server (``port``: the server's; 5037 unless told; ``host``: a remote
     server's address, as `adb -H HOST -P PORT` takes it, else the local server)."""
@@ -59,7 +72,7 @@ class Adb:
     def __init__(self, serial: str | None = None, port: int | None = None, binary: str | None = None,
                  host: str | None = None) -> None:
         self.binary = binary or adb_binary()
-        self.port = int(port or os.environ.get("MOBILECOMP_ADB_PORT") or 5037)
+        self.port = port or env_port()
         self.host = host
         self.serial = serial
         self.shell_v2 = True
