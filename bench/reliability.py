@@ -178,8 +178,9 @@ def main() -> int:
         "current directory. The final move is one atomic `renameat2` (RENAME_NOREPLACE, or RENAME_EXCHANGE "
         "for `--force`), so a bundle that appears meanwhile is never replaced.",
         "- **One writer per bundle.** export, profile, eval, `--target` and report take an exclusive lock "
-        "(`flock` on a hidden `.NAME.lock` beside `--out`, `.mobilecomp.lock` inside a bundle); a second "
-        "writer gets one line naming the holder's pid and command.",
+        "(`flock` on a hidden `.NAME.mobilecomp-lock` beside `--out`, `.mobilecomp-lock` inside a bundle, "
+        "never on a file of the user's that has the name); a second writer gets one line naming the "
+        "holder's pid and command.",
         "- **Strict loading.** Every tensor of a checkpoint is used and every tensor the outputs read comes "
         "from it (the only exceptions: derived buffers, per architecture, and modules the head never reads, "
         "per head); config.json's layer count is checked against the weights' headers before anything "

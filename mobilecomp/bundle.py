@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ MANIFEST = "manifest.json"
 RESULTS_JSONL = "results.jsonl"
 RESULTS_CSV = "results.csv"
 PARTIAL_PREFIX = ".partial-"
-LOCK = ".mobilecomp.lock"
+LOCK = ".mobilecomp-lock"
+LOCK_MARK = b"pid"  # how a lock file mobilecomp wrote starts
 
 
 class BundleWriter:
@@ -58,7 +60,7 @@ class BundleWriter:
             raise BundleError(f"{self.out.parent}: cannot be made a directory ({exc.strerror}); "
                               "pass --out under a writable directory") from None
         try:
-            self.locks.append(Lock(self.out.parent / f".{self.out.name}.lock", self.out, "exporting to"))
+            self.locks.append(Lock(self.out.parent / f".{self.out.name}{LOCK}", self.out, "exporting to"))
             self._check_replaceable()
             self._check_space()
             try:
@@ -190,6 +192,11 @@ class Lock:
                 where = "a symlink" if exc.errno == errno.ELOOP else f"not writable ({exc.strerror})"
                 raise BundleError(f"{path.parent}: {where}; mobilecomp writes there (copy the bundle to a "
                                   "writable directory, or pass --out another directory)") from None
+            held = os.pread(fd, 64, 0)
+            if (held and not held.startswith(LOCK_MARK)) or not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)  # a file of the user's that happens to have this name: never truncated or removed
+                raise BundleError(f"{path}: not a mobilecomp lock file, and mobilecomp needs that name; move it "
+                                  "or use another directory")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -205,7 +212,7 @@ class Lock:
                 break
             os.close(fd)  # removed by the holder as we waited: lock the file that is there now
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}: mobilecomp {doing} {target}\n".encode(), 0)
+        os.pwrite(fd, LOCK_MARK + f" {os.getpid()}: mobilecomp {doing} {target}\n".encode(), 0)
         self.fd: int | None = fd
 
     def __enter__(self) -> Lock:

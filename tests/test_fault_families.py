@@ -467,7 +467,7 @@ def _whole_or_nothing(out: Path, code: int, stderr: str) -> None:
     else:
         assert len([ln for ln in stderr.splitlines() if ln.startswith(ERROR)]) == 1, stderr
         assert not out.exists(), stderr
-    assert not list(out.parent.glob(f"{PARTIAL_PREFIX}*")) and not list(out.parent.glob(".*.lock"))
+    assert not list(out.parent.glob(f"{PARTIAL_PREFIX}*")) and not list(out.parent.glob(".*-lock"))
 
 
 def test_signals_at_random_points(tmp_path):

@@ -800,6 +800,9 @@ CASES += [
          _force_into(lambda s: s.file("plain.txt", "the user's"))),
     Case("force-out-cwd", "data loss", "export --out . --force inside a bundle", B, "current directory",
          _out_is_cwd, never="loading"),
+    Case("out-lock-name-taken", "data loss", "a file of the user's named like export's lock beside --out", B,
+         "not a mobilecomp lock file", lambda s: (s.file("out/.bundle.mobilecomp-lock", "the user's\n"),
+                                                  s.export("--recipe", str(TINY)))[1], never="loading"),
     Case("out-appears-mid-export", "data loss", "another process creates --out while the export runs", B,
          "appeared while exporting", lambda s: s.export("--recipe", str(TINY)), drive="appear"),
     # silent wrong results
@@ -970,8 +973,8 @@ def snapshot(root: Path, skip: Path) -> dict[str, str]:
     for path in sorted(root.rglob("*")):
         if skip in (path, *path.parents) or any(p.is_mount() for p in (path, *path.parents) if root in p.parents):
             continue
-        if path.name.endswith(".lock") or {"cache", "phone", "phone.log"} & set(path.relative_to(root).parts):
-            continue  # mobilecomp's locks and caches, the loopback phone's own storage and log
+        if {"cache", "phone", "phone.log"} & set(path.relative_to(root).parts):
+            continue  # mobilecomp's caches, the loopback phone's own storage and log
         rel = str(path.relative_to(root))
         if path.is_symlink():
             found[rel] = f"-> {os.readlink(path)}"
