@@ -263,14 +263,17 @@ def rename(src: Path, dst: Path, exchange: bool) -> None:
         os.rename(src, dst)
 
 
-def member(bundle: Path, name: str, where: str) -> Path:
+def member(bundle: Path, name: str, where: str, missing_ok: bool = False) -> Path:
     """``bundle/name``, refused unless it stays inside the bundle once symlinks are resolved and is a
-    regular file: nothing outside a bundle is read, hashed, run or pushed through a bundle's names."""
+    regular file: nothing outside a bundle is read, hashed, run or pushed through a bundle's names.
+    ``missing_ok``: a name that is inside but absent passes (it is refused when something needs it)."""
     file = Path(str(name))
     if file.is_absolute() or ".." in file.parts or not str(name):
         raise BundleError(f"{where} '{name}' is outside the bundle; {REEXPORT}")
     path = Path(bundle) / file
     if not os.path.lexists(path):
+        if missing_ok:
+            return path
         raise BundleError(f"{path}: missing ({where} names it); {REEXPORT}")
     real, root = Path(os.path.realpath(path)), Path(os.path.realpath(bundle))
     if root not in real.parents:
@@ -407,14 +410,10 @@ def check_manifest(manifest: dict[str, Any], bundle: Path, where: str) -> None:
             value = (art.get(key) or {}).get("cos_min" if key == "parity" else "accuracy")
             need(value is None or _number(value), f"artefacts[{i}].{key}", "holds a value that is not a number")
         need(isinstance(art.get("passed", True), bool), f"artefacts[{i}].passed", "is not true or false")
-        file = Path(art["file"])
-        if file.is_absolute() or ".." in file.parts or not art["file"]:
-            raise BundleError(f"{where}: artefacts[{i}].file '{art['file']}' is outside the bundle; {REEXPORT}")
-        if os.path.lexists(bundle / file):  # a missing one is refused when it is asked to run
-            member(bundle, art["file"], f"{where} artefacts[{i}].file")
+        # a missing artefact is refused when it is asked to run
+        member(bundle, art["file"], f"{where}: artefacts[{i}].file", missing_ok=True)
     for name in [*(f"inputs/{n}" for n in INPUTS), RESULTS_JSONL, RESULTS_CSV, "accuracy.jsonl"]:
-        if os.path.lexists(bundle / name):
-            member(bundle, name, "the bundle")
+        member(bundle, name, "the bundle", missing_ok=True)
 
 
 _KINDS = {dict: "object", list: "list", str: "string"}

@@ -9,7 +9,7 @@ from ..errors import CheckpointError, ConfigError, first_line
 from ..files import read_json, read_text
 from ..types import UNTRAINED_LABEL, CheckpointSpec, LoadedModel, Recipe
 from .architectures import ARCHITECTURES, Architecture, for_model_type
-from .checkpoints import REEXPORT, embedded_dir, files_sha256, read_config, weight_files
+from .checkpoints import REEXPORT, embedded_dir, files_sha256, read_config, weight_files, weight_paths
 from .heads import HEADS, checkpoint_head, wrap
 
 # Weights come only from local directories: never let transformers reach for a hub.
@@ -135,7 +135,7 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe, pick: bool 
     unused = sorted(k for k in info["unexpected_keys"] if not _derivable(k, arch, ()))
     if missing or unused:
         has = checkpoint_head(config)
-        if has and (any(k.startswith(("classifier.", "pooler.", "bert.pooler.")) for k in missing + unused)
+        if has and (any(_unprefixed(k, arch).startswith(("classifier.", "pooler.")) for k in missing + unused)
                     or head.uses_classifier):
             raise CheckpointError(f"{directory}: the recipe asks for head: {recipe.head} but the checkpoint has "
                                   f"{has}")
@@ -149,8 +149,13 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe, pick: bool 
 def _derivable(key: str, arch: Architecture, unread: tuple[str, ...]) -> bool:
     """A tensor a checkpoint may lack or carry unread: buffers the model derives (position ids), and
     (missing only) the modules the head never reads."""
-    name = key.split(".", 1)[1] if key.startswith(f"{arch.name}.") else key  # BertFor*: bert.embeddings...
+    name = _unprefixed(key, arch)
     return name in arch.derivable or name.startswith(unread)
+
+
+def _unprefixed(key: str, arch: Architecture) -> str:
+    """A checkpoint key without the task model's base prefix (BertFor*: bert.embeddings... -> embeddings...)."""
+    return key.split(".", 1)[1] if key.startswith(f"{arch.name}.") else key
 
 
 def _check_layers(directory: Path, files: list[Path], config: dict, arch: Architecture) -> None:
@@ -217,10 +222,8 @@ def bundle_bytes(recipe: Recipe, checkpoint: str | None) -> int:
     spec = recipe.checkpoint
     if checkpoint is not None or spec.source in ("hf-dir", "embedded"):
         directory = source_paths(recipe, checkpoint)[0]
-        try:
-            weights = sum(p.stat().st_size for p in weight_files(directory))
-        except CheckpointError:
-            return 0  # loading names what is wrong with the directory
+        # listed, not checked: loading checks the files (and names what is wrong) once
+        weights = sum(p.stat().st_size for p in weight_paths(directory)) if directory.is_dir() else 0
     elif spec.source == "embedded-onnx":
         from .onnx_source import embedded_onnx_path
 

@@ -81,17 +81,17 @@ def weight_files(directory: Path) -> list[Path]:
         raise CheckpointError(f"{directory}: not a directory (give a Hugging Face checkpoint directory)")
     if not (directory / "config.json").exists():
         raise CheckpointError(f"{directory}/config.json: missing (a checkpoint directory needs its config)")
-    safetensors = sorted(directory.glob("*.safetensors"))
-    for path in safetensors:
-        check_safetensors(path)
-    if safetensors:
-        return safetensors
-    pickles = sorted(directory.glob("pytorch_model*.bin"))
-    if not pickles:
+    files = weight_paths(directory)
+    if not files:
         raise CheckpointError(f"{directory}: no model.safetensors or pytorch_model.bin")
-    for path in pickles:
-        refuse_unsafe_pickle(path)
-    return pickles
+    for path in files:
+        check_safetensors(path) if path.suffix == ".safetensors" else refuse_unsafe_pickle(path)
+    return files
+
+
+def weight_paths(directory: Path) -> list[Path]:
+    """The weight files a Hugging Face directory holds (safetensors preferred), listed, not yet checked."""
+    return sorted(directory.glob("*.safetensors")) or sorted(directory.glob("pytorch_model*.bin"))
 
 
 def check_safetensors(path: Path) -> None:

@@ -365,7 +365,8 @@ def _write_report(out: Path, rows, comparisons, columns, device, y, max_accuracy
                                  r.zipped_mb, r.sparsity, r.cos_min, r.accuracy, r.passed, column,
                                  cell.get("p50_ms"), cell.get("provenance"), cell.get("runner")])
     (out / "report.json").write_text(json.dumps(
-        {"made_by": "mobilecomp", "columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons, "best": best},
+        {"made_by": "mobilecomp", "columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons,
+         "best": best},
         indent=2) + "\n")
     plot = pareto_plot(rows, columns, out / "pareto.png", device, y)
     per_device = [pareto_plot(rows, columns, out / f"pareto-{_slug(c)}.png", c, y)["file"] for c in columns]
