@@ -233,4 +233,5 @@ def test_transplant_refuses_unknown_and_occupied(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine\n")
     busy = CliRunner().invoke(main, ["transplant", "--to", "electra", "--out", str(tmp_path / "full")])
-    assert busy.exit_code == 2 and "not empty" in busy.stderr
+    assert busy.exit_code == 5 and "already exists" in busy.stderr  # as export's --out: written whole or not at all
+    assert [f.name for f in (tmp_path / "full").iterdir()] == ["keep.txt"]

@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..bundle import BundleWriter
 from ..errors import ConfigError
 from .architectures import ARCHITECTURES
 from .checkpoints import embedded_dir, read_config, sha256_file
@@ -96,21 +97,25 @@ HOW = {"distilbert": "q/k/v/out -> attention.{q,k,v,out}_lin, LayerNorms -> sa_l
 
 
 def transplant(to: str, out: Path) -> Path:
-    """Write all-MiniLM-L6-v2 as a ``to`` checkpoint directory at ``out`` (created; must not hold files)."""
+    """Write all-MiniLM-L6-v2 as a ``to`` checkpoint directory at ``out`` (which must not exist)."""
+    if to not in LAYOUTS:
+        raise ConfigError(f"transplant --to {to}: unknown (known: {', '.join(LAYOUTS)})")
+    source = embedded_dir(SOURCE)
+    # written whole beside OUT and moved into place: never into a directory that exists, never half a checkpoint
+    with BundleWriter(Path(out), keep=[source]) as writer:
+        _write(to, source, writer.tmp)
+        writer.commit(None)
+    return Path(out)
+
+
+def _write(to: str, source: Path, out: Path) -> None:
     import transformers
     from safetensors.numpy import load_file, save_file
 
-    if to not in LAYOUTS:
-        raise ConfigError(f"transplant --to {to}: unknown (known: {', '.join(LAYOUTS)})")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"{out}: not empty; give a new directory")
-    source = embedded_dir(SOURCE)
     vocab = (source / "vocab.txt").read_text(encoding="utf-8").splitlines()
     config = {**read_config(source), "cls_token_id": vocab.index("[CLS]"), "sep_token_id": vocab.index("[SEP]")}
     fields, tensors = LAYOUTS[to](config, load_file(source / "model.safetensors"))
     arch = ARCHITECTURES[to]
-    out.mkdir(parents=True, exist_ok=True)
     made = getattr(transformers, arch.config_class)(**fields, architectures=[arch.base_class])
     made.save_pretrained(out)
     save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, out / "model.safetensors",
@@ -121,4 +126,3 @@ def transplant(to: str, out: Path) -> Path:
     (out / "transplant.json").write_text(json.dumps(
         {"from": SOURCE, "source_sha256": sha256_file(source / "model.safetensors"), "to": to, "how": HOW[to],
          "tokenizer": "the source's WordPiece (tokenizer_config.json: BertTokenizer)"}, indent=2) + "\n")
-    return out
