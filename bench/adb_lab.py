@@ -108,6 +108,21 @@ def main() -> None:
         "",
         lab_table(rows),
         "",
+        "Parity on each device (every row runs its artefact on the bundle's parity subset with the device's "
+        "own runner and compares with reference.npz under the artefact's budget):",
+        "",
+        "| device | artefact | sentences | cos_min | max_abs | passed | what the row says |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {r['device']} | {r['artefact']} | {(r.get('parity') or {}).get('sentences', '-')} | "
+          f"{(r.get('parity') or {}).get('cos_min', float('nan')):.6f} | "
+          f"{(r.get('parity') or {}).get('max_abs', float('nan')):.2e} | "
+          f"{(r.get('parity') or {}).get('passed', '-')} | {r['extra'].get('device_parity', 'not recorded')} |"
+          for r in sorted(rows, key=lambda r: (r['device'], r['artefact']))],
+        "",
+        "TFLite artefacts have no row here: benchmark_model is an Android arm64 binary and these loopback phones "
+        "are Linux; on a phone their rows say \"parity not checked on device\" with the reason (no LiteRT C "
+        "library for Android arm64 in PyPI, npm or Debian to build a dumping runner on).",
+        "",
         f"Reproduce: `{shlex.join(['.venv/bin/python', 'bench/adb_lab.py', '--devices', str(args.devices), '--runs', str(args.runs)])}`.",
     ])
     print(section)

@@ -1,12 +1,13 @@
 """Tokenizer test vectors for the Android demo: the bundle's own Python tokenizer, text -> ids.
 
-The JVM core in ``android_demo/core`` must reproduce every vector id for id; the file is the
-contract between Python and the phone. Real text (OANC sentences, Pang & Lee snippets and
+The JVM core in ``android_demo/core`` must reproduce every vector id for id, for each tokenizer
+kind it implements (WordPiece, byte-level BPE, SentencePiece Unigram); the file is the contract
+between Python and the phone. Real text (OANC sentences, Pang & Lee snippets and
 pairs of them) plus hand-made hard cases: accents, CJK, punctuation, emoji, unknown and
 control characters, special-token literals, long words, max-length truncation and pairs.
 
 File format (JSON lines): line 1 is a header ``{"format": "mobilecomp-tokenizer-vectors/1",
-"vocab_sha256": ..., ...}``; every other line is one vector ``{"id", "source", "text",
+"kind": ..., "vocab_sha256": ..., ...}``; every other line is one vector ``{"id", "source", "text",
 "text_pair", "max_length", "truncation", "tokens", "input_ids", "attention_mask",
 "token_type_ids"}``, padded to ``max_length`` with ``padding="max_length"``.
 """
@@ -87,6 +88,22 @@ def hard_cases() -> list[Case]:
         "special": [
             "[CLS] hello [SEP] world [MASK]", "[mask] lower-case is not special", "x[MASK]y[UNK]z[PAD]",
             "[SEP][SEP]", "[ CLS ] spaced", "[MASK ] almost",
+            "<s>hello</s> world</s>", "the <mask> sat  <mask>on the mat", "x<mask>y<unk>z<pad>", "<S> </S> <Mask>",
+            "[MASK] or <mask>?", "  <mask>", "<mask>  ", "<<s>> <</s>",
+        ],
+        "whitespace": [
+            "  two leading spaces", "trailing spaces   ", "a  b   c    d", "tab\there\tand\tthere",
+            "\n\nnewlines\n\n", "mixed \t\n\u00a0 runs", " ", "x \u3000 y", "end with newline\n",
+            "space before punctuation , . !", "   ", "word\u2009thin\u200aspace",
+        ],
+        "contractions": [
+            "I'm sure it's what they'd've said, y'all'll see", "IT'S LOUD, I'M SURE, WE'LL GO",
+            "'s 't 're 've 'm 'll 'd", "rock 'n' roll at o'clock", "’tis the season’s end",
+            "don''t ``quoted'' text", "can't won't shan't",
+        ],
+        "numbers": [
+            "1234567890 3.14159 1,000,000 2nd 3rd 4th", "٣٤٥ ௫ Ⅻ ½ ⅞ ²³", "0x1F 1e-9 -42 +7 007",
+            "year2024 v1.2.3 COVID-19", "١٢٣ and 一二三 and ①②③",
         ],
         "long-words": [
             "supercalifragilisticexpialidocious antidisestablishmentarianism",
@@ -155,8 +172,39 @@ def load_bundle_tokenizer(bundle: Path):
 
     directory = Path(bundle) / "tokenizer"
     if not directory.is_dir():
-        raise BundleError(f"{directory}: missing; re-run mobilecomp export for this bundle")
+        raise BundleError(f"{directory}: missing; re-export the bundle with mobilecomp export")
     return AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+
+
+def check_core_tokenizer(bundle: Path, manifest: dict) -> str:
+    """The bundle's tokenizer kind, after the checks the Android core makes when it opens the
+    bundle (the file and its sha256, then the components it implements): a tokenizer the core
+    would refuse is refused here with the same line (BundleInfo.open, Tokenizers.forBundle)."""
+    from .files import read_json
+    from .load.tokenizer import CORE_KINDS, core_refusal, kind_of
+
+    entry = manifest["tokenizer"]
+    kind = entry.get("kind", "wordpiece")  # manifests before tokenizer.kind are WordPiece ones
+    path = bundle / entry["vocab_file"]
+    wanted = "vocab.txt" if kind == "wordpiece" else "tokenizer.json"
+    if path.name != wanted or not path.is_file():
+        raise BundleError(f"{path}: missing or not a {wanted}; a {kind} tokenizer is read from its {wanted}")
+    actual = sha256_file(path)
+    if actual != entry["vocab_sha256"]:
+        raise BundleError(f"{path}: sha256 {actual[:12]}... differs from the manifest's "
+                          f"{entry['vocab_sha256'][:12]}...; the bundle was edited")
+    fix = "re-export the bundle with mobilecomp export"
+    spec_path, config_path = path.parent / "tokenizer.json", path.parent / "tokenizer_config.json"
+    spec = read_json(spec_path, BundleError, fix) if spec_path.is_file() else None
+    config = read_json(config_path, BundleError, fix) if config_path.is_file() else {}
+    where = str(Path(entry["vocab_file"]).parent / "tokenizer.json")
+    if kind in CORE_KINDS and kind != "wordpiece" and kind_of(spec) != kind:
+        raise BundleError(f"{where}: the manifest says tokenizer kind '{kind}' but tokenizer.json describes "
+                          f"'{kind_of(spec)}'")
+    refusal = core_refusal(kind, spec, config)
+    if refusal:
+        raise BundleError(f"{where}: {refusal}")
+    return kind
 
 
 def encode_case(tokenizer, case: Case, seq_len: int) -> dict[str, Any]:
@@ -179,23 +227,28 @@ def tokenizer_vectors(bundle: Path, count: int = MIN_REAL, seed: int = 0) -> tup
 
     if count < 1:
         raise ConfigError(f"--count must be at least 1 (got {count})")
+    from .load.tokenizer import differs, pipeline
+
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
-    vocab = bundle / manifest["tokenizer"]["vocab_file"]
-    if vocab.name != "vocab.txt" or not vocab.is_file():
-        raise BundleError(f"{vocab}: the demo's WordPiece tokenizer needs a vocab.txt in the bundle")
-    actual = sha256_file(vocab)
-    if actual != manifest["tokenizer"]["vocab_sha256"]:
-        raise BundleError(f"{vocab}: sha256 {actual[:12]}... differs from the manifest's "
-                          f"{manifest['tokenizer']['vocab_sha256'][:12]}...; the bundle was edited")
+    kind = check_core_tokenizer(bundle, manifest)
     tokenizer = load_bundle_tokenizer(bundle)
+    spec_path = bundle / "tokenizer" / "tokenizer.json"
+    runs = pipeline(tokenizer)
+    if spec_path.is_file() and runs is not None:
+        changed = differs(json.loads(spec_path.read_text(encoding="utf-8")), runs)
+        if changed:  # the core would read another tokenizer than the one Python runs
+            raise BundleError(f"{spec_path}: its {', '.join(changed)} differ from the pipeline transformers "
+                              f"{transformers.__version__} runs for it; re-export the bundle with mobilecomp export")
     seq_len = int(manifest["model"]["seq_len"])
     real, hard = real_cases(count, seed), hard_cases()
     vectors = [encode_case(tokenizer, case, seq_len) for case in real + hard]
     header = {
-        "format": FORMAT, "bundle": manifest["recipe"]["name"], "vocab_file": manifest["tokenizer"]["vocab_file"],
-        "vocab_sha256": actual, "seq_len": seq_len, "truncation": TRUNCATION,
-        "tokenizer": {"class": type(tokenizer).__name__, "do_lower_case": bool(getattr(tokenizer, "do_lower_case", True)),
+        "format": FORMAT, "bundle": manifest["recipe"]["name"], "kind": kind,
+        "vocab_file": manifest["tokenizer"]["vocab_file"], "vocab_sha256": manifest["tokenizer"]["vocab_sha256"],
+        "seq_len": seq_len, "truncation": TRUNCATION,
+        "tokenizer": {"class": type(tokenizer).__name__, "kind": kind,
+                      "do_lower_case": bool(getattr(tokenizer, "do_lower_case", kind == "wordpiece")),
                       "transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
         "counts": {"real": len(real), "hard": len(hard), "total": len(vectors)}, "seed": seed,
     }

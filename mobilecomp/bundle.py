@@ -314,6 +314,12 @@ def describe_artefact(bundle: Path, file: str, fmt: str, variant: str, details: 
         lint = lint_tflite(path)
         op_types = lint["op_types"]
         details = {**details, "lint": lint}
+    elif fmt == "executorch":
+        from .pte import lint_pte
+
+        lint = lint_pte(path)
+        op_types = lint.pop("op_types")
+        details = {**details, "lint": lint}
     return Artefact(name=f"{fmt}-{variant}", format=fmt, variant=variant, file=file,
                     sha256=sha256_file(path), size_bytes=path.stat().st_size, opset=opset,
                     op_types=dict(sorted(op_types.items())), details=details)
@@ -376,9 +382,10 @@ def check_manifest(manifest: dict[str, Any], bundle: Path, where: str) -> None:
     except ConfigError as exc:
         raise BundleError(f"{where}: {exc}; {REEXPORT}") from None
     model = manifest["model"]
-    need(model.get("architecture") in ARCHITECTURES, "model.architecture",
+    need(isinstance(model.get("architecture"), str) and model["architecture"] in ARCHITECTURES, "model.architecture",
          f"{model.get('architecture')!r} is not one of {', '.join(ARCHITECTURES)}")
-    need(model.get("head") in HEADS, "model.head", f"{model.get('head')!r} is not one of {', '.join(HEADS)}")
+    need(isinstance(model.get("head"), str) and model["head"] in HEADS, "model.head",
+         f"{model.get('head')!r} is not one of {', '.join(HEADS)}")
     for key in ("inputs", "outputs"):
         need(isinstance(model.get(key), list) and bool(model[key]) and all(isinstance(v, str) for v in model[key]),
              f"model.{key}", "is not a list of names")
@@ -395,6 +402,13 @@ def check_manifest(manifest: dict[str, Any], bundle: Path, where: str) -> None:
          "tokenizer.vocab_file", "or vocab_sha256 is not a string")
     for name in [*files, tokenizer["vocab_file"]]:
         member(bundle, name, f"{where} tokenizer")
+    from .load.tokenizer import KINDS
+
+    # a manifest written before tokenizer.kind existed is a WordPiece one
+    kind = tokenizer.get("kind", "wordpiece")
+    need(isinstance(kind, str) and kind in KINDS, "tokenizer.kind",
+         f"{tokenizer.get('kind')!r} is not one of {', '.join(KINDS)}")
+    need(_str_or_none(tokenizer.get("source")), "tokenizer.source", "is not a string")
     for i, art in enumerate(manifest["artefacts"]):
         missing = [k for k in ARTEFACT_FIELDS if not isinstance(art, dict) or k not in art]
         need(not missing, f"artefacts[{i}]", f"has no '{missing[0] if missing else ''}' field")
@@ -406,9 +420,13 @@ def check_manifest(manifest: dict[str, Any], bundle: Path, where: str) -> None:
         for key in ("details", "parity", "accuracy"):
             need(isinstance(art.get(key), dict) or (key != "details" and art.get(key) is None),
                  f"artefacts[{i}].{key}", "is not a JSON object")
-        for key in ("parity", "accuracy"):
-            value = (art.get(key) or {}).get("cos_min" if key == "parity" else "accuracy")
-            need(value is None or _number(value), f"artefacts[{i}].{key}", "holds a value that is not a number")
+        for key, fields in (("parity", ("cos_min", "cos_mean", "max_abs", "spearman", "top1")),
+                            ("accuracy", ("accuracy", "f1", "drop_points"))):
+            values = [(art.get(key) or {}).get(field) for field in fields]  # what reports format as numbers
+            # the first must be finite; the others may be NaN (a measure that could not be taken)
+            need((values[0] is None or _number(values[0]))
+                 and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values[1:]),
+                 f"artefacts[{i}].{key}", "holds a value that is not a number")
         need(isinstance(art.get("passed", True), bool), f"artefacts[{i}].passed", "is not true or false")
         # a missing artefact is refused when it is asked to run
         member(bundle, art["file"], f"{where}: artefacts[{i}].file", missing_ok=True)

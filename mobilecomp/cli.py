@@ -95,7 +95,7 @@ def recipes(as_json: bool) -> None:
 @click.option("--out", type=click.Path(), help="Bundle directory [default: bundles/RECIPE].")
 @click.option("--force", is_flag=True, help="Replace an existing bundle.")
 @click.option("--parity-text", type=click.Path(), help="Text file, one sentence a line, for the parity gate.")
-@click.option("--eval-data", type=click.Path(), help="Labelled .tsv/.jsonl: gate task accuracy (classifiers).")
+@click.option("--eval-data", type=click.Path(), help="Labelled .tsv/.jsonl (classifier) or CoNLL file (token-classifier): gate task accuracy.")
 @click.option("--allow-fail", is_flag=True, help="Exit 0 even when an artefact fails its parity or accuracy budget.")
 @click.option("--target", help="host or a devices/ profile: profile there and record the fastest faithful "
                                "artefact in the manifest's choice.")
@@ -183,7 +183,7 @@ def profile_cmd(bundle, device, threads, runs, warmup, artefacts, serial, connec
 
 @main.command(name="eval")
 @click.argument("bundle", type=click.Path())
-@click.option("--data", required=True, type=click.Path(), help="Labelled .tsv (sentence[, sentence2], label) or .jsonl.")
+@click.option("--data", required=True, type=click.Path(), help="Labelled .tsv (sentence[, sentence2], label) or .jsonl; CoNLL (token TAG) for a token-classifier.")
 @click.option("--allow-fail", is_flag=True, help="Exit 0 even when an artefact drops more than max_accuracy_drop.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def eval_cmd(bundle, data, allow_fail, as_json) -> None:
@@ -209,13 +209,14 @@ def eval_cmd(bundle, data, allow_fail, as_json) -> None:
               help="Vectors from real text (OANC, Pang & Lee); the hard cases come on top.")
 @click.option("--json", "as_json", is_flag=True, help="Print the vector file's header as JSON.")
 def tokenizer_vectors_cmd(bundle, out, count, as_json) -> None:
-    """Write tokenizer test vectors (text -> ids) from the bundle's Python tokenizer."""
+    """Write tokenizer test vectors (text -> ids) from the bundle's Python tokenizer; a tokenizer the
+    Android core does not implement is refused, naming the component."""
     from .android import write_vectors
 
     header = write_vectors(Path(bundle), Path(out), count)
     counts = header["counts"]
     _emit(as_json, header, f"{out}: {counts['total']} vectors ({counts['real']} real-text, {counts['hard']} "
-          f"hard cases), vocab {header['vocab_sha256'][:12]}, seq_len {header['seq_len']}")
+          f"hard cases), {header['kind']} tokenizer {header['vocab_sha256'][:12]}, seq_len {header['seq_len']}")
 
 
 @main.group(name="setup")

@@ -16,8 +16,11 @@ def encode(tokenizer: Any, sentences: list[str] | tuple[str, ...], input_names: 
     feeds = []
     for start in range(0, len(sentences), batch_size):
         chunk = list(sentences[start:start + batch_size])
-        enc = tokenizer(chunk, padding="max_length" if pad_to_max else "longest",
-                        truncation=True, max_length=max_len, return_tensors="np")
+        enc = tokenizer(chunk, padding="max_length" if pad_to_max else "longest", truncation=True,
+                        max_length=max_len, return_tensors="np",
+                        # a model that takes token types gets them even from a tokenizer that leaves them out by
+                        # default (RoBERTa's, ALBERT's): the post-processor's type ids
+                        return_token_type_ids=True if "token_type_ids" in input_names else None)
         feeds.append({name: np.asarray(enc[name], dtype=np.int64) for name in input_names})
     return feeds
 

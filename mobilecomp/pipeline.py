@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,12 +15,15 @@ from .bundle import (BundleWriter, append_lines, append_results, bundle_lock, ch
                      read_manifest, read_results)
 from .errors import ConfigError, ToolchainError
 from .export import FORMATS, export
+from .export.cache import build_id, export_key, has_all, variant_key
+from .quantise.cache import feeds_sha256
 from .inputs import encode, profiling_feed
 from .inputs import check_tokens
 from .load import bundle_bytes, check_config, load_model, source_paths
-from .load.checkpoints import sha256_file, weights_sha256
+from .load.checkpoints import weights_sha256
 from .load.heads import HEADS
 from .load.inspect import loaded_counts
+from .load.tokenizer import bundle_tokenizer
 from .prune import checkpoint_sparsity, onnx_weight_stats, prune_model
 from .profile import ProfileOptions, measured_alike, profile, selected
 from .quantise import VARIANTS, QuantContext
@@ -29,9 +31,7 @@ from .schema import to_dict
 from .text import calibration_corpus, parity_corpus
 from .types import Manifest, ProfileRow, Recipe
 from .verify import artefact_outputs, check_parity, reference_outputs
-from .verify.accuracy import accuracy_report, encode_labelled, read_labelled, scores
-
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+from .verify.accuracy import accuracy_report, encode_eval, eval_texts, read_eval
 
 
 @dataclass
@@ -54,10 +54,20 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
     artefact in the manifest's ``choice``."""
     from .progress import StepLog
 
-    log = StepLog(log)  # times each logged step, for the summary line at the end
-    if eval_data is not None and not HEADS[recipe.head].uses_classifier:
-        raise ConfigError(f"--eval-data needs a classifier recipe; {recipe.name} has head: {recipe.head}")
-    labelled = read_labelled(eval_data, recipe.num_labels) if eval_data is not None else None
+    # times each logged step (the summary at the end, the next export's ETAs); on a terminal, a live bar
+    steps = StepLog(log, history=recipe.name)
+    try:
+        return _export_bundle(recipe, out, checkpoint, force, parity_text, eval_data, command, steps, target_device)
+    finally:
+        steps.stop()
+
+
+def _export_bundle(recipe: Recipe, out: Path, checkpoint: str | None, force: bool, parity_text: str | None,
+                   eval_data: str | None, command: str, log, target_device: str | None) -> ExportResult:
+    if eval_data is not None and not HEADS[recipe.head].accuracy_metric:
+        raise ConfigError(f"--eval-data needs a classifier recipe (head: {_labelled_heads()}); "
+                          f"{recipe.name} has head: {recipe.head}")
+    labelled = read_eval(eval_data, recipe.head, recipe.num_labels) if eval_data is not None else None
     corpus = parity_corpus(parity_text)
     calibration = calibration_corpus()
     check_config(recipe, checkpoint)
@@ -69,7 +79,7 @@ def export_bundle(recipe: Recipe, out: Path, checkpoint: str | None = None, forc
         log(f"loaded {model.architecture}, {model.params / 1e6:.1f}M params")
         check_tokens(model.tokenizer, corpus.sentences, parity_text or corpus.name)
         if labelled is not None:
-            check_tokens(model.tokenizer, labelled.sentences + (labelled.pairs or ()), eval_data)
+            check_tokens(model.tokenizer, eval_texts(labelled), eval_data)
         pruning = _prune(model, recipe, log)
         if recipe.decompose is not None:
             manifest = _export_deformer(recipe, model, writer, corpus, labelled, command, log)
@@ -88,29 +98,43 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
             log) -> Manifest:
     """Every (format, variant) of a plain (undecomposed) model, each gated on parity."""
     head = HEADS[recipe.head]
-    feeds = encode(model.tokenizer, corpus.sentences, model.input_names, recipe.seq_len)
+    feeds = head.parity_feeds(encode(model.tokenizer, corpus.sentences, model.input_names, recipe.seq_len),
+                              model.tokenizer)  # fill-mask: one token of each sentence masked
     tmp = writer.tmp
+    cache = _artefact_cache(model, recipe, log)  # None: nothing is reused or kept
     log(f"PyTorch reference on {len(corpus.sentences)} sentences of {corpus.name}")
-    reference = reference_outputs(model, feeds)
+    reference = _reference(cache, model, feeds, tmp, log)
     _write_inputs(tmp, model, recipe, corpus, reference[head.primary])
-    tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
+    tokenizer = bundle_tokenizer(model.tokenizer, Path(model.tokenizer_dir), tmp / "tokenizer")
     ctx_base = dict(
         calibration=encode(model.tokenizer, calibration.sentences, model.input_names,
                            recipe.seq_len, batch_size=8, pad_to_max=True),
-        tuning=encode(model.tokenizer, calibration.sentences, model.input_names, recipe.seq_len),
+        # a per-token primary output is compared over the whole text at once: one length for all
+        tuning=head.parity_feeds(encode(model.tokenizer, calibration.sentences, model.input_names, recipe.seq_len,
+                                        pad_to_max=head.primary in head.per_token), model.tokenizer),
         primary_output=head.primary, work_dir=tmp, model=model)
+    if cache is not None:  # what the variants read besides their fp32 file: in their keys
+        cache.common["texts"] = {"calibration": feeds_sha256(ctx_base["calibration"]),
+                                 "tuning": feeds_sha256(ctx_base["tuning"])}
     if labelled is not None:
-        eval_feeds = encode_labelled(model.tokenizer, labelled, model.input_names, recipe.seq_len)
-        source_scores = _source_scores(reference_outputs(model, eval_feeds), labelled, log)
+        eval_feeds, gold = encode_eval(model, labelled, recipe.seq_len)
+        source_scores = _source_scores(reference_outputs(model, eval_feeds), labelled, gold, head, log)
     artefacts, unbuilt = [], []
-    background = _start_background(recipe, model, tmp, ctx_base["calibration"], log)
+    background = _start_background(recipe, model, tmp, ctx_base["calibration"], log, cache)
     ctx_base.update(background=background, log=getattr(log, "note", log))
     try:  # the worker is stopped before anything removes the directory it writes into
         for fmt in recipe.formats:
             suffix = FORMATS[fmt][0]
             source = tmp / f"model-fp32{suffix}"
             log(f"exporting {fmt}")
-            export_details = export(model, recipe, fmt, source, background)
+            try:
+                export_details = _built(cache, lambda: export_key(cache, fmt), source,
+                                        lambda: export(model, recipe, fmt, source, background), note=False)
+            except ToolchainError as exc:  # the format cannot take this model: each of its variants is unbuilt
+                log(f"{fmt}: not exported: {exc}")
+                unbuilt += [{"name": f"{fmt}-{name}", "format": fmt, "variant": name, "error": str(exc)}
+                            for name in recipe.variants if name in VARIANTS[fmt]]
+                continue
             for name in recipe.variants:
                 variant = VARIANTS[fmt].get(name)
                 if variant is None:
@@ -120,7 +144,9 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
                 target = tmp / f"model-{name}{suffix}"
                 log(f"{fmt} {name}: {variant.summary}")
                 try:
-                    details = variant.build(source, target, QuantContext(budget=budget, **ctx_base))
+                    ctx = QuantContext(budget=budget, **ctx_base)
+                    details = _built(cache, lambda: variant_key(cache, fmt, variant, budget, cache.sha256(source)),
+                                     target, lambda: variant.build(source, target, ctx))
                 except ToolchainError as exc:  # reported in the manifest, and fails the export
                     log(f"{fmt}-{name}: not built: {exc}")
                     unbuilt.append({"name": f"{fmt}-{name}", "format": fmt, "variant": name, "error": str(exc)})
@@ -136,7 +162,7 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
                                           budget, corpus.name)
                 if labelled is not None:
                     _gate_accuracy(art, artefact_outputs(fmt, target, eval_feeds, model.output_names),
-                                   source_scores, labelled, recipe, log)
+                                   source_scores, labelled, gold, head, recipe, log)
                 log(f"{art.name}: cos_min {art.parity.cos_min:.4f} "
                     f"{'pass' if art.parity.passed else 'FAIL ' + '; '.join(art.parity.failures)}")
                 artefacts.append(art)
@@ -147,7 +173,7 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
         recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
         model={"architecture": model.architecture, "head": model.head, "params": model.params,
                "inputs": list(model.input_names), "outputs": list(model.output_names),
-               "primary_output": head.primary, "seq_len": recipe.seq_len,
+               "primary_output": head.primary, "seq_len": recipe.seq_len, **_head_details(model, recipe),
                **loaded_counts(model, recipe), **({"pruning": pruning} if pruning else {})},
         parity_corpus=corpus.describe(), artefacts=artefacts, unbuilt=unbuilt,
         eval_data=labelled.describe() if labelled is not None else None, versions=_versions(),
@@ -156,11 +182,43 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
     return manifest
 
 
-def _start_background(recipe: Recipe, model, tmp: Path, calibration, log):
+def _artefact_cache(model, recipe: Recipe, log):
+    """The artefact cache (export.cache) with this export's part of every key, or None (random
+    weights, MOBILECOMP_ARTEFACT_CACHE=0, no usable cache directory)."""
+    from .export.cache import ArtefactCache
+
+    return ArtefactCache.for_export(model, recipe, getattr(log, "note", log))
+
+
+def _reference(cache, model, feeds: list, tmp: Path, log) -> dict[str, list[np.ndarray]]:
+    """The PyTorch source's outputs on the parity text, a batch at a time (counted), or the same
+    outputs kept by the artefact cache from an export of the same model (the key holds the model's
+    hash, the text's token ids, torch's version and thread count and this CPU)."""
+    def compute():
+        return _counted(log, "reference batches", lambda part: reference_outputs(model, part), feeds)
+
+    if cache is None:
+        return compute()
+    key = cache.key(kind="reference", feeds=feeds_sha256(feeds), runner=build_id(reference_outputs))
+    return cache.arrays(key, tmp / ".reference.npz", compute, "PyTorch reference")
+
+
+def _built(cache, key, target: Path, make, note: bool = True) -> dict:
+    """``make()``'s details, or the same file's from the cache (``key()`` names it; ``note``: the details
+    say so); a file made here is kept."""
+    return make() if cache is None else cache.made(key(), target, make, note)
+
+
+def _start_background(recipe: Recipe, model, tmp: Path, calibration, log, cache=None):
     """TFLite converts from PyTorch in single-threaded Python (~12 s a conversion for MiniLM):
     when another format comes first, those conversions start now in a second process and run
-    beside it (export.background). None when there is nothing to overlap."""
+    beside it (export.background). None when there is nothing to overlap, or when every TFLite
+    file is in the artefact cache."""
     if "tflite" not in recipe.formats or recipe.formats.index("tflite") == 0:
+        return None
+    tflite = [(VARIANTS["tflite"][name], VARIANTS["tflite"][name].budget.merged(recipe.parity.get(name)))
+              for name in recipe.variants if name in VARIANTS["tflite"]]
+    if has_all(cache, "tflite", tflite):
         return None
     from .export.background import Background
     from .export.tflite import seq_lens
@@ -169,6 +227,20 @@ def _start_background(recipe: Recipe, model, tmp: Path, calibration, log):
     background = Background(log=getattr(log, "note", log))
     start_ahead(background, model, seq_lens(recipe), tmp, recipe.variants, calibration)
     return background
+
+
+def _counted(log, what: str, run, feeds: list) -> dict[str, list[np.ndarray]]:
+    """``run(feeds)``, one feed at a time, each counted on the progress bar (or in ETA lines): the
+    same outputs, as every batch is computed on its own."""
+    from .progress import Progress
+
+    progress = Progress(getattr(log, "note", log), what, len(feeds))
+    outputs: dict[str, list[np.ndarray]] = {}
+    for feed in feeds:
+        for name, parts in run([feed]).items():
+            outputs.setdefault(name, []).extend(parts)
+        progress.advance()
+    return outputs
 
 
 def _prune(model, recipe: Recipe, log) -> dict | None:
@@ -187,15 +259,32 @@ def _prune(model, recipe: Recipe, log) -> dict | None:
     return info
 
 
-def _source_scores(reference: dict[str, list[np.ndarray]], labelled, log) -> dict:
+def _labelled_heads() -> str:
+    return " or ".join(name for name, h in HEADS.items() if h.accuracy_metric)
+
+
+def _head_details(model, recipe: Recipe) -> dict:
+    """What a device needs to read the head's outputs: the encoder's pooling, a tagger's tag names."""
+    if recipe.head == "encoder":
+        return {"pooling": recipe.pooling}
+    if recipe.head == "token-classifier" and hasattr(model.module, "model"):
+        from .verify.tagging import model_tags
+
+        return {"labels": list(model_tags(model.module)), "labelled_positions": "first subword of each word"}
+    return {}
+
+
+def _source_scores(reference: dict[str, list[np.ndarray]], labelled, gold, head, log) -> dict:
     """The PyTorch source's scores on the labelled data: what each artefact's accuracy is gated against."""
-    source = scores(np.concatenate(reference["logits"]), labelled.labels)
+    source = head.scores(reference[head.primary], gold)
     log(f"PyTorch source accuracy {source['accuracy']:.2f}% on {labelled.name}")
     return source
 
 
-def _gate_accuracy(art, outputs: dict[str, list[np.ndarray]], source: dict, labelled, recipe: Recipe, log) -> None:
-    art.accuracy = accuracy_report(source, np.concatenate(outputs["logits"]), labelled, recipe.max_accuracy_drop)
+def _gate_accuracy(art, outputs: dict[str, list[np.ndarray]], source: dict, labelled, gold, head, recipe: Recipe,
+                   log) -> None:
+    art.accuracy = accuracy_report(source, head.scores(outputs[head.primary], gold), labelled,
+                                   recipe.max_accuracy_drop)
     log(f"{art.name}: accuracy {art.accuracy.accuracy:.2f}% (drop {art.accuracy.drop_points:+.2f} points)")
 
 
@@ -221,12 +310,14 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
     pairs = sum(len(f["input_ids"]) for f in feeds)
     tmp = writer.tmp
     log(f"PyTorch undecomposed DeFormer reference on {pairs} {unit} of {corpus.name}")
-    reference = deformer.reference_outputs(model, spec, feeds)
+    reference = _counted(log, "reference batches", lambda part: deformer.reference_outputs(model, spec, part), feeds)
     if labelled is not None:
         eval_feeds = deformer.sentence_feeds(model.tokenizer, labelled.sentences, spec, recipe.seq_len)
-        source_scores = _source_scores(deformer.reference_outputs(model, spec, eval_feeds), labelled, log)
-    full_reference = reference_outputs(model, feeds)  # the plain model: all layers joint
-    tokenizer = _copy_tokenizer(Path(model.tokenizer_dir), tmp / "tokenizer")
+        source_scores = _source_scores(deformer.reference_outputs(model, spec, eval_feeds), labelled,
+                                       labelled.labels, head, log)
+    log(f"PyTorch reference of the plain model (all layers joint) on the same {pairs} {unit}")
+    full_reference = _counted(log, "reference batches", lambda part: reference_outputs(model, part), feeds)
+    tokenizer = bundle_tokenizer(model.tokenizer, Path(model.tokenizer_dir), tmp / "tokenizer")
     log(f"exporting passage ({spec.lower_layers} lower layers) and question graphs")
     details = deformer.export_graphs(model, spec, feeds[0], recipe.opset, tmp / "passage-fp32.onnx",
                                      tmp / "question-fp32.onnx")
@@ -256,7 +347,7 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
                                      "passage_cached": part == "question" and not head.uses_classifier})
             art.parity = parity
             if eval_outputs is not None:
-                _gate_accuracy(art, eval_outputs, source_scores, labelled, recipe, log)
+                _gate_accuracy(art, eval_outputs, source_scores, labelled, labelled.labels, head, recipe, log)
             artefacts.append(art)
     full = describe_artefact(tmp, "full-fp32.onnx", "onnx", "full-fp32",
                              {**full_details, "graph": "undecomposed (all layers joint), the baseline"})
@@ -294,20 +385,14 @@ def _write_inputs(tmp: Path, model, recipe: Recipe, corpus, primary_reference: l
     """Inputs and reference outputs, so any device can check parity without PyTorch."""
     (tmp / "inputs").mkdir()
     np.savez(tmp / "inputs" / "profile.npz", **profiling_feed(model.tokenizer, model.input_names, recipe.seq_len))
-    parity = encode(model.tokenizer, corpus.sentences, model.input_names, recipe.seq_len,
-                    batch_size=len(corpus.sentences))[0]
+    parity = HEADS[recipe.head].parity_feeds(encode(model.tokenizer, corpus.sentences, model.input_names,
+                                                    recipe.seq_len, batch_size=len(corpus.sentences)),
+                                             model.tokenizer)[0]
     np.savez(tmp / "inputs" / "parity.npz", **parity)
-    np.savez(tmp / "inputs" / "reference.npz", **{HEADS[recipe.head].primary: np.concatenate(primary_reference)})
-
-
-def _copy_tokenizer(src: Path, dst: Path) -> dict:
-    dst.mkdir()
-    files = [name for name in TOKENIZER_FILES if (src / name).exists()]
-    for name in files:
-        shutil.copyfile(src / name, dst / name)
-    vocab = dst / ("vocab.txt" if "vocab.txt" in files else "tokenizer.json")
-    return {"files": [f"tokenizer/{f}" for f in files], "vocab_file": f"tokenizer/{vocab.name}",
-            "vocab_sha256": sha256_file(vocab)}
+    length = parity["input_ids"].shape[1]  # per-token outputs: padded to the stored inputs' length
+    rows = [np.pad(part, [(0, 0), (0, length - part.shape[1])] + [(0, 0)] * (part.ndim - 2)) if part.ndim == 3
+            else part for part in primary_reference]
+    np.savez(tmp / "inputs" / "reference.npz", **{HEADS[recipe.head].primary: np.concatenate(rows)})
 
 
 def _runtime(fmt: str, versions: dict[str, str]) -> dict[str, str]:
@@ -316,6 +401,10 @@ def _runtime(fmt: str, versions: dict[str, str]) -> dict[str, str]:
         from .litert import runtime_version
 
         return {"name": "ai-edge-litert", "version": runtime_version()}
+    if fmt == "executorch":
+        from .pte import runtime_version
+
+        return {"name": "executorch", "version": runtime_version()}
     return {"name": "onnxruntime", "version": versions["onnxruntime"]}
 
 
@@ -391,9 +480,10 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
 
     manifest = read_manifest(bundle)
     recipe = from_dict(Recipe, manifest["recipe"], where=f"{bundle}/manifest.json recipe")
-    if not HEADS[recipe.head].uses_classifier:
-        raise ConfigError(f"{bundle}: eval needs a classifier bundle; this one has head: {recipe.head}")
-    data = read_labelled(data_path, recipe.num_labels)
+    if not HEADS[recipe.head].accuracy_metric:
+        raise ConfigError(f"{bundle}: eval needs a classifier bundle (head: {_labelled_heads()}); this one has "
+                          f"head: {recipe.head}")
+    data = read_eval(data_path, recipe.head, recipe.num_labels)
     check_runnable(Path(bundle), [a for a in manifest["artefacts"] if a["format"] in RUNNERS])
     with bundle_lock(bundle, "evaluating"):
         return _evaluate_locked(Path(bundle), manifest, recipe, data, data_path, log)
@@ -409,7 +499,8 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
         raise CheckpointError(f"{directory}: weights changed since the bundle was exported "
                               "(sha256 differs); re-export the bundle")
     model = load_model(recipe, directory)
-    check_tokens(model.tokenizer, data.sentences + (data.pairs or ()), data_path)
+    check_tokens(model.tokenizer, eval_texts(data), data_path)
+    head = HEADS[recipe.head]
     if model.checkpoint["sha256"] != checkpoint["sha256"]:
         raise CheckpointError(f"{checkpoint['path']}: weights changed since the bundle was exported "
                               "(sha256 differs); re-export the bundle")
@@ -420,8 +511,8 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
             raise ConfigError(f"{data_path}: a DeFormer classifier runs on single sentences; "
                               "pass a file without a second sentence column")
         feeds = deformer.sentence_feeds(model.tokenizer, data.sentences, recipe.decompose, recipe.seq_len)
-        source = scores(np.concatenate(deformer.reference_outputs(model, recipe.decompose, feeds)["logits"]),
-                        data.labels)
+        gold = data.labels
+        source = head.scores(deformer.reference_outputs(model, recipe.decompose, feeds)["logits"], gold)
         files = {a["name"]: Path(bundle) / a["file"] for a in manifest["artefacts"]}
 
         def run(art):
@@ -429,8 +520,8 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
 
         artefacts = [a for a in manifest["artefacts"] if not a["variant"].startswith(("passage-", "full-"))]
     else:
-        feeds = encode_labelled(model.tokenizer, data, model.input_names, recipe.seq_len)
-        source = scores(np.concatenate(reference_outputs(model, feeds)["logits"]), data.labels)
+        feeds, gold = encode_eval(model, data, recipe.seq_len)
+        source = head.scores(reference_outputs(model, feeds)[head.primary], gold)
 
         def run(art):
             return artefact_outputs(art["format"], Path(bundle) / art["file"], feeds, model.output_names)
@@ -447,8 +538,7 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
     for art in artefacts:
         if art["format"] not in RUNNERS:
             continue
-        logits = np.concatenate(run(art)["logits"])
-        report = accuracy_report(source, logits, data, recipe.max_accuracy_drop)
+        report = accuracy_report(source, head.scores(run(art)[head.primary], gold), data, recipe.max_accuracy_drop)
         rows.append({"artefact": art["name"], "variant": art["variant"], "format": art["format"], **common,
                      **to_dict(report), "passed": report.passed,
                      "runner": _runtime(art["format"], versions)})

@@ -22,11 +22,22 @@ SCOPE = "every nn.Linear weight inside the encoder layers (embeddings, pooler an
 
 
 def prunable_weights(model) -> list[tuple[str, Any]]:
-    """(name, weight) of the encoder's Linear layers: the matrices both papers prune."""
+    """(name, weight) of the Linear layers inside the encoder's layers (where the model's architecture
+    keeps them: its layer_prefix, e.g. encoder.layer, transformer.layer, layers): the matrices both papers prune."""
     import torch
 
+    inside = f".{_layer_prefix(model)}."
     return [(f"{name}.weight", module.weight) for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and ".encoder." in f".{name}."]
+            if isinstance(module, torch.nn.Linear) and inside in f".{name}."]
+
+
+def _layer_prefix(model) -> str:
+    """The registered architecture's layer_prefix, from the transformers config inside ``model``."""
+    from .load.architectures import for_model_type
+
+    config = next((m.config for m in model.modules() if hasattr(m, "config")), None)
+    arch = for_model_type(getattr(config, "model_type", None))
+    return arch.layer_prefix if arch is not None else "encoder"
 
 
 def prune_model(model, spec: PruneSpec) -> dict[str, Any]:

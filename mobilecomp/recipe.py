@@ -47,7 +47,7 @@ def check_names(recipe: Recipe, where: str) -> None:
     from .export import FORMATS
     from .load.architectures import ARCHITECTURES
     from .load.checkpoints import SOURCES
-    from .load.heads import HEADS
+    from .load.heads import HEADS, POOLINGS
     from .quantise import known_variants
 
     def need(value: str, known, field: str) -> None:
@@ -57,6 +57,9 @@ def check_names(recipe: Recipe, where: str) -> None:
     need(recipe.checkpoint.source, SOURCES, "checkpoint.source")
     need(recipe.checkpoint.architecture, ARCHITECTURES, "checkpoint.architecture")
     need(recipe.head, HEADS, "head")
+    need(recipe.pooling, POOLINGS, "pooling")
+    if recipe.pooling != "mean" and recipe.head != "encoder":
+        raise ConfigError(f"{where}: pooling is an encoder setting; head {recipe.head} takes no pooling")
     for fmt in recipe.formats:
         need(fmt, FORMATS, "formats")
     for variant in recipe.variants:
@@ -71,6 +74,10 @@ def check_names(recipe: Recipe, where: str) -> None:
     check_seed_fields(recipe, where)
     if recipe.compress is not None:
         from .compress import method_options
+
+        if recipe.head != "classifier":
+            raise ConfigError(f"{where}: compress trains sequence-classification students (head: classifier); "
+                              f"head {recipe.head} has no compress method yet")
 
         method_options(recipe.compress, where)
         if recipe.checkpoint.source != "hf-dir" or not recipe.checkpoint.path:
@@ -100,7 +107,12 @@ def check_seed_fields(recipe: Recipe, where: str) -> None:
         raise ConfigError(f"{where}: prune.method '{recipe.prune.method}' is unknown (known: {', '.join(METHODS)})")
     if recipe.decompose is not None:
         if spec.architecture != "bert" or recipe.formats != ("onnx",):
-            raise ConfigError(f"{where}: decompose needs checkpoint.architecture bert and formats: [onnx]")
+            raise ConfigError(f"{where}: decompose (DeFormer) splits BERT's layer stack: it needs "
+                              f"checkpoint.architecture bert (not {spec.architecture}) and formats: [onnx] "
+                              f"(not {', '.join(recipe.formats)})")
+        if recipe.head not in ("encoder", "classifier") or recipe.pooling != "mean":
+            raise ConfigError(f"{where}: decompose is built for head: encoder (pooling: mean) or classifier, "
+                              f"not {recipe.head}")
         layers = spec.config.get("num_hidden_layers", 12)
         if recipe.decompose.lower_layers >= layers:
             raise ConfigError(f"{where}: decompose.lower_layers {recipe.decompose.lower_layers} must be "

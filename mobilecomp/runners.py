@@ -14,12 +14,16 @@ from .inputs import Feed
 # onnxruntime's x86 U8S8 kernels without VNNI saturate int16 pair sums (see numerics.py); this
 # stores constant int8 weights as uint8 for its exact U8U8 kernels. No effect on ARM.
 EXACT_INT8 = {"session.x64quantprecision": "1"}
+# A multi-thread session's pool spins after each run by default, holding a core that the next
+# session timed in the same process needs: host profiling turns it off (docs/threads.md).
+NO_SPINNING = {"session.intra_op.allow_spinning": "0"}
 
 
-def onnx_session(path, threads: int = 0, exact: bool | None = None):
+def onnx_session(path, threads: int = 0, exact: bool | None = None, config: dict[str, str] | None = None):
     """An onnxruntime CPU session of a file or an in-memory ModelProto; ``threads`` 0 means all cores.
 
-    ``exact`` None (the default, for every session that judges or times an artefact): int8 products
+    ``config``: more session config entries (NO_SPINNING). ``exact`` None (the default, for every
+    session that judges or times an artefact): int8 products
     are exact integer math, as on a phone, the fastest way this host allows: onnxruntime's default
     session where the saturation probe finds it exact, EXACT_INT8 where it does not
     (numerics.exact_mode_needed). True or False forces exact mode or the default session.
@@ -34,9 +38,8 @@ def onnx_session(path, threads: int = 0, exact: bool | None = None):
         from .numerics import exact_mode_needed
 
         exact = exact_mode_needed()
-    if exact:
-        for key, value in EXACT_INT8.items():
-            opts.add_session_config_entry(key, value)
+    for key, value in {**(EXACT_INT8 if exact else {}), **(config or {})}.items():
+        opts.add_session_config_entry(key, value)
     model = path.SerializeToString() if hasattr(path, "SerializeToString") else str(path)
     try:
         return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])

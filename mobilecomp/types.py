@@ -99,7 +99,8 @@ class Recipe:
     description: str
     checkpoint: CheckpointSpec
     head: str = "encoder"  # one of load.heads.HEADS
-    num_labels: int = 2  # head=classifier only
+    num_labels: int = 2  # classifier; token-classifier with random weights (a checkpoint has its own tags)
+    pooling: str = "mean"  # head=encoder: sentence_embedding from the token states (load.heads.POOLINGS)
     seq_len: int = 128  # profiling length and ONNX example length
     opset: int = 17
     formats: tuple[str, ...] = ("onnx",)
@@ -312,7 +313,7 @@ class Manifest:
 
     recipe: dict[str, Any]  # the resolved recipe
     checkpoint: dict[str, Any]  # source, path, sha256, trained, label
-    tokenizer: dict[str, Any]  # files, vocab_sha256
+    tokenizer: dict[str, Any]  # files, vocab_file (what the Android core reads), vocab_sha256, kind, source
     model: dict[str, Any]  # architecture, head, params, inputs, outputs, seq_len
     parity_corpus: dict[str, Any]
     artefacts: list[Artefact]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Every test builds what it checks, and a test run does not fill the user's artefact cache (the
+# cache's own tests turn it back on, against a cache directory of their own).
+os.environ.setdefault("MOBILECOMP_ARTEFACT_CACHE", "0")
 
 DATA = Path(__file__).parent / "data"
 

@@ -53,6 +53,10 @@ def test_profile_cli_against_test_device(bundle, device, adb_bin, monkeypatch, a
     assert row["latency_ms"]["n"] == 20 and row["latency_ms"]["p50"] > 0
     assert row["extra"]["taskset_mask"] == "2"  # cpu1 has the higher cpufreq max
     assert row["extra"]["thermal_c_before"] == {"thermal_zone0:cpu-big": 35.0}
+    parity = row["parity"]  # the device's own outputs on the parity subset, against reference.npz
+    assert parity["passed"] and parity["sentences"] == 32 and "32 of" in parity["corpus"]
+    assert "run by ort-runner on the device" in parity["corpus"] and parity["cos_min"] > 0.99
+    assert row["extra"]["device_parity"].startswith("parity checked on device: ort-runner outputs on 32")
     if mode[0] == "arm":
         assert info["cpu"] == "2x Cortex-A76"
 
@@ -99,6 +103,46 @@ def _profile(bundle: Path, **extra):
 
     return profile_bundle(bundle, "adb", ProfileOptions(threads=(1,), runs=20, warmup=1,
                                                         artefacts=("onnx-int8-dynamic",), extra=extra))
+
+
+def _perturbed(bundle: Path, name: str, scale: float) -> None:
+    """Rewrite artefact ``name``'s largest weight times ``scale`` and record the new file in the
+    manifest (hash and size), so the bundle is consistent but its outputs no longer match reference.npz."""
+    import hashlib
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    art = next(a for a in manifest["artefacts"] if a["name"] == name)
+    model = onnx.load(bundle / art["file"])
+    big = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    big.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(big) * np.float32(scale), big.name))
+    onnx.save(model, bundle / art["file"])
+    data = (bundle / art["file"]).read_bytes()
+    art["sha256"], art["size_bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+def test_device_parity_catches_outputs_that_differ_from_the_reference(bundle, device, adb_port):
+    """A real artefact file whose weights were changed after export: ort-runner runs it on the device,
+    its outputs differ from reference.npz, and the row says parity failed on the device."""
+    _perturbed(bundle, "onnx-fp32", -1.0)
+    phone = device()
+    rows = profile_bundle_rows(bundle, phone, "onnx-fp32")
+    parity = rows[0].parity
+    assert parity is not None and not parity["passed"] and parity["failures"]
+    assert parity["cos_min"] < 0.99 and parity["sentences"] == 32
+    assert "OUTSIDE the artefact's budget" in rows[0].extra["device_parity"]
+
+
+def profile_bundle_rows(bundle: Path, phone, artefact: str):
+    from mobilecomp.pipeline import profile_bundle
+    from mobilecomp.profile import ProfileOptions
+
+    return profile_bundle(bundle, "adb", ProfileOptions(threads=(1,), runs=3, warmup=0, artefacts=(artefact,),
+                                                        extra={"connect": f"127.0.0.1:{phone.port}"}))
 
 
 def test_no_device(bundle, adb_port):

@@ -1,5 +1,8 @@
-"""The Android demo's JVM core: tokenizer parity with Python on >= 500 real-text vectors, and the
-app-result JSON that the Java side writes and mobilecomp/profile/app_result.py parses."""
+"""The Android demo's JVM core: tokenizer parity with Python on >= 500 real-text vectors for each
+tokenizer kind (WordPiece, byte-level BPE, SentencePiece Unigram, a sentencepiece model converted
+at export), one-line refusals of tokenizers it does not implement (the same line from Java and
+Python), and the app-result JSON that the Java side writes and mobilecomp/profile/app_result.py
+parses."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,11 +20,16 @@ from click.testing import CliRunner
 from mobilecomp.android import hard_cases, write_vectors
 from mobilecomp.cli import main
 from mobilecomp.errors import DeviceError
+from mobilecomp.load.checkpoints import sha256_file
 from mobilecomp.profile.app_result import SCHEMA, device_info, latency, parse_app_result
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TESTS = ROOT / "android_demo" / "core" / "run-tests.sh"
 JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar")
+# one bundle per tokenizer the core implements: the tiny BERT with each tokenizer built here (load/vocabs.py)
+BUILT = {"byte-level-bpe": "bpe-8000", "unigram": "unigram-8000", "unigram-from-spiece": "spiece-8000",
+         "unigram-deberta": "deberta-8000"}
+LABELS = ("wordpiece", *BUILT)
 
 
 def _jvm_missing() -> str | None:
@@ -36,10 +45,29 @@ needs_jvm = pytest.mark.skipif(_jvm_missing() is not None, reason=_jvm_missing()
 
 
 @pytest.fixture(scope="module")
-def vectors(tiny_bundle, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("vectors") / "vectors.jsonl"
-    write_vectors(tiny_bundle, out, count=500)
+def bundles(tiny_bundle, tiny_recipe, tmp_path_factory) -> dict[str, Path]:
+    """label -> bundle: the tiny BERT exported by the real pipeline with each tokenizer."""
+    from mobilecomp.pipeline import export_bundle
+
+    out = {"wordpiece": tiny_bundle}
+    for label, name in BUILT.items():
+        recipe = replace(tiny_recipe, name=f"tiny-{name}", variants=("fp32",),
+                         checkpoint=replace(tiny_recipe.checkpoint, tokenizer=name))
+        out[label] = export_bundle(recipe, tmp_path_factory.mktemp("bundles") / f"tiny-{name}").bundle
     return out
+
+
+@pytest.fixture(scope="module")
+def all_vectors(bundles, tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("vectors")
+    for label, bundle in bundles.items():
+        write_vectors(bundle, folder / f"{label}.jsonl", count=500)
+    return {label: folder / f"{label}.jsonl" for label in bundles}
+
+
+@pytest.fixture(scope="module")
+def vectors(all_vectors) -> Path:
+    return all_vectors["wordpiece"]
 
 
 def _read(path: Path) -> tuple[dict, list[dict]]:
@@ -55,39 +83,170 @@ def _run_jvm(vectors: Path, bundle: Path, build: Path, app_result: Path | None =
                           text=True, env=env, timeout=300)
 
 
-def test_vector_file_has_real_text_and_every_hard_case(vectors):
-    header, records = _read(vectors)
-    assert header["format"] == "mobilecomp-tokenizer-vectors/1"
+def _run_check(*bundles: Path, build: Path):
+    return subprocess.run(["bash", str(RUN_TESTS), "--check", *map(str, bundles)], capture_output=True, text=True,
+                          env={**os.environ, "BUILD_DIR": str(build)}, timeout=300)
+
+
+def _kind(label: str) -> str:
+    return "unigram" if label.startswith("unigram") else label
+
+
+GROUPS = ("accents", "cjk", "punctuation", "emoji", "unknown", "control", "special", "whitespace", "contractions",
+          "numbers", "long-words", "truncation", "pairs")
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_vector_file_has_real_text_and_every_hard_case(label, all_vectors, bundles):
+    header, records = _read(all_vectors[label])
+    manifest = json.loads((bundles[label] / "manifest.json").read_text())
+    kind = manifest["tokenizer"]["kind"]
+    assert header["format"] == "mobilecomp-tokenizer-vectors/1" and header["kind"] == kind == _kind(label)
     assert header["counts"] == {"real": 500, "hard": len(hard_cases()), "total": len(records)}
     real = [r for r in records if not r["source"].startswith("hard:")]
     assert len(real) >= 500 and {r["source"] for r in real} >= {"oanc", "pang-lee", "oanc-pair", "pang-lee-pair"}
-    groups = {r["source"] for r in records if r["source"].startswith("hard:")}
-    assert groups == {f"hard:{g}" for g in ("accents", "cjk", "punctuation", "emoji", "unknown", "control",
-                                            "special", "long-words", "truncation", "pairs")}
+    assert {r["source"] for r in records if r["source"].startswith("hard:")} == {f"hard:{g}" for g in GROUPS}
     for r in records:
         assert len(r["input_ids"]) == len(r["attention_mask"]) == len(r["token_type_ids"]) == r["max_length"]
-    assert any(1 in r["token_type_ids"] for r in records if r["text_pair"])
     assert any(r["attention_mask"][-1] == 1 and r["max_length"] < header["seq_len"] for r in records)  # truncated
-    unk = 100
-    assert any(r["input_ids"].count(unk) > 0 for r in records if r["source"] == "hard:emoji")
+    types_in_pairs = {t for r in records if r["text_pair"] for t in r["token_type_ids"]}
+    assert types_in_pairs == ({0} if kind == "byte-level-bpe" else {0, 1})  # RoBERTa's template: all type 0
+    emoji = [t for r in records if r["source"] == "hard:emoji" for t in r["tokens"]]
+    unk = {"wordpiece": "[UNK]", "unigram": "<unk>"}.get(kind)
+    assert (unk in emoji) if unk else not {"<unk>"} & set(emoji)  # byte-level BPE has a token for every byte
+
+
+def test_manifest_records_the_tokenizer_kind_and_what_the_core_reads(bundles):
+    entries = {label: json.loads((b / "manifest.json").read_text())["tokenizer"] for label, b in bundles.items()}
+    assert entries["wordpiece"]["vocab_file"] == "tokenizer/vocab.txt" and "source" not in entries["wordpiece"]
+    for label in BUILT:
+        entry = entries[label]
+        assert entry["vocab_file"] == "tokenizer/tokenizer.json"
+        assert entry["vocab_sha256"] == sha256_file(bundles[label] / entry["vocab_file"])
+    # a checkpoint with only spiece.model: tokenizer.json converted at export, and the manifest says so
+    assert entries["unigram-from-spiece"]["source"].startswith("spiece.model, as transformers ")
+    assert "AlbertTokenizer" in entries["unigram-from-spiece"]["source"]
+    spec = json.loads((bundles["unigram-from-spiece"] / "tokenizer" / "tokenizer.json").read_text())
+    assert "Precompiled" in json.dumps(spec["normalizer"])  # sentencepiece's charsmap, which the core implements
+    # DebertaV2Tokenizer rebuilds the pipeline: what the bundle carries is what it runs, not the file it was given
+    deberta = json.loads((bundles["unigram-deberta"] / "tokenizer" / "tokenizer.json").read_text())
+    assert [n["type"] for n in deberta["normalizer"]["normalizers"]] == ["Lowercase", "Precompiled", "Strip", "Replace"]
+    assert deberta["pre_tokenizer"]["pretokenizers"][1]["prepend_scheme"] == "first"
+    assert "DebertaV2Tokenizer" in entries["unigram-deberta"]["source"]
 
 
 @needs_jvm
-def test_jvm_core_reproduces_every_python_vector(vectors, tiny_bundle, tmp_path):
+def test_jvm_core_reproduces_every_python_vector(all_vectors, bundles, tmp_path):
     app_result = tmp_path / "app-result.json"
-    proc = _run_jvm(vectors, tiny_bundle, tmp_path / "build", app_result)
+    pairs = [str(p) for label in LABELS for p in (all_vectors[label], bundles[label])]
+    proc = subprocess.run(["bash", str(RUN_TESTS), *pairs], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "BUILD_DIR": str(tmp_path / "build"), "APP_RESULT_OUT": str(app_result)})
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    match = re.search(r"tokenizer vectors: (\d+)/(\d+) match \((\d+) real-text", out)
-    assert match, out[-2000:]
-    matched, total, real = map(int, match.groups())
-    assert matched == total == len(_read(vectors)[1]) and real >= 500
+    found = re.findall(r"tokenizer vectors \(([a-z-]+)\): (\d+)/(\d+) match \((\d+) real-text", out)
+    assert [kind for kind, *_ in found] == [_kind(label) for label in LABELS], out[-2000:]
+    for (kind, matched, total, real), label in zip(found, LABELS):
+        assert int(matched) == int(total) == len(_read(all_vectors[label])[1]) and int(real) >= 500
     assert re.search(r"OK \(\d+ tests\)", out)
     # what Java wrote, Python parses into an ordinary device row's pieces
     result = parse_app_result(app_result.read_text())
     assert result["seq_len"] == 32 and result["runs"] == len(result["latency_ms"]) == 20
     assert latency(result).percentile(50) == pytest.approx(result["summary"]["p50"])
     assert device_info(result, "adb:test").kind == "adb"
+
+
+def _variant(src: Path, dst: Path, spec=None, kind=None, config=None) -> Path:
+    """A copy of ``src``'s manifest and tokenizer with tokenizer.json, the kind or tokenizer_config
+    edited (and the manifest's hash kept true, so only the edit can be refused)."""
+    shutil.copytree(src / "tokenizer", dst / "tokenizer")
+    manifest = json.loads((src / "manifest.json").read_text())
+    if spec is not None:
+        path = dst / "tokenizer" / "tokenizer.json"
+        path.write_text(json.dumps(spec(json.loads(path.read_text())), ensure_ascii=False))
+    if config is not None:
+        path = dst / "tokenizer" / "tokenizer_config.json"
+        path.write_text(json.dumps(config(json.loads(path.read_text()))))
+    entry = manifest["tokenizer"]
+    entry["vocab_sha256"] = sha256_file(dst / entry["vocab_file"])
+    if kind is not None:
+        entry["kind"] = kind
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def _edit(path: str, value):
+    """A tokenizer.json edit: set the dotted ``path`` (list indexes as numbers) to ``value``."""
+    def apply(spec):
+        *parents, last = path.split(".")
+        node = spec
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[int(last) if isinstance(node, list) else last] = value
+        return spec
+    return apply
+
+
+TEMPLATE = {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {}}
+UNSUPPORTED = {  # label: (bundle, edit, the refusal both sides must print)
+    "normalizer": ("unigram", {"spec": _edit("normalizer", {"type": "Nmt"})},
+                   "normalizer 'Nmt' is not implemented by the Android core (it implements: Lowercase, NFC, NFD, "
+                   "NFKC, NFKD, Precompiled, Prepend, Replace, Sequence, Strip, StripAccents)"),
+    "pre-tokenizer": ("byte-level-bpe", {"spec": _edit("pre_tokenizer", {"type": "Sequence", "pretokenizers": [
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        {"type": "UnicodeScripts"}]})}, "pre_tokenizer 'UnicodeScripts' is not implemented by the Android core"),
+    "regex": ("unigram", {"spec": _edit("normalizer.normalizers.0", {"type": "Replace", "pattern": {"Regex": r"\p{L}+"},
+                                                                     "content": "x"})},
+              r"normalizer 'Replace' with regex '\p{L}+' is not implemented by the Android core"),
+    "dropout": ("byte-level-bpe", {"spec": _edit("model.dropout", 0.1)},
+                "model 'BPE' with dropout 0.1 is not implemented by the Android core"),
+    "templates": ("unigram", {"spec": _edit("post_processor", {"type": "Sequence",
+                                                               "processors": [TEMPLATE, TEMPLATE]})},
+                  "post_processor 'Sequence' with more than one template is not implemented by the Android core"),
+    "kind": ("unigram", {"kind": "wordlevel"},
+             "tokenizer kind 'wordlevel' is not implemented by the Android core (it implements: wordpiece, "
+             "byte-level-bpe, unigram)"),
+    "kind-mismatch": ("byte-level-bpe", {"kind": "unigram"},
+                      "the manifest says tokenizer kind 'unigram' but tokenizer.json describes 'byte-level-bpe'"),
+    "wordpiece-normalizer": ("wordpiece", {"spec": _edit("normalizer", {"type": "NFKC"})},
+                             "wordpiece normalizer 'NFKC' is not implemented by the Android core (it implements: "
+                             "BertNormalizer)"),
+    "padding-side": ("unigram", {"config": lambda c: {**c, "padding_side": "left"}},
+                     "tokenizer_config.json: padding_side 'left' is not implemented by the Android core"),
+}
+
+
+@pytest.fixture(scope="module")
+def unsupported(bundles, tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("unsupported")
+    return {label: _variant(bundles[src], folder / label, **edit) for label, (src, edit, _) in UNSUPPORTED.items()}
+
+
+@pytest.mark.parametrize("label", UNSUPPORTED)
+def test_python_refuses_a_tokenizer_the_core_does_not_implement_in_one_line(label, unsupported, tmp_path):
+    out = tmp_path / "v.jsonl"
+    result = CliRunner().invoke(main, ["tokenizer-vectors", str(unsupported[label]), "--out", str(out)])
+    assert result.exit_code == 5, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mobilecomp: error: tokenizer/tokenizer.json: ")
+    assert UNSUPPORTED[label][2] in lines[0]
+    assert not out.exists()
+
+
+@needs_jvm
+def test_core_refuses_the_same_tokenizers_with_the_same_line(unsupported, bundles, tmp_path):
+    labels = list(UNSUPPORTED)
+    proc = _run_check(*(unsupported[label] for label in labels), *bundles.values(), build=tmp_path / "build")
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == len(labels) + len(bundles), proc.stdout + proc.stderr
+    for label, line in zip(labels, lines):
+        python = CliRunner().invoke(main, ["tokenizer-vectors", str(unsupported[label]), "--out",
+                                           str(tmp_path / "v.jsonl")]).output.strip()
+        assert line.startswith("refused: tokenizer/tokenizer.json: ") and UNSUPPORTED[label][2] in line
+        assert python == f"mobilecomp: error: {line[len('refused: '):]}"  # word for word
+    assert lines[len(labels):] == [f"ok: {_kind(label)} tokenizer, {2 if label == 'wordpiece' else 1} artefacts"
+                                   for label in bundles]
 
 
 @needs_jvm
@@ -101,7 +260,7 @@ def test_one_corrupted_vector_fails_the_junit_run(vectors, tiny_bundle, tmp_path
     proc = _run_jvm(corrupt, tiny_bundle, tmp_path / "build")
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-2000:]
-    assert f"1 of {len(lines) - 1} vectors differ from Python" in out
+    assert f"1 of {len(lines) - 1} wordpiece vectors differ from Python" in out
     assert f"{record['id']}: input_ids differs at position 2" in out
 
 

@@ -291,3 +291,29 @@ def test_target_runs_only_candidates_under_emulation(arm, tiny_bundle, tmp_path)
     choice = choose_for_target(bundle, "pixel-4")
     assert choice["artefact"] == "onnx-fp32" and set(choice["costs"]) == {"onnx-fp32"}
     assert choice["rejected_failed_parity"] == ["onnx-int8-dynamic"]
+
+
+def test_a_second_cpu_model_waits_for_the_first(tmp_path):
+    """Two emulated profiles share one sysroot: the second CPU model's cpuinfo is written only after
+    the first profile's runs end, never under them (a Cortex-A76 cpuinfo under an A53 guest made
+    onnxruntime pick dot-product kernels the A53 lacks: SIGILL)."""
+    import subprocess
+    import sys
+    import time
+
+    from mobilecomp.profile.emulated_arm.setup import emulated_cpu
+
+    cpuinfo = tmp_path / "proc" / "cpuinfo"
+    second = ("from pathlib import Path; from mobilecomp.profile.emulated_arm.setup import emulated_cpu\n"
+              f"with emulated_cpu(Path({str(tmp_path)!r}), part=0xD03, variant=0, cores=4, dotprod=False):\n"
+              "    print('entered', flush=True)\n")
+    with emulated_cpu(tmp_path, part=0xD0B, variant=4, cores=4):
+        first = cpuinfo.read_text()
+        proc = subprocess.Popen([sys.executable, "-c", second], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(3)
+        assert proc.poll() is None, proc.communicate()  # still waiting
+        assert cpuinfo.read_text() == first and "asimddp" in first
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == "entered", err
+    assert "waiting for it" in err and "asimddp" not in cpuinfo.read_text()

@@ -773,8 +773,9 @@ CASES: list[Case] = [
          _adb(phone=("--unauthorized",))),
     Case("adb-data-full", "adb", "a device whose /data holds 200 kB", V, "/data is full",
          _adb(phone=("--quota", "200000"))),
+    # the runner's first run on a phone is its parity run (outputs dumped to parity-out.bin)
     Case("adb-disconnect", "adb", "the device disconnects while the runner runs", V, "lost adb device",
-         _adb(phone=(), runner="sleep 30", unplug_on="ort-runner -r")),
+         _adb(phone=(), runner="sleep 30", unplug_on="parity-out.bin")),
     Case("runner-crash", "runner output", "a runner that dies of SIGSEGV", V, "SIGSEGV",
          _adb(phone=(), runner="echo 'loading model'; kill -SEGV $$")),
     Case("runner-garbage", "runner output", "a runner that prints no timings and exits 0", V, "not understood",

@@ -47,4 +47,5 @@ dependencies {
     implementation(project(":core"))
     implementation("com.microsoft.onnxruntime:onnxruntime-android:1.20.0")
     implementation("com.google.ai.edge.litert:litert:1.0.1")
+    implementation("org.pytorch:executorch-android:1.0.0")
 }

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-from ..progress import Log
+from ..progress import Log, live
 
 WAIT_NOTE_S = 5.0  # a line while waiting, this often
 
@@ -53,7 +53,7 @@ class Background:
         from .tflite import sample_inputs
 
         job = Path(path).with_name(f".{Path(path).name}.job")
-        torch.save({"base": model.module.model, "head": model.head, "lens": tuple(lens),
+        torch.save({"base": model.module.model, "head": model.module.head, "lens": tuple(lens),
                     "samples": {n: sample_inputs(model, n) for n in lens}}, job)
         self._scratch.append(job)  # the worker deletes it once read; close() if it never was
         if scratch:
@@ -132,6 +132,11 @@ class Background:
             queued, kind, _ = self._started[key]
             last = self._last_s.get(kind)  # the same kind of job before this one: its length is the ETA
             running = time.monotonic() - max(queued, self._last_done)
+            view = live()
+            if view is not None:  # the bar shows the wait (timed against the last such job, if any)
+                if last:
+                    view.expect(max(last - running, 1), unless_known=True)
+                continue
             eta = f", ETA {max(last - running, 1):.0f} s (the last one took {last:.0f} s)" if last else ""
             self.log(f"waiting for the background {'conversion' if kind == 'convert' else 'quantiser pass'} "
                      f"for {Path(key).name}: {time.monotonic() - began:.0f} s{eta}")
@@ -181,7 +186,7 @@ def _serve() -> None:
             if job["kind"] == "convert":
                 saved = torch.load(job["job"], weights_only=False)  # written by this package's parent process
                 Path(job["job"]).unlink()
-                convert_module(tflite_module(base=saved["base"], head_name=saved["head"]), saved["samples"],
+                convert_module(tflite_module(base=saved["base"], head=saved["head"]), saved["samples"],
                                saved["lens"], Path(job["path"]))
             else:
                 details = recipe_pass(Path(job["src"]), Path(job["path"]), job["recipe"])

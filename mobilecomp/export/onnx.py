@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import ToolchainError
 from ..inputs import profiling_feed
+from ..load.heads import HEADS
 from ..types import LoadedModel, Recipe
 
 
@@ -23,7 +24,7 @@ def export_onnx(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
     args = tuple(torch.from_numpy(feed[name]) for name in model.input_names)
     axes = {name: {0: "batch", 1: "sequence"} for name in model.input_names}
     for name in model.output_names:
-        axes[name] = {0: "batch", 1: "sequence"} if name == "token_embeddings" else {0: "batch"}
+        axes[name] = {0: "batch", 1: "sequence"} if name in HEADS[model.head].per_token else {0: "batch"}
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")

@@ -9,7 +9,8 @@ from typing import Any
 from ..errors import ToolchainError
 from ..inputs import profiling_feed
 from ..litert import import_quietly, quiet
-from ..load.heads import HEADS
+from ..load.architectures import for_model_type
+from ..load.heads import Head
 from ..types import LoadedModel, Recipe
 
 MASK_VALUE = -10000.0  # additive mask; finite, so quantised softmax inputs keep a usable range
@@ -24,20 +25,22 @@ def signature_name(seq_len: int) -> str:
     return f"seq{seq_len}"
 
 
-def tflite_module(model: LoadedModel | None = None, base=None, head_name: str | None = None):
+def tflite_module(model: LoadedModel | None = None, base=None, head: Head | None = None):
     """The head's outputs from (input_ids, attention_mask[, token_type_ids]) by keyword (the
     model's input names: DistilBERT and RoBERTa take no token types), with the additive attention
     mask built here: transformers then adds no mask ops of its own (a 4-D mask is used as given)
     and eager attention lowers to builtin TFLite ops. ``base`` and
-    ``head_name`` stand for ``model``: the transformers model alone, as a conversion process gets it.
+    ``head`` (a load.heads.Head, with its settings) stand for ``model``: the transformers model alone, as a
+    conversion process gets it.
 
     The class stays defined in this function: litert-torch writes its qualified name
     (``tflite_module.<locals>.TFLiteWrapped``) into the file, so moving it would change the bytes."""
     import torch
 
-    head = HEADS[model.head if model is not None else head_name]
     if model is not None:
-        base = model.module.model  # load.heads.wrap keeps the transformers model here
+        base, head = model.module.model, model.module.head  # load.heads.wrap keeps both here
+    arch = for_model_type(getattr(getattr(base, "config", None), "model_type", None))
+    given_mask = arch is not None and arch.tflite_mask == "as-given"  # the model reads only a 0/1 mask
 
     class TFLiteWrapped(torch.nn.Module):
         def __init__(self) -> None:
@@ -48,13 +51,8 @@ def tflite_module(model: LoadedModel | None = None, base=None, head_name: str | 
             keep = attention_mask.to(torch.float32)
             additive = (1.0 - keep)[:, None, None, :] * MASK_VALUE
             types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-            out = self.model(input_ids=input_ids, attention_mask=additive, **types)
-            if head.name == "classifier":
-                return {"logits": out.logits}
-            states = out.last_hidden_state
-            weights = keep.unsqueeze(-1)
-            pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            return {"token_embeddings": states, "sentence_embedding": pooled}
+            mask = attention_mask if given_mask else additive
+            return head.forward(self.model, {"input_ids": input_ids, "attention_mask": mask, **types}, keep)
 
     return TFLiteWrapped().eval()
 

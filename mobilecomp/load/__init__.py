@@ -10,7 +10,7 @@ from ..files import read_json, read_text
 from ..types import UNTRAINED_LABEL, CheckpointSpec, LoadedModel, Recipe
 from .architectures import ARCHITECTURES, Architecture, for_model_type
 from .checkpoints import REEXPORT, embedded_dir, files_sha256, read_config, weight_files, weight_paths
-from .heads import HEADS, checkpoint_head, wrap
+from .heads import HEADS, RECIPE_FOR, checkpoint_head, checkpoint_suffix, head_for, wrap
 
 # Weights come only from local directories: never let transformers reach for a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -50,8 +50,21 @@ def load_model(recipe: Recipe, checkpoint: str | None = None) -> LoadedModel:
     tokenizer = _tokenizer(directory)
     check_fits(recipe, model.config, tokenizer, f"{directory}/config.json", CheckpointError)
     info = {"source": source, "name": spec.name, "path": str(directory), "sha256": sha,
-            "trained": True, "label": None, "architecture": arch.name}
+            "trained": True, "label": _student_label(directory), "architecture": arch.name}
     return _loaded(model, tokenizer, directory, arch, recipe, info)
+
+
+def _student_label(directory: Path) -> str | None:
+    """"distilled" for a student `mobilecomp compress` distilled into a layout that cannot hold the
+    teacher's weights (its card says so); None for every other checkpoint."""
+    from ..bundle import STUDENT_CARD
+
+    card = directory / STUDENT_CARD
+    if not card.is_file():
+        return None
+    details = read_json(card, CheckpointError, "re-run mobilecomp compress").get("details")
+    label = details.get("label") if isinstance(details, dict) else None
+    return label if isinstance(label, str) else None
 
 
 def check_config(recipe: Recipe, checkpoint: str | None = None):
@@ -85,7 +98,7 @@ def check_config(recipe: Recipe, checkpoint: str | None = None):
         try:
             with torch.device("meta"):  # on a copy: a layout may change the config it builds from
                 arch.build(copy.deepcopy(config), classifier=False)
-        except (ValueError, RuntimeError) as exc:
+        except (ValueError, RuntimeError, AssertionError) as exc:  # torch asserts a padding_idx past the vocabulary
             raise ConfigError(f"{where} makes no {arch.name} model ({first_line(exc)}); "
                               "fix checkpoint.config") from None
     return config
@@ -113,7 +126,11 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe, pick: bool 
     from huggingface_hub.errors import StrictDataclassError
 
     head = HEADS[recipe.head]
-    cls = getattr(transformers, arch.classifier_class if head.uses_classifier else arch.base_class)
+    if RECIPE_FOR.get(checkpoint_suffix(config), recipe.head) != recipe.head:  # before sizes are compared
+        raise CheckpointError(f"{directory}: the recipe asks for head: {recipe.head} but the checkpoint has "
+                              f"{checkpoint_head(config)}")
+    cls = getattr(transformers, head.model_class(arch))
+    # a token classifier's tag count is the checkpoint's own (config.json id2label)
     kwargs = {"num_labels": recipe.num_labels} if head.uses_classifier else {}
     try:  # sizes that differ are reported below, by tensor, rather than raised by transformers
         model, info = cls.from_pretrained(
@@ -155,7 +172,7 @@ def _derivable(key: str, arch: Architecture, unread: tuple[str, ...]) -> bool:
 
 def _unprefixed(key: str, arch: Architecture) -> str:
     """A checkpoint key without the task model's base prefix (BertFor*: bert.embeddings... -> embeddings...)."""
-    return key.split(".", 1)[1] if key.startswith(f"{arch.name}.") else key
+    return key.split(".", 1)[1] if key.startswith(f"{arch.prefix or arch.name}.") else key
 
 
 def _check_layers(directory: Path, files: list[Path], config: dict, arch: Architecture) -> None:
@@ -248,8 +265,11 @@ def _tokenizer(directory: Path):
     """The directory's tokenizer; its files are read here first, so a broken one is named."""
     from transformers import AutoTokenizer
 
-    if not any((directory / f).exists() for f in ("tokenizer.json", "vocab.txt")):
-        raise CheckpointError(f"{directory}: no tokenizer.json or vocab.txt beside the weights")
+    from .tokenizer import SOURCE_FILES
+
+    if not any((directory / f).exists() for f in SOURCE_FILES):  # a sentencepiece model alone is converted
+        raise CheckpointError(f"{directory}: no tokenizer.json or vocab.txt (nor spiece.model, sentencepiece.bpe.model "
+                              "or vocab.json) beside the weights")
     fix = "fix the file or copy the tokenizer from the checkpoint it belongs to"
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (directory / name).exists():
@@ -267,18 +287,30 @@ def _random_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> L
 
     config = check_config(recipe)
     head = HEADS[recipe.head]
-    if head.uses_classifier:
+    if head.takes_labels:
         config.num_labels = recipe.num_labels
     config._attn_implementation = "eager"
     directory = tokenizer_dir(spec.tokenizer)
     tokenizer = _tokenizer(directory)
     check_fits(recipe, config, tokenizer, f"recipe {recipe.name}: checkpoint.config", ConfigError)
     torch.manual_seed(spec.seed)
-    model = arch.build(config, classifier=head.uses_classifier)
+    model = build_for_head(arch, config, head, recipe.name)
     info = {"source": "architecture", "name": None, "path": None, "sha256": None,
             "trained": False, "label": UNTRAINED_LABEL, "architecture": arch.name,
             "seed": spec.seed, "config_source": arch.source}
     return _loaded(model, tokenizer, directory, arch, recipe, info)
+
+
+def build_for_head(arch: Architecture, config, head, recipe_name: str):
+    """A freshly initialised model of ``arch`` with ``head``'s transformers class."""
+    if head.suffix in ("Model", "ForSequenceClassification"):
+        return arch.build(config, classifier=head.uses_classifier)
+    if arch.layout:
+        raise ConfigError(f"recipe {recipe_name}: architecture {arch.name} is a paper layout with no "
+                          f"{head.suffix} class; use head: encoder or classifier")
+    import transformers
+
+    return getattr(transformers, head.model_class(arch))(config).eval()
 
 
 def tokenizer_dir(name: str) -> Path:
@@ -302,9 +334,10 @@ def _onnx_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> Loa
     from .checkpoints import sha256_file
     from .onnx_source import EMBEDDED_ONNX, OnnxModule, adapt, embedded_onnx_path
 
-    head = HEADS[recipe.head]
-    if head.uses_classifier:
-        raise ConfigError(f"recipe {recipe.name}: an ONNX checkpoint has no classifier; use head: encoder")
+    head = head_for(recipe.head, recipe.pooling)
+    if head.name != "encoder" or recipe.pooling != "mean":
+        raise ConfigError(f"recipe {recipe.name}: an ONNX checkpoint is a mean-pooled encoder; use head: encoder "
+                          "with pooling: mean")
     entry = EMBEDDED_ONNX.get(spec.name or "")
     path = embedded_onnx_path(spec.name or "")
     adapted = Path(tempfile.mkdtemp(prefix="mobilecomp-onnx-")) / "model-fp32.onnx"
@@ -319,7 +352,7 @@ def _onnx_model(recipe: Recipe, spec: CheckpointSpec, arch: Architecture) -> Loa
 
 
 def _loaded(model, tokenizer, tokenizer_dir: Path, arch: Architecture, recipe: Recipe, info) -> LoadedModel:
-    head = HEADS[recipe.head]
+    head = head_for(recipe.head, recipe.pooling, tokenizer)
     return LoadedModel(
         module=wrap(head, model, arch.inputs),
         tokenizer=tokenizer,

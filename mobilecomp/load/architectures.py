@@ -28,6 +28,18 @@ class Architecture:
     layers_field: str = "num_hidden_layers"  # the config.json field that counts the layers
     positions_from_pad: bool = False  # position ids start at pad_token_id + 1: the rows before are no token's
     tokenizer: str = "wordpiece"  # the published checkpoints' tokenizer kind (a transplant may carry another)
+    # config fields for a student's layers, width, heads and feed-forward width (compress method wrs)
+    shape: tuple[str, str, str, str] = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size")
+    # why SmoothQuant on the PyTorch model cannot apply, where qkv_attention is empty
+    no_smoothquant: str = "its Q, K and V read different tensors"
+    # the mask the TFLite wrapper passes: "additive" (4-D, -10000 on pads: transformers adds no mask ops)
+    # or "as-given" (the 0/1 input, where the model builds its own from it and misreads an additive one)
+    tflite_mask: str = "additive"
+    # the feed-forward Linears' module paths (a regex; "" = BERT's names, else the non-square MatMuls):
+    # the per-row int8 variants and SmoothQuant's rest find them in the ONNX graph by this
+    ffn: str = ""
+    prefix: str = ""  # the task models' attribute (and key prefix) holding the base model; "" = the name
+    counts_on_meta: bool = True  # False: a forward on the meta device fails; the FLOPs counter builds on the CPU
 
     def build_config(self, overrides: dict[str, Any]):
         import transformers
@@ -38,6 +50,11 @@ class Architecture:
         if unknown:
             raise KeyError(unknown[0])
         return config_cls(**{**self.published, **overrides})
+
+    def task_class(self, suffix: str) -> str:
+        """The transformers class with a task head: the base class's prefix + ``suffix``
+        (BertModel + ForTokenClassification -> BertForTokenClassification; "Model": the base class)."""
+        return self.base_class.removesuffix("Model") + suffix
 
     def build(self, config, classifier: bool):
         """A freshly initialised transformers model for ``config``, in this architecture's layout."""
@@ -89,6 +106,7 @@ ARCHITECTURES["distilbert"] = Architecture(
     layer_prefix="transformer.layer",
     derivable=("embeddings.position_ids",),
     layers_field="n_layers",
+    shape=("n_layers", "dim", "n_heads", "hidden_dim"),
 )
 ARCHITECTURES["roberta"] = Architecture(
     name="roberta",
@@ -113,6 +131,71 @@ ARCHITECTURES["electra"] = Architecture(
                    num_attention_heads=4, intermediate_size=1024),
     source="ELECTRA-Small (Clark et al., 2020): 14M params; google/electra-small-discriminator config.json",
     qkv_attention="encoder.layer.*.attention.self",
+)
+# The three below cannot hold BERT's weights (shared layers, disentangled attention, rotary GeGLU):
+# their real weights here are students distilled from the teacher (compress method wrs, `architecture`).
+ARCHITECTURES["albert"] = Architecture(
+    name="albert",
+    config_class="AlbertConfig",
+    base_class="AlbertModel",
+    classifier_class="AlbertForSequenceClassification",
+    published=dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12,
+                   num_attention_heads=12, intermediate_size=3072, hidden_act="gelu_new"),
+    source="ALBERT-base (Lan et al., 2020, Table 1: 12M params); albert/albert-base-v2 config.json",
+    # Q/K/V read AlbertAttention's input, but so does its residual (LayerNorm(x + attention)): dividing
+    # that input would change the function, so no module's input feeds Q/K/V alone: no SmoothQuant
+    qkv_attention="",
+    no_smoothquant="one shared layer: Q, K and V weights serve every layer, and their input also feeds the residual",
+    # the checkpoint holds num_hidden_groups groups of shared layers, not num_hidden_layers layers
+    layer_prefix="encoder.albert_layer_groups",
+    layers_field="num_hidden_groups",
+    ffn=r"\.ffn(_output)?(_\d+)?$",  # later applications of the shared layer are exported as ffn_1, ffn_2...
+    tokenizer="unigram",
+)
+ARCHITECTURES["deberta-v2"] = Architecture(  # the name is transformers' model_type: DeBERTa-v3 is a v2 model
+    name="deberta-v2",
+    config_class="DebertaV2Config",
+    base_class="DebertaV2Model",
+    classifier_class="DebertaV2ForSequenceClassification",
+    inputs=("input_ids", "attention_mask"),  # type_vocab_size 0: v3 has no token types
+    published=dict(vocab_size=128100, hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
+                   intermediate_size=1536, max_position_embeddings=512, type_vocab_size=0,
+                   relative_attention=True, position_buckets=256, norm_rel_ebd="layer_norm",
+                   share_att_key=True, pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                   max_relative_positions=-1, layer_norm_eps=1e-7, pad_token_id=0),
+    source="DeBERTa-v3-xsmall (He et al., 2021; model card: 22M backbone + 48M embedding params, "
+           "128k vocabulary); microsoft/deberta-v3-xsmall config.json",
+    qkv_attention="encoder.layer.*.attention.self",
+    qkv=("query_proj", "key_proj", "value_proj"),
+    derivable=("embeddings.position_ids",),
+    ffn=r"layer\.\d+\.(intermediate|output)\.dense$",  # not attention.output.dense
+    tflite_mask="as-given",  # DeBERTa turns any mask into a 0/1 one: -10000 would read as "keep"
+    counts_on_meta=False,  # its relative positions call .item()
+    prefix="deberta",
+    tokenizer="unigram",
+)
+ARCHITECTURES["modernbert"] = Architecture(
+    name="modernbert",
+    config_class="ModernBertConfig",
+    base_class="ModernBertModel",
+    classifier_class="ModernBertForSequenceClassification",
+    inputs=("input_ids", "attention_mask"),  # no token types; rotary positions
+    published=dict(vocab_size=50368, hidden_size=768, num_hidden_layers=22, num_attention_heads=12,
+                   intermediate_size=1152, max_position_embeddings=8192, local_attention=128,
+                   norm_bias=False, attention_bias=False, mlp_bias=False),
+    source="ModernBERT-base (Warner et al., 2024, Table: 149M params); answerdotai/ModernBERT-base config.json",
+    # Q, K and V are one fused Linear (attn.Wqkv): no separate Q/K/V for SmoothQuant to rescale
+    qkv_attention="",
+    qkv=("", "", ""),
+    no_smoothquant="Q, K and V are one fused Linear (attn.Wqkv)",
+    layer_prefix="layers",
+    prefix="model",
+    ffn=r"mlp\.W[io]$",  # GeGLU: Wi (2 x intermediate wide), Wo; the fused attn.Wqkv is not square either
+    # its sliding-window layers build their local mask from the 0/1 one; an additive 4-D mask is used as given
+    # for every layer, which makes them global (max |logit diff| 2.7e-4 at 53-80 tokens on a distilled student)
+    tflite_mask="as-given",
+    derivable=(),  # the rotary tables are non-persistent buffers
+    tokenizer="byte-level-bpe",
 )
 # The layout MobileBERT's paper counts (its Table 1: Q, K and V read the 512-wide block input);
 # architecture-only, since the released weights share a 128-wide Q/K bottleneck instead.

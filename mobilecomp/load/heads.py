@@ -1,26 +1,197 @@
-"""Task heads: which outputs a wrapped model returns and how they are computed from the base model."""
+"""Task heads, one registered class each: the outputs a wrapped model returns, the transformers
+class that builds it, what "same result" means for it (parity) and how it is scored on labels."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+POOLINGS = ("mean", "cls")  # encoder: how token states become one sentence embedding
 
 
 @dataclass(frozen=True)
 class Head:
+    """One task: subclasses say how outputs are computed, compared and scored."""
+
     name: str
     outputs: tuple[str, ...]
     primary: str  # the output parity cosines and device checks are taken on
-    uses_classifier: bool  # built from the architecture's sequence-classification class
+    suffix: str  # transformers class suffix: the architecture's class is its base-class prefix + this
+    parity_metric: str  # in words, for reports
+    accuracy_metric: str = ""  # in words; "" when the head has no labelled accuracy
     # Modules the built model has but the head's outputs never read: a checkpoint may lack them (the
     # encoder's mean pooling skips BERT's pooler). Every other tensor must come from the checkpoint.
     unused: tuple[str, ...] = ()
+    per_token: tuple[str, ...] = ()  # outputs with a sequence axis: (batch, sequence, ...)
+    takes_labels: bool = False  # built with the recipe's num_labels when the weights are random
+
+    @property
+    def uses_classifier(self) -> bool:
+        """Built from the architecture's sequence-classification class."""
+        return self.suffix == "ForSequenceClassification"
+
+    def model_class(self, arch) -> str:
+        return arch.task_class(self.suffix)
+
+    def forward(self, model, inputs: dict[str, Any], keep) -> dict[str, Any]:
+        """The head's outputs (torch tensors, by name) from the transformers ``model`` run on ``inputs``
+        (by keyword) and the attention mask ``keep`` (batch, sequence; 1 on real tokens)."""
+        return self.select(model(**inputs), keep)
+
+    def select(self, out, keep) -> dict[str, Any]:
+        """The head's outputs from a transformers output (see ``forward``)."""
+        raise NotImplementedError
+
+    def parity_feeds(self, feeds: list[dict[str, np.ndarray]], tokenizer) -> list[dict[str, np.ndarray]]:
+        """The parity (and tuning) text as this head reads it: unchanged but for fill-mask."""
+        return feeds
+
+    def parity(self, reference: list[np.ndarray], candidate: list[np.ndarray],
+               masks: list[np.ndarray]) -> dict[str, Any]:
+        """Agreement of the primary output over feeds (one array each, ``masks`` their attention
+        masks): ``cosines`` (one per sentence), and ``spearman`` and ``top1`` where they apply."""
+        raise NotImplementedError
+
+    def scores(self, outputs: list[np.ndarray], gold) -> dict[str, float]:
+        """Accuracy (and F1 where the head has one) of the primary output against labels, in percent."""
+        raise NotImplementedError(f"head {self.name} has no labelled accuracy")
 
 
-HEADS: dict[str, Head] = {
-    "encoder": Head("encoder", ("token_embeddings", "sentence_embedding"), "sentence_embedding", False,
-                    unused=("pooler.",)),
-    "classifier": Head("classifier", ("logits",), "logits", True),
-}
+@dataclass(frozen=True)
+class EncoderHead(Head):
+    pooling: str = "mean"
+
+    def select(self, out, keep):
+        states = out.last_hidden_state
+        if self.pooling == "cls":
+            return {"token_embeddings": states, "sentence_embedding": states[:, 0]}
+        weights = keep.unsqueeze(-1).to(states.dtype)
+        pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return {"token_embeddings": states, "sentence_embedding": pooled}
+
+    def parity(self, reference, candidate, masks):
+        from ..metrics import pairwise_similarity_spearman, row_cosines
+
+        ref, cand = np.concatenate(reference), np.concatenate(candidate)
+        return {"cosines": row_cosines(ref, cand), "top1": None,
+                "spearman": pairwise_similarity_spearman(ref, cand) if len(ref) > 2 else None}
+
+
+@dataclass(frozen=True)
+class ClassifierHead(Head):
+    def select(self, out, keep):
+        return {"logits": out.logits}
+
+    def parity(self, reference, candidate, masks):
+        from ..metrics import comparable, row_cosines
+
+        ref, cand = np.concatenate(reference), np.concatenate(candidate)
+        return {"cosines": row_cosines(comparable("logits", ref), comparable("logits", cand)), "spearman": None,
+                "top1": float((ref.argmax(1) == cand.argmax(1)).mean())}
+
+    def scores(self, outputs, gold):
+        from ..verify.accuracy import scores
+
+        return scores(np.concatenate(outputs), gold)
+
+
+@dataclass(frozen=True)
+class TokenClassifierHead(Head):
+    def select(self, out, keep):
+        return {"logits": out.logits}
+
+    def parity(self, reference, candidate, masks):
+        from ..metrics import real_tokens, token_parity
+
+        return token_parity(reference, candidate, [real_tokens(m) for m in masks])
+
+    def scores(self, outputs, gold):
+        from ..metrics import token_scores
+
+        return token_scores(outputs, gold.label_ids, gold.tags)
+
+
+@dataclass(frozen=True)
+class FillMaskHead(Head):
+    """Vocabulary logits at the first mask token of each sentence (batch, vocabulary): the masked-LM
+    head runs on that one position only, so its cost is one row, not the whole sequence."""
+
+    mask_token_id: int = 103  # the tokenizer's; load sets it
+
+    def forward(self, model, inputs, keep):
+        import torch
+
+        states = model.base_model(**inputs).last_hidden_state
+        at = (inputs["input_ids"] == self.mask_token_id).to(torch.int32).argmax(1)  # no mask: position 0
+        picked = states[torch.arange(states.shape[0]), at]
+        return {"logits": mlm_logits(model, picked)}
+
+    def parity(self, reference, candidate, masks):
+        from ..metrics import comparable, row_cosines
+
+        ref, cand = np.concatenate(reference), np.concatenate(candidate)
+        return {"cosines": row_cosines(comparable("logits", ref), comparable("logits", cand)), "spearman": None,
+                "top1": float((ref.argmax(1) == cand.argmax(1)).mean())}
+
+    def parity_feeds(self, feeds, tokenizer):
+        """Each sentence with its middle real token replaced by the mask token (a fixed choice, so
+        every artefact and device sees the same positions)."""
+        from ..metrics import real_tokens
+
+        masked = []
+        for feed in feeds:
+            ids = feed["input_ids"].copy()
+            for row, real in enumerate(real_tokens(feed["attention_mask"])):
+                positions = np.flatnonzero(real)
+                if len(positions):
+                    ids[row, positions[len(positions) // 2]] = tokenizer.mask_token_id
+            masked.append({**feed, "input_ids": ids})
+        return masked
+
+
+def mlm_logits(model, states):
+    """A transformers *ForMaskedLM model's prediction head on ``states`` (rows, hidden)."""
+    if hasattr(model, "cls"):  # BERT, MobileBERT
+        return model.cls(states)
+    if hasattr(model, "lm_head"):  # RoBERTa
+        return model.lm_head(states)
+    if hasattr(model, "generator_lm_head"):  # ELECTRA
+        return model.generator_lm_head(model.generator_predictions(states))
+    if hasattr(model, "vocab_projector"):  # DistilBERT
+        hidden = model.vocab_layer_norm(model.activation(model.vocab_transform(states)))
+        return model.vocab_projector(hidden)
+    raise ValueError(f"{type(model).__name__}: no masked-LM head mobilecomp knows")
+
+
+HEADS: dict[str, Head] = {head.name: head for head in (
+    EncoderHead("encoder", ("token_embeddings", "sentence_embedding"), "sentence_embedding", "Model",
+                "cosine of sentence embeddings; Spearman of pairwise similarities", unused=("pooler.",),
+                per_token=("token_embeddings",)),
+    ClassifierHead("classifier", ("logits",), "logits", "ForSequenceClassification",
+                   "cosine of class probabilities; share of sentences with the same argmax",
+                   "accuracy (and F1 of class 1 for 2 classes)", takes_labels=True),
+    TokenClassifierHead("token-classifier", ("logits",), "logits", "ForTokenClassification",
+                        "cosine of logits over real tokens (per sentence); share of real tokens with the "
+                        "same argmax", "token accuracy on first subwords; entity F1 where tags are BIO",
+                        per_token=("logits",), takes_labels=True),
+    FillMaskHead("fill-mask", ("logits",), "logits", "ForMaskedLM",
+                 "cosine of vocabulary probabilities at the masked token; share of masks with the same top-1 "
+                 "word (each parity sentence's middle token masked)"),
+)}
+
+
+def head_for(name: str, pooling: str = "mean", tokenizer=None) -> Head:
+    """The registered head ``name`` with a recipe's settings (the encoder's pooling) and the
+    tokenizer's (fill-mask: its mask token)."""
+    head = HEADS[name]
+    if isinstance(head, EncoderHead):
+        return replace(head, pooling=pooling)
+    if isinstance(head, FillMaskHead) and getattr(tokenizer, "mask_token_id", None) is not None:
+        return replace(head, mask_token_id=int(tokenizer.mask_token_id))
+    return head
+
 
 # What a checkpoint's config.json `architectures` entry says its head is, by class-name suffix.
 CHECKPOINT_HEADS = {"ForSequenceClassification": "a sequence-classification head",
@@ -30,18 +201,24 @@ CHECKPOINT_HEADS = {"ForSequenceClassification": "a sequence-classification head
                     "ForMultipleChoice": "a multiple-choice head",
                     "Model": "no trained classifier, only the encoder"}
 # The recipe head that takes a checkpoint with that head, where mobilecomp has one
-RECIPE_FOR = {"ForSequenceClassification": "classifier", "Model": "encoder"}
+RECIPE_FOR = {head.suffix: head.name for head in HEADS.values()}
+
+
+def checkpoint_suffix(config: dict) -> str:
+    """The head suffix of config.json's first `architectures` entry ('' when it names none known)."""
+    names = config.get("architectures")
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
+    return next((suffix for suffix in CHECKPOINT_HEADS if name.endswith(suffix)), "")
 
 
 def checkpoint_head(config: dict) -> str:
     """What a checkpoint's config.json says its head is, and the fix, in words ('' when it does not say)."""
-    names = config.get("architectures")
-    name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
-    for suffix, words in CHECKPOINT_HEADS.items():
-        if name.endswith(suffix):
-            fix = f"use head: {RECIPE_FOR[suffix]}" if suffix in RECIPE_FOR else "mobilecomp has no recipe head for it"
-            return f"{words} (config.json architectures: {name}); {fix} or another checkpoint"
-    return ""
+    suffix = checkpoint_suffix(config)
+    if not suffix:
+        return ""
+    fix = f"use head: {RECIPE_FOR[suffix]}" if suffix in RECIPE_FOR else "mobilecomp has no recipe head for it"
+    named = config["architectures"][0]
+    return f"{CHECKPOINT_HEADS[suffix]} (config.json architectures: {named}); {fix} or another checkpoint"
 
 
 def wrap(head: Head, model, input_names: tuple[str, ...]):
@@ -56,15 +233,11 @@ def wrap(head: Head, model, input_names: tuple[str, ...]):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
+            self.head = head
 
         def forward(self, *inputs):
             kwargs = dict(zip(input_names, inputs))
-            out = self.model(**kwargs)
-            if head.name == "classifier":
-                return (out.logits,)
-            states = out.last_hidden_state
-            mask = kwargs["attention_mask"].unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return states, pooled
+            values = head.forward(self.model, kwargs, kwargs["attention_mask"])
+            return tuple(values[name] for name in head.outputs)
 
     return Wrapped().eval()

@@ -124,11 +124,14 @@ def meta_model(recipe: Recipe):
             hint = f"make it with {recipe.checkpoint.made_by}" if recipe.checkpoint.made_by else "give the directory"
             raise CheckpointError(f"recipe {recipe.name}: {directory}/config.json is missing ({hint})")
         config = getattr(transformers, arch.config_class).from_pretrained(directory)
-    if head.uses_classifier:
+    if head.uses_classifier or (head.takes_labels and recipe.checkpoint.source == "architecture"):
         config.num_labels = recipe.num_labels
     config._attn_implementation = "eager"
-    with torch.device("meta"):
-        return arch.build(config, classifier=head.uses_classifier)
+    from . import build_for_head
+
+    # DeBERTa's forward calls .item(), which the meta device cannot answer: built (and counted) on the CPU
+    with torch.device("meta" if arch.counts_on_meta else "cpu"):
+        return build_for_head(arch, config, head, recipe.name)
 
 
 def count_model(model, seq_len: int, input_names: tuple[str, ...] = ("input_ids", "token_type_ids")) -> ModelCounts:

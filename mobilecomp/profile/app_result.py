@@ -70,7 +70,15 @@ def parse_app_result(text: str) -> dict[str, Any]:
         if not isinstance(reported, (int, float)) or not math.isclose(reported, expected, rel_tol=1e-6, abs_tol=1e-9):
             raise DeviceError(f"app result: latency_ms.{key} is {reported!r} but its values give {expected:.6g}")
     summary = {k: v for k, v in latency.items() if k != "values"}
-    return {"latency_ms": values, "summary": summary, "device": device, "runner": runner,
+    parity = data.get("parity")
+    if parity is not None:  # the app's outputs on the parity sentences (core DeviceParity)
+        _require(data, "parity", dict, "")
+        if parity.get("checked"):
+            for key in ("cos_min", "cos_mean", "max_abs"):
+                _require(parity, key, (int, float), "parity.")
+            _require(parity, "sentences", int, "parity.")
+            _require(parity, "passed", bool, "parity.")
+    return {"parity": parity, "latency_ms": values, "summary": summary, "device": device, "runner": runner,
             "artefact": artefact, "bundle": data.get("bundle") or {}, "app": data.get("app") or {},
             "tokens": data.get("tokens"), "timestamp": _require(data, "timestamp", str, ""), **ints}
 

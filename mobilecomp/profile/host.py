@@ -1,4 +1,12 @@
-"""Host CPU latency of every artefact with its own runtime, interleaved so drift hits all alike."""
+"""Host CPU latency of every artefact with its own runtime, interleaved so drift hits all alike.
+
+Every (threads, artefact) configuration is a session of its own, all alive at once and timed
+round-robin, one call each per round, so a slow spell of a shared machine hits every row alike and
+1- and N-thread rows are comparable. onnxruntime's multi-thread pools would keep spinning after
+each call and take a core from the session timed next (docs/threads.md measured a 2-thread TFLite
+call at 2.2x its time when it followed a spinning one): they run with spinning off, and the
+row's ``extra.timing`` says so.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..bundle import read_inputs
-from ..runners import EXACT_INT8, cpu_count, onnx_session, run_onnx
+from ..runners import EXACT_INT8, NO_SPINNING, cpu_count, onnx_session, run_onnx
 from ..types import DeviceInfo, Latency, ProfileRow
 from . import ProfileOptions, judged_alone, selected
 
@@ -28,14 +36,18 @@ class OnnxRuntimeRunner:
 
     name = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int, feed: dict, exact: bool | None = None) -> None:
+    def __init__(self, path: Path, threads: int, feed: dict, exact: bool | None = None,
+                 spinning: bool | None = None) -> None:
         import onnxruntime as ort
 
         from ..numerics import exact_mode_needed
 
         self.version = ort.__version__
         self.exact = exact_mode_needed() if exact is None else exact
-        self.session = onnx_session(path, threads, exact=self.exact)
+        # None: off for a multi-thread session (it would spin into the next session's time)
+        self.spinning = threads == 1 if spinning is None else spinning
+        self.config = {} if self.spinning or threads == 1 else dict(NO_SPINNING)
+        self.session = onnx_session(path, threads, exact=self.exact, config=self.config)
         wanted = {i.name for i in self.session.get_inputs()}
         self.feed = {k: v for k, v in feed.items() if k in wanted}
 
@@ -46,7 +58,8 @@ class OnnxRuntimeRunner:
         from ..numerics import host_int8
 
         return {"name": self.name, "version": self.version, "provider": "CPUExecutionProvider",
-                "session_config": EXACT_INT8 if self.exact else {}, "int8_kernel": host_int8().u8s8_kernel}
+                "session_config": {**(EXACT_INT8 if self.exact else {}), **self.config},
+                "int8_kernel": host_int8().u8s8_kernel}
 
 
 class LiteRTRunner:
@@ -68,8 +81,39 @@ class LiteRTRunner:
                 "signature": self.signature}
 
 
+class ExecuTorchRunner:
+    """The ExecuTorch runtime's one thread pool is process-wide: a call whose thread count differs
+    from the previous call's resizes it first, outside the timed call (``prepare``)."""
+
+    name = "executorch"
+
+    def __init__(self, path: Path, threads: int, feed: dict) -> None:
+        from ..load.architectures import BERT_INPUTS
+        from ..pte import PteModel, runtime_version
+
+        self.version = runtime_version()
+        self.model = PteModel(path, threads)
+        self.threads = self.model.threads
+        self.method = self.model.method_for(int(feed["input_ids"].shape[1]))
+        self.inputs = tuple(k for k in BERT_INPUTS if k in feed)
+        self.feed = feed
+
+    def prepare(self) -> None:
+        from ..pte import pool_threads, set_threads
+
+        if pool_threads() != self.threads:
+            set_threads(self.threads)
+
+    def __call__(self) -> None:
+        self.model.run_one(self.feed, self.inputs, self.method)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "version": self.version, "delegate": "XNNPACK (ExecuTorch backend)",
+                "method": self.method}
+
+
 # format -> runner class taking (path, threads, feed)
-HOST_RUNNERS = {"onnx": OnnxRuntimeRunner, "tflite": LiteRTRunner}
+HOST_RUNNERS = {"onnx": OnnxRuntimeRunner, "tflite": LiteRTRunner, "executorch": ExecuTorchRunner}
 
 
 def default_session_check(bundle: Path, manifest: dict, art: dict) -> dict | None:
@@ -100,33 +144,45 @@ def profile_host(bundle: Path, manifest: dict, options: ProfileOptions) -> list[
     fast_path = [a for a in artefacts if saturates and a["format"] == "onnx" and runs_int8_kernels(a["op_types"])]
     checks = {a["name"]: default_session_check(bundle, manifest, a) for a in fast_path}
     threads_list = options.threads or tuple(dict.fromkeys((1, device.cores)))
+    configs = [(t, a, HOST_RUNNERS[a["format"]](bundle / a["file"], t, feed)) for t in threads_list for a in artefacts]
+    configs += [(t, a, OnnxRuntimeRunner(bundle / a["file"], t, feed, exact=False))
+                for t in threads_list for a in fast_path]
+    wall, cpu = interleaved([run for _, _, run in configs], options.runs, options.warmup)
+    timing = {"schedule": "round-robin, one call of each configuration per round", "configurations": len(configs),
+              "threads_interleaved": list(threads_list),
+              "onnxruntime_spinning": "off for multi-thread sessions (session.intra_op.allow_spinning=0)"}
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    main = len(threads_list) * len(artefacts)
+    fast_ms = {(t, a["name"]): Latency(w).summary() for (t, a, _), w in zip(configs[main:], wall[main:])}
     rows = []
-    for threads in threads_list:
-        runners = [HOST_RUNNERS[a["format"]](bundle / a["file"], threads, feed) for a in artefacts]
-        runners += [OnnxRuntimeRunner(bundle / a["file"], threads, feed, exact=False) for a in fast_path]
-        for run in runners:
-            for _ in range(options.warmup):
-                run()
-        wall = [[] for _ in runners]
-        cpu = [[] for _ in runners]
-        for _ in range(options.runs):  # round-robin: a slow spell of the machine hits every artefact
-            for i, run in enumerate(runners):
-                c0, t0 = time.process_time(), time.perf_counter()
-                run()
-                wall[i].append((time.perf_counter() - t0) * 1e3)
-                cpu[i].append((time.process_time() - c0) * 1e3)
-        fast_ms = {a["name"]: Latency(w).summary() for a, w in zip(fast_path, wall[len(artefacts):])}
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        for art, run, w, c in zip(artefacts, runners, wall, cpu):
-            extra = {}
-            if art["name"] in checks:  # the kernel that makes it inexact is the row's runner.int8_kernel
-                extra["default_session"] = {
-                    "latency_ms": {k: fast_ms[art["name"]][k] for k in ("p50", "mean", "n")},
-                    "parity": checks[art["name"]]}
-            rows.append(ProfileRow(
-                artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
-                variant=art["variant"], device="host", provenance="measured-host", threads=threads,
-                seq_len=seq_len, batch=int(feed["input_ids"].shape[0]), latency_ms=Latency(w),
-                cpu_ms=Latency(c), device_info=device, runner=run.describe(),
-                label=manifest["checkpoint"].get("label"), timestamp=stamp, extra=extra))
+    for (threads, art, run), w, c in zip(configs[:main], wall, cpu):
+        extra = {"timing": timing}
+        if art["name"] in checks:  # the kernel that makes it inexact is the row's runner.int8_kernel
+            extra["default_session"] = {
+                "latency_ms": {k: fast_ms[threads, art["name"]][k] for k in ("p50", "mean", "n")},
+                "parity": checks[art["name"]]}
+        rows.append(ProfileRow(
+            artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
+            variant=art["variant"], device="host", provenance="measured-host", threads=threads,
+            seq_len=seq_len, batch=int(feed["input_ids"].shape[0]), latency_ms=Latency(w),
+            cpu_ms=Latency(c), device_info=device, runner=run.describe(),
+            label=manifest["checkpoint"].get("label"), timestamp=stamp, extra=extra))
     return rows
+
+
+def interleaved(calls: list, runs: int, warmup: int) -> tuple[list[list[float]], list[list[float]]]:
+    """(wall ms, process CPU ms) per call: warm-up, then ``runs`` rounds of one call each in turn."""
+    for call in calls:
+        for _ in range(warmup):
+            getattr(call, "prepare", lambda: None)()
+            call()
+    wall: list[list[float]] = [[] for _ in calls]
+    cpu: list[list[float]] = [[] for _ in calls]
+    for _ in range(runs):  # round-robin: a slow spell of the machine hits every configuration
+        for i, call in enumerate(calls):
+            getattr(call, "prepare", lambda: None)()  # untimed set-up a runtime needs before each call
+            c0, t0 = time.process_time(), time.perf_counter()
+            call()
+            wall[i].append((time.perf_counter() - t0) * 1e3)
+            cpu[i].append((time.process_time() - c0) * 1e3)
+    return wall, cpu

@@ -37,9 +37,12 @@ class QuantContext:
     def tuning_cos_min(self, reference: np.ndarray, candidate: np.ndarray) -> float:
         """Lowest cosine between the primary outputs of two runs over the tuning text:
         what every search optimises, whatever the format."""
-        from ..metrics import comparable, row_cosines
+        from ..metrics import comparable, real_tokens, row_cosines, token_parity
 
         name = self.primary_output
+        if reference.ndim == 3:  # per-token logits (the tuning text is padded to one length): real tokens only
+            real = real_tokens(np.concatenate([feed["attention_mask"] for feed in self.tuning]))
+            return float(np.nan_to_num(token_parity([reference], [candidate], [real])["cosines"], nan=-1.0).min())
         return float(row_cosines(comparable(name, reference), comparable(name, candidate)).min())
 
 
@@ -142,6 +145,15 @@ VARIANTS["tflite"] = {
     "int16x8": Variant("int16x8", "tflite", _INT8,
                        "int8 weights, static int16 activations calibrated on real text (ai-edge-quantizer)",
                        _litert("int16x8")),
+}
+
+
+VARIANTS["executorch"] = {
+    "fp32": Variant("fp32", "executorch", Budget(cos_min=0.9999, max_abs=1e-3),
+                    "torch.export lowered to XNNPACK, fixed-length methods", _backend("executorch", "fp32")),
+    "int8-dynamic": Variant("int8-dynamic", "executorch", _INT8,
+                            "int8 weights per channel, int8 activations per row at run time (torchao, XNNPACK)",
+                            _backend("executorch", "int8_dynamic")),
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ToolchainError
 from ..runners import interleaved_median_ms, onnx_session, run_onnx
 from . import QuantContext
 from .onnxruntime import quantise_embedding_rows, tuning_cos_min
@@ -32,8 +33,15 @@ def _save(model, path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def is_ffn(node, model) -> bool:
-    """Feed-forward MatMuls: by the exporter's names, else the non-square (expand/contract) ones."""
+def is_ffn(node, model, pattern: str = "") -> bool:
+    """Feed-forward MatMuls: where the architecture names its feed-forward Linears (``pattern``, a regex
+    on the module path the exporter writes into the node name), by that; else by BERT's names, else
+    the non-square (expand/contract) ones."""
+    if pattern:
+        import re
+
+        path = ".".join(node.name.strip("/").split("/")[:-1])  # /model/layers.0/mlp/Wi/MatMul -> model.layers.0.mlp.Wi
+        return re.search(pattern, path) is not None
     name = node.name.lower()
     if "intermediate" in name or ("output" in name and "attention" not in name):
         return True
@@ -74,11 +82,18 @@ def int8_rowwise(src: Path, dst: Path, ctx: QuantContext) -> dict:
     return {**_ROWWISE, "rowwise_matmuls": len(done), "embeddings": embeddings and "int8, one scale per row"}
 
 
-def _rowwise_ffn(model) -> tuple[list[str], list[str]]:
+def _ffn_pattern(ctx: QuantContext) -> str:
+    from ..load.architectures import ARCHITECTURES
+
+    arch = ARCHITECTURES.get(getattr(ctx.model, "architecture", ""))
+    return arch.ffn if arch is not None else ""
+
+
+def _rowwise_ffn(model, pattern: str = "") -> tuple[list[str], list[str]]:
     from .rowwise import rewrite, weight_matmuls
 
     matmuls = weight_matmuls(model)
-    ffn = [n.name for n in matmuls if is_ffn(n, model)]
+    ffn = [n.name for n in matmuls if is_ffn(n, model, pattern)]
     rest = [n.name for n in matmuls if n.name not in ffn]
     rewrite(model, ffn)
     return ffn, rest
@@ -86,7 +101,7 @@ def _rowwise_ffn(model) -> tuple[list[str], list[str]]:
 
 def int8_rowwise_ffn(src: Path, dst: Path, ctx: QuantContext) -> dict:
     model = _load(src)
-    ffn, rest = _rowwise_ffn(model)
+    ffn, rest = _rowwise_ffn(model, _ffn_pattern(ctx))
     _finish(model, dst, rest)
     return {**_ROWWISE, "rowwise_matmuls": ffn, "dynamic_int8_matmuls": len(rest),
             "attention": "onnxruntime dynamic int8 (uint8 per tensor, QInt8 per channel)",
@@ -98,11 +113,23 @@ def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
     model = _load(src)
     smoothing = smooth(model, ctx.calibration, alpha=SMOOTH_ALPHA, threads=ctx.threads)
-    ffn, rest = _rowwise_ffn(model)
+    if not smoothing["groups"]:  # nothing smoothed: it would be int8-rowwise-ffn under another name
+        raise ToolchainError(f"SmoothQuant found no LayerNorm feeding Q, K and V weight MatMuls in the graph"
+                             f"{_no_smoothing_reason(ctx)}")
+    ffn, rest = _rowwise_ffn(model, _ffn_pattern(ctx))
     _finish(model, dst, rest)
     return {**_ROWWISE, "smoothquant": {**smoothing, "group": "Q/K/V (duplicated LayerNorm)"},
             "rowwise_matmuls": ffn, "dynamic_int8_matmuls": len(rest),
             "attention": "SmoothQuant then onnxruntime dynamic int8", "embeddings": "int8, one scale per row"}
+
+
+def _no_smoothing_reason(ctx: QuantContext) -> str:
+    from ..load.architectures import ARCHITECTURES
+
+    arch = ARCHITECTURES.get(getattr(ctx.model, "architecture", ""))
+    if arch is None or arch.qkv_attention:
+        return ""
+    return f" ({arch.name}: {arch.no_smoothquant})"
 
 
 def int8_nbits(src: Path, dst: Path, ctx: QuantContext) -> dict:

@@ -62,9 +62,9 @@ def smoothed_copy(model: LoadedModel, feeds: list[Feed], alpha: float) -> tuple[
     pattern = arch.qkv_attention
     if not pattern:
         raise ToolchainError(f"SmoothQuant needs attention whose Q, K and V read one tensor; "
-                             f"{model.architecture} reads them from different ones")
+                             f"{model.architecture}: {arch.no_smoothquant}")
     module = copy.deepcopy(model.module)
-    blocks = _attention_blocks(module.model, pattern)
+    blocks = _attention_blocks(module.model.base_model, pattern)  # a classifier's encoder is its base_model
     smoothed = dataclasses.replace(model, module=module)
     scales = []
     for block, x_peak in zip(blocks, _input_peaks(smoothed, blocks, feeds)):

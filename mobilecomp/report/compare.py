@@ -16,6 +16,7 @@ from typing import Any
 
 from ..bundle import LOCK, Lock
 from ..errors import BundleError
+from ..export import RUNTIMES
 from .table import int8_path, markdown
 
 PAPER_DEFORMER = [  # DeFormer Table 3 (seconds, SQuAD): BERT-base, Decomp-BERT-base
@@ -43,6 +44,7 @@ class ReportRow:
     label: str | None
     method: str | None = None  # the compression method that trained it (its student card), or "teacher"
     nonzero_params: int | None = None  # params less the pruned zeros
+    runtime: str | None = None  # what runs the artefact (export.RUNTIMES of its format)
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> {p50_ms, provenance, ...}
 
     def to_json(self) -> dict[str, Any]:
@@ -143,6 +145,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
                 sparsity=weights.get("weight_matrix_sparsity"),
                 cos_min=(art.get("parity") or {}).get("cos_min"), accuracy=acc.get("accuracy"),
                 passed=art.get("passed"), label=label, method=card["method"] if card else None,
+                runtime=RUNTIMES.get(art["format"]),
                 nonzero_params=model["params"] - int(zeros) if model.get("params") else None)
         if model.get("decompose") and model.get("head") == "classifier":
             single_sentence.add(manifest["recipe"]["name"])
@@ -158,7 +161,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
             rows[key] = ReportRow(model=row["model"], variant=row["variant"], artefact=row["artefact"],
                                   params=None, gflops=None, size_mb=None, zipped_mb=None, sparsity=None,
                                   cos_min=(row.get("parity") or {}).get("cos_min"), accuracy=None,
-                                  passed=None, label=row.get("label"))
+                                  passed=None, label=row.get("label"), runtime=row["runner"].get("name"))
         rows[key].cells[column_of(row)] = {
             "p50_ms": row["latency_ms"]["p50"], "provenance": row["provenance"],
             "runner": f"{row['runner'].get('name')} {row['runner'].get('version')}",
@@ -244,6 +247,38 @@ def render_best(best: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def by_runtime(rows: list[ReportRow], columns: list[str]) -> list[dict[str, Any]]:
+    """Per model and device column, each runtime's fastest artefact that passed its parity gate (and
+    its most faithful one): which runtime is fastest, and at what fidelity, for this model there."""
+    out = []
+    for model in sorted({r.model for r in rows}):
+        mine = [r for r in rows if r.model == model and r.runtime and r.passed
+                and not r.variant.startswith(("passage-", "full-"))]
+        for column in columns:
+            timed = [r for r in mine if column in r.cells]
+            for runtime in sorted({r.runtime for r in timed}):
+                own = [r for r in timed if r.runtime == runtime]
+                fastest = min(own, key=lambda r: r.cells[column]["p50_ms"])
+                out.append({"model": model, "column": column, "runtime": runtime, "artefact": fastest.artefact,
+                            "p50_ms": fastest.cells[column]["p50_ms"], "cos_min": fastest.cos_min,
+                            "provenance": fastest.cells[column]["provenance"],
+                            "runner": fastest.cells[column]["runner"]})
+    return out
+
+
+def render_runtimes(rows: list[ReportRow], columns: list[str]) -> list[str]:
+    """The runtimes side by side, where a model was timed in more than one."""
+    picks = by_runtime(rows, columns)
+    shown = {(p["model"], p["column"]) for p in picks
+             if sum(q["model"] == p["model"] and q["column"] == p["column"] for q in picks) > 1}
+    if not shown:
+        return []
+    table = [[p["model"], p["column"], p["runtime"], p["artefact"], f"{p['p50_ms']:.2f} ms", _f(p["cos_min"], ".4f"),
+              p["provenance"], p["runner"]] for p in picks if (p["model"], p["column"]) in shown]
+    return ["", "## Runtimes side by side: each runtime's fastest artefact that passed parity", "",
+            markdown(table, ["model", "device", "runtime", "artefact", "p50", "cos_min", "provenance", "runner"])]
+
+
 def _f(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -251,7 +286,7 @@ def _f(value, spec: str) -> str:
 def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], columns: list[str],
                     y: str, best: list[dict[str, Any]] = ()) -> str:
     reference = teacher_row(rows)
-    header = ["model", "artefact", "params M", "compression x", "GFLOPs", "size MB", "zipped MB", "sparsity",
+    header = ["model", "artefact", "runtime", "params M", "compression x", "GFLOPs", "size MB", "zipped MB", "sparsity",
               "cos_min", "accuracy", "drop", "parity", *columns]
     body = []
     for r in rows:
@@ -259,7 +294,7 @@ def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], co
                   and r.nonzero_params and r.accuracy is not None else None)
         drop = reference.accuracy - r.accuracy if reference is not None and r.accuracy is not None else None
         line = [r.model + (" (untrained)" if r.label else f" ({r.method})" if r.method else ""), r.artefact,
-                _f(r.params and r.params / 1e6, ".1f"), _f(factor, ".2f"),
+                r.runtime or "-", _f(r.params and r.params / 1e6, ".1f"), _f(factor, ".2f"),
                 _f(r.gflops, ".2f"), _f(r.size_mb, ".1f"), _f(r.zipped_mb, ".1f"),
                 _f(r.sparsity, ".1%"), _f(r.cos_min, ".4f"), _f(r.accuracy, ".1f"), _f(drop, "+.1f"),
                 "-" if r.passed is None else ("pass" if r.passed else "FAIL")]
@@ -278,7 +313,7 @@ def render_markdown(rows: list[ReportRow], comparisons: list[dict[str, Any]], co
            "undecomposed model. Compression x: the teacher's parameters over the row's non-zero "
            "parameters; drop: points of accuracy below "
            + (f"{reference.model}:{reference.artefact} ({reference.accuracy:.2f}%)." if reference else "the teacher."),
-           "", markdown(body, header), *render_best(list(best))]
+           "", markdown(body, header), *render_runtimes(rows, columns), *render_best(list(best))]
     for comp in comparisons:
         dec = comp["decompose"]
         out += ["", f"## DeFormer: BERT-base vs {comp['model']} (seq {comp['seq_len']}, "
@@ -366,7 +401,7 @@ def _write_report(out: Path, rows, comparisons, columns, device, y, max_accuracy
                                  cell.get("p50_ms"), cell.get("provenance"), cell.get("runner")])
     (out / "report.json").write_text(json.dumps(
         {"made_by": "mobilecomp", "columns": columns, "rows": [r.to_json() for r in rows], "deformer": comparisons,
-         "best": best},
+         "best": best, "runtimes": by_runtime(rows, columns)},
         indent=2) + "\n")
     plot = pareto_plot(rows, columns, out / "pareto.png", device, y)
     per_device = [pareto_plot(rows, columns, out / f"pareto-{_slug(c)}.png", c, y)["file"] for c in columns]

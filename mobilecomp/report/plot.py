@@ -8,6 +8,9 @@ from typing import Any
 from ..errors import ConfigError
 
 
+RUNTIME_MARKERS = {"onnxruntime": "o", "litert": "s", "executorch": "^"}  # export.RUNTIMES' values
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point beats on both axes (lower x, higher y), by x."""
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
@@ -55,12 +58,19 @@ def pareto_plot(rows, columns: list[str], path: Path, device: str | None, y: str
         front = pareto_front(points)
         sizes = [max(20.0, (r.size_mb or 1.0) * 2.0) for r in usable]
         colours = ["tab:red" if i in front else "tab:blue" for i in range(len(usable))]
+        runtimes = sorted({r.runtime or "" for r in usable})
         for hollow in (False, True):  # trained: filled; untrained (random weights): hollow
-            idx = [i for i, r in enumerate(usable) if bool(r.label) == hollow]
-            if idx:
-                ax.scatter([points[i][0] for i in idx], [points[i][1] for i in idx], s=[sizes[i] for i in idx],
-                           facecolors="none" if hollow else [colours[i] for i in idx],
-                           edgecolors=[colours[i] for i in idx], alpha=0.7, linewidths=1.5)
+            for runtime in runtimes:  # one marker shape per runtime: the plot reads per runtime
+                idx = [i for i, r in enumerate(usable) if bool(r.label) == hollow and (r.runtime or "") == runtime]
+                if idx:
+                    ax.scatter([points[i][0] for i in idx], [points[i][1] for i in idx], s=[sizes[i] for i in idx],
+                               facecolors="none" if hollow else [colours[i] for i in idx],
+                               edgecolors=[colours[i] for i in idx], alpha=0.7, linewidths=1.5,
+                               marker=RUNTIME_MARKERS.get(runtime, "o"))
+        if len(runtimes) > 1:
+            for runtime in runtimes:
+                ax.scatter([], [], marker=RUNTIME_MARKERS.get(runtime, "o"), facecolors="none",
+                           edgecolors="black", label=runtime or "runtime not recorded")
         fx = [points[i] for i in front]
         ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="tab:red", lw=1.2,
                 label="Pareto front")

@@ -10,7 +10,7 @@ import numpy as np
 from ..bundle import read_inputs
 from ..errors import DeviceError
 from ..inputs import Feed
-from ..metrics import comparable, pairwise_similarity_spearman, row_cosines
+from ..load.heads import HEADS
 from ..types import Budget, LoadedModel, ParityReport
 
 Outputs = dict[str, list[np.ndarray]]  # output name -> one array per feed
@@ -53,9 +53,23 @@ def _tflite_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...], threa
     return outputs
 
 
+def _pte_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...], threads: int = 0) -> Outputs:
+    from ..pte import PteModel
+
+    model = PteModel(path, threads=threads)
+    from ..load.architectures import BERT_INPUTS
+
+    inputs = tuple(k for k in BERT_INPUTS if k in feeds[0])  # every architecture's inputs keep this order
+    outputs: Outputs = {name: [] for name in names}
+    for feed in feeds:
+        for name, value in zip(names, model.run(feed, inputs)):
+            outputs[name].append(value)
+    return outputs
+
+
 # format -> runner(path, feeds, output names, threads) -> outputs
 RUNNERS: dict[str, Callable[..., Outputs]] = {
-    "onnx": _onnx_outputs, "tflite": _tflite_outputs}
+    "onnx": _onnx_outputs, "tflite": _tflite_outputs, "executorch": _pte_outputs}
 
 
 def artefact_outputs(fmt: str, path: Path, feeds: list[Feed], names: tuple[str, ...], threads: int = 0) -> Outputs:
@@ -83,16 +97,12 @@ def check_parity(reference: Outputs, candidate: Outputs, feeds: list[Feed], prim
     missing = [name for name in reference if name not in candidate]
     if missing:
         raise ValueError(f"artefact has no output '{missing[0]}'")
-    ref = np.concatenate(reference[primary])
-    cand = np.concatenate(candidate[primary])
-    cos = row_cosines(comparable(primary, ref), comparable(primary, cand))
+    max_abs = _max_abs(reference, candidate, feeds)  # checks every output's shape first
+    numbers = HEADS[head].parity(reference[primary], candidate[primary], [f.get("attention_mask") for f in feeds])
+    cos = np.nan_to_num(numbers["cosines"], nan=-1.0)
     report = ParityReport(
-        corpus=corpus, sentences=len(ref), output=primary,
-        cos_min=float(np.nan_to_num(cos, nan=-1.0).min()), cos_mean=float(np.nan_to_num(cos, nan=-1.0).mean()),
-        max_abs=_max_abs(reference, candidate, feeds),
-        spearman=pairwise_similarity_spearman(ref, cand) if head == "encoder" else None,
-        top1=float((ref.argmax(1) == cand.argmax(1)).mean()) if head == "classifier" else None,
-        budget=budget, failures=[],
+        corpus=corpus, sentences=len(cos), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
+        max_abs=max_abs, spearman=numbers["spearman"], top1=numbers["top1"], budget=budget, failures=[],
     )
     report.failures = budget_failures(report, budget)
     return report
@@ -122,8 +132,12 @@ def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray
     if candidate.shape != reference.shape:
         raise DeviceError(f"{art['name']}: output '{primary}' has shape {candidate.shape} on this device, "
                           f"expected {reference.shape}; re-export the bundle")
-    cos = np.nan_to_num(row_cosines(comparable(primary, reference), comparable(primary, candidate)), nan=-1.0)
     head = manifest["model"]["head"]
+    # per-token outputs are judged on real tokens only: their rows' masks, cut to the stored length
+    masks = (read_inputs(Path(bundle), "parity.npz")["attention_mask"][indices][:, :reference.shape[1]]
+             if reference.ndim == 3 else np.ones((len(indices), 1), dtype=np.int64))
+    numbers = HEADS[head].parity([reference], [candidate], [masks])
+    cos = np.nan_to_num(numbers["cosines"], nan=-1.0)
     budget_raw = ((art.get("parity") or {}).get("budget")) or {}
     budget = Budget(**{k: budget_raw.get(k) for k in vars(Budget())})
     corpus = manifest["parity_corpus"]
@@ -131,9 +145,7 @@ def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray
         corpus=f"{corpus['name']} ({len(indices)} of {corpus['sentences']}, {how})",
         sentences=len(indices), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
         max_abs=float(np.abs(reference - candidate).max()),
-        spearman=pairwise_similarity_spearman(reference, candidate) if head == "encoder" and len(indices) > 2 else None,
-        top1=float((reference.argmax(1) == candidate.argmax(1)).mean()) if head == "classifier" else None,
-        budget=budget, failures=[])
+        spearman=numbers["spearman"], top1=numbers["top1"], budget=budget, failures=[])
     # max_abs budgets are set on every output over the full set; here only the primary one is compared
     report.failures = budget_failures(report, Budget(**{**vars(budget), "max_abs": None}))
     data = to_dict(report)

@@ -1,4 +1,5 @@
-"""Task accuracy of a classifier artefact on labelled data (GLUE-style TSV or JSONL)."""
+"""Task accuracy of an artefact on labelled data: GLUE-style TSV or JSONL (classifiers), CoNLL
+(token classifiers, verify.tagging)."""
 
 from __future__ import annotations
 
@@ -118,10 +119,32 @@ def scores(logits: np.ndarray, labels: tuple[int, ...]) -> dict:
     return result
 
 
-def accuracy_report(source: dict, logits: np.ndarray, data: LabelledData,
-                    max_drop: float | None) -> AccuracyReport:
-    """The artefact's scores against the source's; over ``max_drop`` points is a failure."""
-    mine = scores(logits, data.labels)
+def read_eval(path: str | Path, head: str, num_labels: int):
+    """The --eval-data file in the head's form: CoNLL for a token classifier, TSV/JSONL otherwise."""
+    if head == "token-classifier":
+        from .tagging import read_conll
+
+        return read_conll(path)
+    return read_labelled(path, num_labels)
+
+
+def encode_eval(model, data, max_len: int) -> tuple[list[Feed], object]:
+    """(feeds, gold) for a LoadedModel: what the head's ``scores`` takes as ``gold``."""
+    from .tagging import TaggedData, encode_tagged, model_tags
+
+    if isinstance(data, TaggedData):
+        return encode_tagged(model.tokenizer, data, model.input_names, max_len, model_tags(model.module))
+    return encode_labelled(model.tokenizer, data, model.input_names, max_len), data.labels
+
+
+def eval_texts(data) -> tuple[str, ...]:
+    """Every text of the labelled data (check_tokens screens them)."""
+    return tuple(data.sentences) + tuple(getattr(data, "pairs", None) or ())
+
+
+def accuracy_report(source: dict, mine: dict, data, max_drop: float | None) -> AccuracyReport:
+    """The artefact's scores (``mine``, from the head's ``scores``) against the source's; over
+    ``max_drop`` points is a failure."""
     drop = source["accuracy"] - mine["accuracy"]
     failures = [f"accuracy drop {drop:.2f} points > {max_drop:g}"] if max_drop is not None and drop > max_drop else []
     return AccuracyReport(data=data.describe(), accuracy=mine["accuracy"], f1=mine.get("f1"),

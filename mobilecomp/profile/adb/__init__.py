@@ -2,8 +2,10 @@
 
 ``profile_adb`` profiles every device of a lab (:mod:`.lab`: serials, a remote adb server, STF) in
 parallel, one thread each. Per device it reads the phone's device row in one shell call, pushes runner and artefacts to
-/data/local/tmp/mobilecomp/<sha256>/ (skipped when that hash is already there), runs every
-(threads, artefact) configuration in one shell call that also records the thermal zones
+/data/local/tmp/mobilecomp/<sha256>/ (skipped when that hash is already there), checks each
+artefact's parity on the device where its runner can dump outputs (:mod:`.parity`; every row says
+in words whether it did), runs every (threads, artefact) configuration (a .tflite: the signature of
+the row's sequence length, by name) in one shell call that also records the thermal zones
 before and after, pulls the runner's output and parses it into rows with provenance
 ``measured-adb`` and device ``adb:SERIAL``. A device lost mid-run costs only its own rows: what
 every device measured is kept in results.jsonl and a resume file records, per device, what is
@@ -30,6 +32,8 @@ from ...types import Latency, ProfileRow
 from .. import ProfileOptions, selected
 from .device import (DEVICE_SCRIPT, THERMAL, PhoneState, big_core_count, big_cores, hottest, mask,
                      parse_state, parse_thermal, sections)
+from .parity import PARITY_SENTENCES
+from .parity import check as check_parity
 from .runners import DEFAULT_FOR_FORMAT, RUNNERS, Runner, make_runner, parse_choice, write_inputs, write_perf_test_data
 from .transport import Adb, DeviceLost
 
@@ -172,6 +176,16 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.nd
     with tempfile.TemporaryDirectory(prefix="mobilecomp-adb-") as tmp:
         remote_art = {a["name"]: push_artefact(adb, bundle, a, feed, runners[a["format"]], Path(tmp))
                       for a in artefacts}
+        signatures = {a["name"]: timed_signature(bundle, a, seq_len) for a in artefacts if a["format"] == "tflite"}
+        parity = {}  # artefact -> (report or None, words): run once, before its timed configurations
+        for art in artefacts:
+            runner = runners[art["format"]]
+            if all(f"{art['sha256']}:{runner.name}:{t}" in outcome.done for t in threads_list):
+                continue
+            parity[art["name"]] = check_parity(adb, bundle, manifest, art, runner, remote_runner[art["format"]],
+                                               remote_art[art["name"]], Path(tmp),
+                                               int(extra.get("parity_sentences") or PARITY_SENTENCES))
+            say(f"{art['name']}: {parity[art['name']][1]['words']}")
         for threads in threads_list:
             cpus = big_cores(state.cores, threads)
             for art in artefacts:
@@ -180,12 +194,14 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.nd
                 if key in outcome.done:
                     continue
                 waited = cool_down(adb, extra)
+                signature = signatures.get(art["name"])
+                length = signature[1] if signature else seq_len
                 stats, thermal = run_one(adb, runner, remote_runner[art["format"]], remote_art[art["name"]],
-                                         art, threads, cpus, options, feed, vocab, Path(tmp), extra)
+                                         art, threads, cpus, options, feed, vocab, Path(tmp), extra, signature)
                 say(f"{art['name']} {threads}t on cpus {cpus or 'any'}: p50 {stats.get('p50', stats['mean']):.2f} ms "
                     f"(mean {stats['mean']:.2f} ms, {stats.get('n', '?')} runs)")
-                outcome.rows.append(make_row(manifest, art, runner, stats, thermal, info, threads, seq_len,
-                                             batch, cpus, waited))
+                outcome.rows.append(make_row(manifest, art, runner, stats, thermal, info, threads, length,
+                                             batch, cpus, waited, signature, parity.get(art["name"])))
                 outcome.done.add(key)
 
 
@@ -297,11 +313,52 @@ def cool_down(adb: Adb, extra: dict) -> float:
         time.sleep(10)
 
 
+def timed_signature(bundle: Path, art: dict, seq_len: int) -> tuple[str, int]:
+    """(signature, its length): the .tflite signature that holds the row's ``seq_len`` tokens, read
+    from the file on this machine (the phone's runner is told to run exactly that one)."""
+    from ...litert import TFLiteModel
+
+    try:
+        model = TFLiteModel(bundle / art["file"], threads=1)
+    except ModuleNotFoundError:
+        raise DeviceError(f"{art['file']}: picking its signature needs ai-edge-litert on this machine; "
+                          "install it with scripts/setup.d/15-litert.sh") from None
+    try:
+        signature = model.signature_for(seq_len)
+    except ValueError as exc:
+        raise DeviceError(f"{exc}; re-export with tflite_seq_lens covering {seq_len}") from None
+    return signature, model.lengths[signature]
+
+
+def check_signature(stats: dict, asked: str, runner: Runner, art: dict) -> None:
+    """The runner ran the signature it was asked for, by its own word; otherwise one line."""
+    ran = stats.get("signature_used") or stats.get("signature")
+    if not ran:
+        raise DeviceError(f"{runner.name} did not say which signature of {art['name']} it ran (asked '{asked}'); "
+                          "use a benchmark_model with --signature_to_run_for (TFLite 2.7 or later)")
+    if ran != asked:
+        raise DeviceError(f"{runner.name} timed signature '{ran}' of {art['name']}, not '{asked}' that the row's "
+                          "sequence length needs; its numbers are not this row's, so none were kept")
+
+
+def timed_command(runner: Runner, exe: str, model: str, threads: int, options: ProfileOptions, feed: dict,
+                  vocab: int | None, signature: tuple[str, int] | None = None) -> str:
+    """The runner's command for one timed configuration; with a .tflite ``signature`` (name, length)
+    it runs that signature, on inputs of its shape (benchmark_model makes its own inputs)."""
+    if signature:
+        feed = {k: np.zeros((v.shape[0], signature[1]), v.dtype) for k, v in feed.items()}
+    directory = model.rsplit("/", 1)[0]
+    return runner.command(exe, model, f"{directory}/inputs.bin", threads, options.runs, options.warmup, feed, vocab,
+                          signature=signature[0] if signature else None)
+
+
 def run_one(adb: Adb, runner: Runner, exe: str, model: str, art: dict, threads: int, cpus: list[int],
-            options: ProfileOptions, feed: dict, vocab: int | None, tmp: Path, extra: dict):
+            options: ProfileOptions, feed: dict, vocab: int | None, tmp: Path, extra: dict,
+            signature: tuple[str, int] | None = None):
+    """Times one configuration; ``signature``: (name, length) of the .tflite signature to run."""
     directory = model.rsplit("/", 1)[0]
     out_name = f"out-{runner.name}-t{threads}.txt"
-    cmd = runner.command(exe, model, f"{directory}/inputs.bin", threads, options.runs, options.warmup, feed, vocab)
+    cmd = timed_command(runner, exe, model, threads, options, feed, vocab, signature)
     pin = f"taskset {mask(cpus)} " if cpus else ""
     libdir = exe.rsplit("/", 1)[0]
     script = "; ".join([
@@ -330,25 +387,34 @@ def run_one(adb: Adb, runner: Runner, exe: str, model: str, art: dict, threads: 
     except ValueError as exc:
         raise DeviceError(f"{runner.name} output on {art['name']} not understood ({exc}); "
                           f"see {local.name}: {text.strip()[-200:]}") from None
+    if signature:
+        check_signature(stats, signature[0], runner, art)
     stats["raw_tail"] = text.strip().splitlines()[-12:]
     return stats, thermal
 
 
 def make_row(manifest: dict, art: dict, runner: Runner, stats: dict, thermal: dict, info, threads: int,
-             seq_len: int, batch: int, cpus: list[int], waited: float) -> ProfileRow:
+             seq_len: int, batch: int, cpus: list[int], waited: float, signature: tuple[str, int] | None = None,
+             parity: tuple[dict | None, dict] | None = None) -> ProfileRow:
+    """One row; ``signature``: the .tflite signature timed; ``parity``: (report, words) from the device."""
     samples = stats.pop("samples", None)
     latency = Latency(samples) if samples else Latency([stats["mean"]])
     describe = dict(runner.describe)
     describe.setdefault("version", stats.pop("version", None) or describe.get("source"))
     describe["platform"] = runner.platform
     describe["samples"] = "every run" if samples else "summary only (mean)"
+    if signature:
+        describe["signature"] = signature[0]
+    report, words = parity or (None, {"checked": False, "words": "parity not checked on device: resumed run"})
     return ProfileRow(
         artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
         variant=art["variant"], device=info.name, provenance="measured-adb", threads=threads, seq_len=seq_len,
         batch=batch, latency_ms=latency, cpu_ms=None, device_info=info, runner=describe,
         label=manifest["checkpoint"].get("label"),
-        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        extra={"measured_by": runner.name, "taskset_cpus": cpus, "taskset_mask": mask(cpus) if cpus else None,
+        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"), parity=report,
+        extra={"measured_by": runner.name, "device_parity": words["words"],
+               **({"signature": signature[0]} if signature else {}),
+               "taskset_cpus": cpus, "taskset_mask": mask(cpus) if cpus else None,
                "thermal_c_before": thermal["before"], "thermal_c_after": thermal["after"],
                "cooldown_wait_s": waited, "runner_stats": stats,
                "remote_dir": f"{REMOTE_ROOT}/{art['sha256']}"})

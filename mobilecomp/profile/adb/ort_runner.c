@@ -2,10 +2,13 @@
  * onnxruntime_perf_test prints (so one parser reads both), plus every per-run latency.
  *
  *   ort-runner [-r runs] [-w warmup] [-x intra_op_threads] [-i inputs.bin] model.onnx
+ *   ort-runner -o outputs.bin [-x intra_op_threads] -i inputs.bin model.onnx
  *
  * inputs.bin ("MCIN"): uint32 count, then per input: uint32 name_len, name, uint32 onnx
  * element type (1 float, 6 int32, 7 int64), uint32 ndims, int64 dims[ndims], raw data.
- * Exit codes: 0 ok, 2 usage or input file, 3 onnxruntime error.
+ * -o: output-dump mode: one run on the inputs, every float output written to outputs.bin in the
+ * same layout under the magic "MCOU" (the device parity check reads it); nothing is timed.
+ * Exit codes: 0 ok, 2 usage or input file, 3 onnxruntime error, 4 cannot write outputs.
  */
 #include <onnxruntime_c_api.h>
 #include <stdint.h>
@@ -94,16 +97,64 @@ bad:
   return 2;
 }
 
+/* Shape of one output; *is_float 0 for any other element type. */
+static int output_shape(OrtValue *value, int *is_float, size_t *ndims, int64_t dims[8], size_t *n) {
+  OrtTensorTypeAndShapeInfo *info;
+  ONNXTensorElementDataType t;
+  CHECK(ort->GetTensorTypeAndShape(value, &info));
+  CHECK(ort->GetTensorElementType(info, &t));
+  CHECK(ort->GetDimensionsCount(info, ndims));
+  CHECK(ort->GetTensorShapeElementCount(info, n));
+  if (*ndims > 8) *ndims = 8;
+  CHECK(ort->GetDimensions(info, dims, *ndims));
+  ort->ReleaseTensorTypeAndShapeInfo(info);
+  *is_float = t == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  return 0;
+}
+
+/* Every float output of one run, as MCOU (the MCIN layout): what the device parity check reads. */
+static int dump_outputs(const char *path, const char **names, OrtValue **outs, size_t n_out) {
+  uint32_t count = 0;
+  int is_float, rc;
+  size_t ndims, n;
+  int64_t dims[8];
+  for (size_t i = 0; i < n_out; i++) {
+    if ((rc = output_shape(outs[i], &is_float, &ndims, dims, &n))) return rc;
+    count += is_float;
+  }
+  FILE *f = fopen(path, "wb");
+  if (!f) { fprintf(stderr, "cannot write outputs %s\n", path); return 4; }
+  fwrite("MCOU", 1, 4, f);
+  fwrite(&count, 4, 1, f);
+  for (size_t i = 0; i < n_out; i++) {
+    float *data;
+    if ((rc = output_shape(outs[i], &is_float, &ndims, dims, &n))) { fclose(f); return rc; }
+    if (!is_float) continue;
+    CHECK(ort->GetTensorMutableData(outs[i], (void **)&data));
+    uint32_t len = (uint32_t)strlen(names[i]), type = 1, nd = (uint32_t)ndims;
+    fwrite(&len, 4, 1, f);
+    fwrite(names[i], 1, len, f);
+    fwrite(&type, 4, 1, f);
+    fwrite(&nd, 4, 1, f);
+    fwrite(dims, 8, ndims, f);
+    fwrite(data, sizeof(float), n, f);
+  }
+  if (ferror(f) | fclose(f)) { fprintf(stderr, "cannot write outputs %s\n", path); return 4; }
+  printf("mobilecomp outputs: %u written to %s\n", count, path);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int runs = 30, warmup = 5, threads = 1, opt;
-  const char *inputs_path = NULL;
-  while ((opt = getopt(argc, argv, "r:w:x:i:")) != -1) {
+  const char *inputs_path = NULL, *dump_path = NULL;
+  while ((opt = getopt(argc, argv, "r:w:x:i:o:")) != -1) {
     switch (opt) {
       case 'r': runs = atoi(optarg); break;
       case 'w': warmup = atoi(optarg); break;
       case 'x': threads = atoi(optarg); break;
       case 'i': inputs_path = optarg; break;
-      default: fprintf(stderr, "usage: %s [-r runs] [-w warmup] [-x threads] [-i inputs.bin] model.onnx\n", argv[0]); return 2;
+      case 'o': dump_path = optarg; break;
+      default: fprintf(stderr, "usage: %s [-r runs] [-w warmup] [-x threads] [-i inputs.bin] [-o outputs.bin] model.onnx\n", argv[0]); return 2;
     }
   }
   if (optind >= argc || runs < 1) { fprintf(stderr, "usage: %s [-r runs] [-w warmup] [-x threads] [-i inputs.bin] model.onnx\n", argv[0]); return 2; }
@@ -166,6 +217,11 @@ int main(int argc, char **argv) {
     CHECK(ort->Run(session, NULL, feed_names, (const OrtValue *const *)feed, n_feed, out_names, n_out, outs)); \
   } while (0)
 
+  if (dump_path) {
+    if (!inputs_path) { fprintf(stderr, "-o needs -i inputs.bin (the inputs to dump outputs of)\n"); return 2; }
+    RUN_ONCE();
+    return dump_outputs(dump_path, out_names, outs, n_out);
+  }
   t0 = now_s();
   RUN_ONCE();
   double first = now_s() - t0;

@@ -50,6 +50,14 @@ def parse_benchmark_model(text: str) -> dict:
     m = re.search(rf"Peak memory footprint \(MB\):\s*({NUM})", text)
     if m:
         stats["peak_mb"] = _f(m.group(1))
+    # the signature it ran: the parameter line (printed when the flag is given) and, in builds
+    # that print it, the one it picked
+    m = re.search(r"Signature to run:\s*\[([^\]]*)\]", text)
+    if m:
+        stats["signature"] = m.group(1).strip()
+    m = re.search(r"Using signature:\s*(\S+)", text)
+    if m:
+        stats["signature_used"] = m.group(1).strip()
     if "mean" not in stats:
         raise ParseError("no 'count=... avg=...' or 'Inference timings in us' line in benchmark_model output")
     return stats

@@ -61,7 +61,11 @@ class Runner:
         return sha256(self.exe)
 
     def command(self, exe: str, model: str, inputs: str, threads: int, runs: int, warmup: int,
-                feed: dict[str, np.ndarray], vocab_size: int | None) -> str:
+                feed: dict[str, np.ndarray], vocab_size: int | None, signature: str | None = None,
+                dump: str | None = None) -> str:
+        """The shell command for one timed configuration. ``signature``: the .tflite signature to
+        run (benchmark_model's inputs then take that signature's names and shapes). ``dump``: where
+        ort-runner writes its outputs on the parity inputs (``inputs`` is then those inputs)."""
         if self.name == "benchmark_model":
             names = list(feed)
             shapes = ":".join(",".join(str(d) for d in feed[n].shape) for n in names)
@@ -73,12 +77,15 @@ class Runner:
                     ranges.append(f"{n},1,1")
                 elif n == "token_type_ids":
                     ranges.append(f"{n},0,0")
-            return (f"{exe} --graph={model} --num_threads={threads} --num_runs={runs} "
+            chosen = f" --signature_to_run_for={signature}" if signature else ""
+            return (f"{exe} --graph={model}{chosen} --num_threads={threads} --num_runs={runs} "
                     f"--warmup_runs={warmup} --min_secs=0 --warmup_min_secs=0 "
                     f"--input_layer={','.join(names)} --input_layer_shape={shapes} "
                     f"--input_layer_value_range={':'.join(ranges)} --report_peak_memory_footprint=true")
         if self.name == "onnxruntime_perf_test":
             return f"{exe} -m times -r {runs} -x {threads} -e cpu {model}"
+        if dump:
+            return f"{exe} -x {threads} -i {inputs} -o {dump} {model}"
         return f"{exe} -r {runs} -w {warmup} -x {threads} -i {inputs} {model}"
 
 

@@ -109,7 +109,7 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
     import numpy as np
 
     from .run import GUEST, run_guest
-    from .setup import toolchain, write_cpuinfo
+    from .setup import emulated_cpu, toolchain
 
     profile = parse_device(device)
     tc = toolchain()
@@ -132,46 +132,52 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
     indices = sorted({round(i * (total - 1) / max(n - 1, 1)) for i in range(n)})
     with np.load(bundle / "inputs" / "profile.npz") as data:
         seq_len, batch = (int(x) for x in reversed(data["input_ids"].shape))
-    write_cpuinfo(tc.sysroot, part=int(profile.cpuinfo_part, 16), variant=0, cores=4,
-                  implementer=int(profile.cpuinfo_implementer, 16), dotprod=profile.qemu_cpu != "cortex-a53")
-    params = fitted_params()
-    if big_core(profile) not in params.stall:
-        raise ConfigError(f"{FIT_FILE}: no fitted stall factor for {big_core(profile)} ({profile.name}'s big core); "
-                          "rerun bench/calibrate_arm.py")
-    info = _device_info(device, profile, tc, params)
-    threads_list = options.threads or tuple(dict.fromkeys((1, profile.threads)))
-    rows = []
-    for art in artefacts:
-        t0 = time.perf_counter()
-        job, feeds, runner = GUEST_JOBS[art["format"]](bundle, art, indices)
-        alone = judged_alone(art)
-        result = run_guest(tc, profile.qemu_cpu, GUEST, {
-            **job, "primary": manifest["model"]["primary_output"], "warmup": WARMUP_RUNS, "runs": runs,
-            **({} if alone else {"parity": None})}, what=f"artefact {art['name']}", feeds=feeds)
-        parity = (device_parity(bundle, manifest, art, result.outputs["primary"], indices, "evenly spaced")
-                  if alone else None)
-        classes = result.classes()
-        weight_bytes = gemm_weight_bytes(bundle / art["file"], art["format"])
-        extra = {
-            "instructions": sum(classes.values()), "instruction_classes": classes,
-            "plugin_classes": result.median, "runs": [sum(r.values()) for r in result.regions],
-            "count_spread": result.spread(), "counted_runs": runs, "warmup": WARMUP_RUNS,
-            "qemu_cpu": profile.qemu_cpu, "guest_threads": 1,
-            "emulation_seconds": round(time.perf_counter() - t0, 1),
-            "weight_bytes": weight_bytes,
-            "estimate": "ms = runtime_factor * (stall[core] * sum(count * cpi[core]) / (f1 + thread_efficiency * "
-                        "(f2 + ... + fN)) + weight_bytes / dram_bandwidth); parameters in device_info.latency_model",
-        }
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        for threads in threads_list:
-            ms = [estimate_ms(_grouped(region), profile, threads, weight_bytes, params) for region in result.regions]
-            rows.append(ProfileRow(
-                artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
-                variant=art["variant"], device=device, provenance=PROVENANCE, threads=threads,
-                seq_len=seq_len, batch=batch, latency_ms=Latency(ms), cpu_ms=None, device_info=info,
-                runner={**result.info["runtime"], **runner,
-                        "emulator": f"qemu-aarch64 {tc.qemu_version} -cpu {profile.qemu_cpu}"},
-                label=manifest["checkpoint"].get("label"), timestamp=stamp, parity=parity, extra=extra))
+    # the sysroot's /proc/cpuinfo names the CPU model the guest's runtimes pick kernels for: held
+    # for every run of this profile, so a concurrent profile of another model cannot swap it mid-run
+    with emulated_cpu(tc.sysroot, part=int(profile.cpuinfo_part, 16), variant=0, cores=4,
+                      implementer=int(profile.cpuinfo_implementer, 16), dotprod=profile.qemu_cpu != "cortex-a53"):
+        params = fitted_params()
+        if big_core(profile) not in params.stall:
+            raise ConfigError(f"{FIT_FILE}: no fitted stall factor for {big_core(profile)} ({profile.name}'s big core); "
+                              "rerun bench/calibrate_arm.py")
+        info = _device_info(device, profile, tc, params)
+        threads_list = options.threads or tuple(dict.fromkeys((1, profile.threads)))
+        rows = []
+        for art in artefacts:
+            t0 = time.perf_counter()
+            job, feeds, runner = GUEST_JOBS[art["format"]](bundle, art, indices)
+            alone = judged_alone(art)
+            result = run_guest(tc, profile.qemu_cpu, GUEST, {
+                **job, "primary": manifest["model"]["primary_output"], "warmup": WARMUP_RUNS, "runs": runs,
+                **({} if alone else {"parity": None})}, what=f"artefact {art['name']}", feeds=feeds)
+            parity = (device_parity(bundle, manifest, art, result.outputs["primary"], indices, "evenly spaced")
+                      if alone else None)
+            classes = result.classes()
+            weight_bytes = gemm_weight_bytes(bundle / art["file"], art["format"])
+            extra = {
+                "instructions": sum(classes.values()), "instruction_classes": classes,
+                "plugin_classes": result.median, "runs": [sum(r.values()) for r in result.regions],
+                "count_spread": result.spread(), "counted_runs": runs, "warmup": WARMUP_RUNS,
+                "qemu_cpu": profile.qemu_cpu, "guest_threads": 1,
+                "emulation_seconds": round(time.perf_counter() - t0, 1),
+                "weight_bytes": weight_bytes,
+                "estimate": "ms = runtime_factor * (stall[core] * sum(count * cpi[core]) / (f1 + thread_efficiency * "
+                            "(f2 + ... + fN)) + weight_bytes / dram_bandwidth); parameters in device_info.latency_model",
+            }
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            for threads in threads_list:
+                ms = [estimate_ms(_grouped(region), profile, threads, weight_bytes, params) for region in result.regions]
+                basis = ("counted single-threaded" if threads == 1 else
+                         f"extrapolated from 1-thread counts with an assumed thread efficiency of "
+                         f"{params.thread_efficiency} (no multi-threaded run was counted)")
+                rows.append(ProfileRow(
+                    artefact=art["name"], artefact_sha256=art["sha256"], model=manifest["recipe"]["name"],
+                    variant=art["variant"], device=device, provenance=PROVENANCE, threads=threads,
+                    seq_len=seq_len, batch=batch, latency_ms=Latency(ms), cpu_ms=None, device_info=info,
+                    runner={**result.info["runtime"], **runner,
+                            "emulator": f"qemu-aarch64 {tc.qemu_version} -cpu {profile.qemu_cpu}"},
+                    label=manifest["checkpoint"].get("label"), timestamp=stamp, parity=parity,
+                    extra={**extra, "threads_basis": basis}))
     return rows
 
 

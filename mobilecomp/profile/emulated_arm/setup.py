@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -233,6 +234,28 @@ def write_cpuinfo(sysroot: Path, part: int, variant: int, cores: int, implemente
     tmp = path.with_name(f"cpuinfo.{os.getpid()}")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+@contextmanager
+def emulated_cpu(sysroot: Path, **cpuinfo) -> Iterator[None]:
+    """The sysroot's fake /proc/cpuinfo set to one CPU model (write_cpuinfo's arguments) and held
+    for the block: a second profile of another model waits (flock) instead of swapping it under
+    a running guest, whose runtime would then pick kernels the emulated CPU lacks (SIGILL)."""
+    import fcntl
+
+    lock = sysroot / "proc" / ".cpuinfo.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("emulated-arm: another emulated profile is running; waiting for it", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        write_cpuinfo(sysroot, **cpuinfo)
+        yield
+    finally:
+        os.close(fd)
 
 
 # ---- plugin -----------------------------------------------------------------------------------

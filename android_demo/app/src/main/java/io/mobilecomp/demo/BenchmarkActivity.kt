@@ -5,12 +5,14 @@ import android.os.Bundle
 import android.util.Log
 import io.mobilecomp.core.AppResult
 import io.mobilecomp.core.Benchmark
+import io.mobilecomp.core.DeviceParity
 import io.mobilecomp.core.Pooling
 import java.io.File
 
 /**
  * adb entry point. Extras: bundle (required), artefact, threads (4), runs (30), warmup (5),
- * text, out (file name, default mobilecomp-result.json). Writes the result JSON (schema
+ * text, out (file name, default mobilecomp-result.json), parity_sentences (32; 0 skips the
+ * parity check on the bundle's parity sentences). Writes the result JSON (schema
  * mobilecomp-app-result/1, see README) into getExternalFilesDir(null), logs
  * "MOBILECOMP_RESULT <path>" on tag mobilecomp, and finishes. Errors are written as
  * status "error" documents, so the host never waits for a file that will not come.
@@ -48,6 +50,7 @@ class BenchmarkActivity : Activity() {
             val input = s.bundle.tokenizer.encode(text, s.bundle.seqLen) // padded to seq_len, like `profile`
             val stats = Benchmark.measure(s.runner, input, warmup, runs)
             val outputs = s.runner.run(input)
+            val runnerInfo = s.runner.describe() // before the parity runs: names the signature timed
             val primary = outputs[s.bundle.primaryOutput] ?: outputs.values.first()
             val output = linkedMapOf<String, Any?>(
                 "head" to s.bundle.head, "primary_output" to s.bundle.primaryOutput, "size" to primary.size,
@@ -58,8 +61,12 @@ class BenchmarkActivity : Activity() {
                 output["confidence"] = probs[Pooling.argmax(probs)]
             }
             @Suppress("UNCHECKED_CAST")
-            return AppResult.ok(s.bundle, s.artefact, s.runner.describe(), DeviceFacts.device(), DeviceFacts.app(this),
+            val result = AppResult.ok(s.bundle, s.artefact, runnerInfo, DeviceFacts.device(), DeviceFacts.app(this),
                 threads, warmup, input, stats, output) as MutableMap<String, Any?>
+            // this runner's outputs on the bundle's parity sentences against reference.npz, with its budget
+            val sentences = intExtra(extras, "parity_sentences", DeviceParity.SENTENCES)
+            if (sentences > 0) result["parity"] = DeviceParity.check(s.bundle, s.artefact.name, s.runner, sentences)
+            return result
         }
     }
 

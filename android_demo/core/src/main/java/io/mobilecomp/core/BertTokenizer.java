@@ -19,7 +19,7 @@ import java.util.Map;
  * on whitespace and around each punctuation character; WordPiece greedy longest match with "##"
  * continuations, a word over maxInputCharsPerWord code points (or with an unmatched piece) is [UNK].
  */
-public final class BertTokenizer {
+public final class BertTokenizer implements Tokenizer {
 
     /** Settings read from tokenizer_config.json; defaults are bert-base-uncased's. */
     public static final class Options {
@@ -117,9 +117,20 @@ public final class BertTokenizer {
         return vocab;
     }
 
+    @Override
+    public String kind() {
+        return "wordpiece";
+    }
+
+    @Override
+    public String token(int id) {
+        return id >= 0 && id < vocab.size() ? vocab.token(id) : null;
+    }
+
     // ---- text -> word pieces ------------------------------------------------------------------
 
     /** The ids of {@code text} without [CLS]/[SEP], padding or truncation. */
+    @Override
     public int[] tokenIds(String text) {
         List<Integer> ids = new ArrayList<Integer>();
         for (String piece : tokenize(text)) {
@@ -288,6 +299,7 @@ public final class BertTokenizer {
     // ---- packing ------------------------------------------------------------------------------
 
     /** [CLS] text [SEP], truncated and padded to {@code maxLength}. */
+    @Override
     public Encoding encode(String text, int maxLength) {
         return encode(text, null, maxLength);
     }
@@ -297,22 +309,14 @@ public final class BertTokenizer {
      * truncated longest_first to fit {@code maxLength}, then padded with [PAD] (mask 0, type 0).
      * An empty {@code pair} counts as none, as in transformers ({@code if text_pair}).
      */
+    @Override
     public Encoding encode(String text, String pair, int maxLength) {
         int[] a = tokenIds(text);
         int[] b = pair == null || pair.isEmpty() ? null : tokenIds(pair);
         int special = b == null ? 2 : 3;
-        int budget = maxLength - special;
-        if (budget < 0) {
-            throw new IllegalArgumentException("maxLength " + maxLength + " leaves no room for " + special
-                    + " special tokens");
-        }
-        if (b == null) {
-            a = Arrays.copyOf(a, Math.min(a.length, budget));
-        } else if (a.length + b.length > budget) {
-            int[] lengths = longestFirst(a.length, b.length, budget);
-            a = Arrays.copyOf(a, Math.min(a.length, lengths[0]));
-            b = Arrays.copyOf(b, Math.min(b.length, lengths[1]));
-        }
+        int[][] cut = truncated(a, b, special, maxLength);
+        a = cut[0];
+        b = cut[1];
         int[] ids = new int[maxLength];
         int[] mask = new int[maxLength];
         int[] types = new int[maxLength];
@@ -335,6 +339,27 @@ public final class BertTokenizer {
             types[i] = i >= firstB && b != null ? 1 : 0;
         }
         return new Encoding(ids, mask, types);
+    }
+
+    /**
+     * {@code a} and {@code b} (null: no pair) cut to fit {@code maxLength} ids with {@code special}
+     * tokens added, as Python's {@code truncation=True} (longest_first) cuts them: {a, b}.
+     */
+    static int[][] truncated(int[] a, int[] b, int special, int maxLength) {
+        int budget = maxLength - special;
+        if (budget < 0) {
+            throw new IllegalArgumentException("maxLength " + maxLength + " leaves no room for " + special
+                    + " special tokens");
+        }
+        if (b == null) {
+            return new int[][] {Arrays.copyOf(a, Math.min(a.length, budget)), null};
+        }
+        if (a.length + b.length > budget) {
+            int[] lengths = longestFirst(a.length, b.length, budget);
+            return new int[][] {Arrays.copyOf(a, Math.min(a.length, lengths[0])),
+                                Arrays.copyOf(b, Math.min(b.length, lengths[1]))};
+        }
+        return new int[][] {a, b};
     }
 
     /**

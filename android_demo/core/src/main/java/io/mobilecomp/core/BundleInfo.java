@@ -11,8 +11,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A mobilecomp bundle as the app sees it: manifest.json read, its vocabulary checked against
- * the manifest's vocab_sha256 (a mismatch is refused: the ids would silently be wrong).
+ * A mobilecomp bundle as the app sees it: manifest.json read, the tokenizer file it names
+ * (vocab.txt for WordPiece, tokenizer.json for byte-level BPE and Unigram) checked against the
+ * manifest's vocab_sha256 (a mismatch is refused: the ids would silently be wrong), and the
+ * tokenizer of the manifest's kind built from it. A tokenizer this core does not implement is
+ * refused with one line naming the component.
  */
 public final class BundleInfo {
 
@@ -24,6 +27,11 @@ public final class BundleInfo {
         public final String file;
         public final String sha256;
         public final boolean passed;
+        /**
+         * Fixed-length entry points and their sequence lengths: a .tflite's signatures or a .pte's
+         * methods (seq32 -> 32, ...) from the artefact's details; empty for ONNX (any length).
+         */
+        public final Map<String, Integer> lengths;
 
         Artefact(Map<String, Object> raw) throws BundleException {
             name = str(raw, "name", "artefacts[]");
@@ -32,6 +40,29 @@ public final class BundleInfo {
             file = str(raw, "file", "artefacts[" + name + "]");
             sha256 = raw.get("sha256") instanceof String ? (String) raw.get("sha256") : null;
             passed = !Boolean.FALSE.equals(raw.get("passed"));
+            lengths = entryLengths(raw, "artefacts[" + name + "].details");
+        }
+
+        @SuppressWarnings("unchecked")
+        private static Map<String, Integer> entryLengths(Map<String, Object> raw, String where) throws BundleException {
+            Map<String, Integer> out = new java.util.LinkedHashMap<String, Integer>();
+            if (!(raw.get("details") instanceof Map)) {
+                return out;
+            }
+            Map<String, Object> details = (Map<String, Object>) raw.get("details");
+            for (String key : new String[] {"signatures", "methods"}) {
+                if (!(details.get(key) instanceof Map)) {
+                    continue;
+                }
+                for (Map.Entry<String, Object> e : ((Map<String, Object>) details.get(key)).entrySet()) {
+                    if (!(e.getValue() instanceof Long) || (Long) e.getValue() < 1) {
+                        throw new BundleException("manifest.json: " + where + "." + key + "." + e.getKey()
+                                + " is not a positive sequence length; re-export the bundle");
+                    }
+                    out.put(e.getKey(), ((Long) e.getValue()).intValue());
+                }
+            }
+            return out;
         }
     }
 
@@ -45,7 +76,9 @@ public final class BundleInfo {
     public final List<Artefact> artefacts;
     public final List<String> labels;
     public final String vocabSha256;
-    public final BertTokenizer tokenizer;
+    /** The manifest's tokenizer.kind ("wordpiece" when a manifest predates the field). */
+    public final String tokenizerKind;
+    public final Tokenizer tokenizer;
 
     private BundleInfo(File dir, Map<String, Object> manifest) throws BundleException, IOException {
         this.dir = dir;
@@ -74,17 +107,24 @@ public final class BundleInfo {
 
         String vocabFile = str(tok, "vocab_file", "tokenizer");
         vocabSha256 = str(tok, "vocab_sha256", "tokenizer");
+        tokenizerKind = tok.get("kind") == null ? "wordpiece" : str(tok, "kind", "tokenizer");
         File vocab = new File(dir, vocabFile);
-        if (!vocab.isFile() || !vocab.getName().equals("vocab.txt")) {
-            throw new BundleException(vocab + ": missing or not a vocab.txt; the demo needs a WordPiece vocab.txt");
+        String wanted = tokenizerKind.equals("wordpiece") ? "vocab.txt" : "tokenizer.json";
+        if (!vocab.isFile() || !vocab.getName().equals(wanted)) {
+            throw new BundleException(vocab + ": missing or not a " + wanted + "; a " + tokenizerKind
+                    + " tokenizer is read from its " + wanted);
         }
-        Vocabulary vocabulary = Vocabulary.fromFile(vocab);
-        checkVocabulary(vocabSha256, vocabulary);
-        File config = new File(vocab.getParentFile(), "tokenizer_config.json");
-        BertTokenizer.Options options = config.isFile()
-                ? BertTokenizer.Options.fromTokenizerConfig(Json.parseObject(readText(config)))
-                : new BertTokenizer.Options();
-        tokenizer = new BertTokenizer(vocabulary, options);
+        String actual = Vocabulary.sha256Hex(Vocabulary.readAll(new FileInputStream(vocab)));
+        checkSha256(vocabSha256, actual);
+        String parent = new File(vocabFile).getParent();
+        String where = (parent == null ? "" : parent.replace(File.separatorChar, '/') + "/") + "tokenizer.json";
+        try {
+            tokenizer = Tokenizers.forBundle(tokenizerKind, vocab);
+        } catch (UnsupportedTokenizerException ex) {
+            throw new BundleException(where + ": " + ex.getMessage());
+        } catch (IllegalArgumentException ex) {
+            throw new BundleException(where + ": " + ex.getMessage());
+        }
     }
 
     /** Reads and checks BUNDLE/manifest.json; refuses a bundle whose vocabulary hash differs. */
@@ -102,8 +142,12 @@ public final class BundleInfo {
 
     /** Throws unless the vocabulary's sha256 is the one the manifest recorded. */
     public static void checkVocabulary(String expectedSha256, Vocabulary vocabulary) throws BundleException {
-        if (!vocabulary.sha256().equalsIgnoreCase(expectedSha256)) {
-            throw new BundleException("vocabulary sha256 " + vocabulary.sha256() + " differs from the manifest's "
+        checkSha256(expectedSha256, vocabulary.sha256());
+    }
+
+    private static void checkSha256(String expectedSha256, String actual) throws BundleException {
+        if (!actual.equalsIgnoreCase(expectedSha256)) {
+            throw new BundleException("vocabulary sha256 " + actual + " differs from the manifest's "
                     + expectedSha256 + "; refusing the bundle (its token ids would not match the model)");
         }
     }

@@ -30,10 +30,17 @@ public class BundleInfoTest {
     }
 
     private File bundle(String vocabSha) throws IOException {
+        return bundle(vocabSha, null, "vocab.txt", BertTokenizerTest.VOCAB);
+    }
+
+    /** A bundle whose tokenizer/FILE holds {@code content}; {@code kind} null: a manifest from before tokenizer.kind. */
+    private File bundle(String vocabSha, String kind, String file, String content) throws IOException {
         File dir = tmp.newFolder();
-        write(new File(dir, "tokenizer/vocab.txt"), BertTokenizerTest.VOCAB);
+        write(new File(dir, "tokenizer/" + file), content);
+        write(new File(dir, "tokenizer/tokenizer_config.json"), "{\"pad_token\": \"" + (kind == null ? "[PAD]" : "<pad>") + "\"}");
         write(new File(dir, "manifest.json"), "{\"recipe\": {\"name\": \"tiny\"}, "
-                + "\"tokenizer\": {\"files\": [\"tokenizer/vocab.txt\"], \"vocab_file\": \"tokenizer/vocab.txt\", "
+                + "\"tokenizer\": {\"files\": [\"tokenizer/" + file + "\"], \"vocab_file\": \"tokenizer/" + file + "\", "
+                + (kind == null ? "" : "\"kind\": \"" + kind + "\", ")
                 + "\"vocab_sha256\": \"" + vocabSha + "\"}, \"model\": {\"head\": \"encoder\", \"seq_len\": 16, "
                 + "\"inputs\": [\"input_ids\", \"attention_mask\"], \"outputs\": [\"sentence_embedding\"], "
                 + "\"primary_output\": \"sentence_embedding\"}, \"artefacts\": ["
@@ -86,6 +93,61 @@ public class BundleInfoTest {
             fail();
         } catch (BundleException ex) {
             assertTrue(ex.getMessage(), ex.getMessage().contains("onnx-fp32, onnx-int8"));
+        }
+    }
+
+    private static String sha(String text) {
+        return Vocabulary.sha256Hex(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    public void opensByteLevelBpeAndUnigramBundlesByKind() throws Exception {
+        BundleInfo bpe = BundleInfo.open(bundle(sha(PipelineTokenizerTest.TINY_BPE), "byte-level-bpe", "tokenizer.json",
+                PipelineTokenizerTest.TINY_BPE));
+        assertEquals("byte-level-bpe", bpe.tokenizer.kind());
+        assertTrue(bpe.tokenizer instanceof ByteLevelBpeTokenizer);
+        BundleInfo unigram = BundleInfo.open(bundle(sha(PipelineTokenizerTest.TINY_UNIGRAM), "unigram", "tokenizer.json",
+                PipelineTokenizerTest.TINY_UNIGRAM));
+        assertTrue(unigram.tokenizer instanceof UnigramTokenizer);
+        assertEquals("wordpiece", BundleInfo.open(bundle(vocabSha())).tokenizerKind); // no kind: WordPiece
+    }
+
+    @Test
+    public void refusesATokenizerItDoesNotImplementInOneLine() throws Exception {
+        String json = PipelineTokenizerTest.TINY_UNIGRAM.replace("\"pre_tokenizer\":{\"type\":\"Sequence\"",
+                "\"pre_tokenizer\":{\"type\":\"UnicodeScripts\"},\"unused\":{\"type\":\"Sequence\"");
+        try {
+            BundleInfo.open(bundle(sha(json), "unigram", "tokenizer.json", json));
+            fail("an UnicodeScripts pre-tokenizer was accepted");
+        } catch (BundleException ex) {
+            assertEquals("tokenizer/tokenizer.json: pre_tokenizer 'UnicodeScripts' is not implemented by the Android core "
+                    + "(it implements: ByteLevel, Digits, Metaspace, Punctuation, Sequence, WhitespaceSplit)", ex.getMessage());
+        }
+        try {
+            BundleInfo.open(bundle(sha(json), "wordlevel", "tokenizer.json", json));
+            fail("a wordlevel kind was accepted");
+        } catch (BundleException ex) {
+            assertEquals("tokenizer/tokenizer.json: tokenizer kind 'wordlevel' is not implemented by the Android core "
+                    + "(it implements: wordpiece, byte-level-bpe, unigram)", ex.getMessage());
+        }
+        try {
+            BundleInfo.open(bundle(sha(PipelineTokenizerTest.TINY_BPE), "unigram", "tokenizer.json",
+                    PipelineTokenizerTest.TINY_BPE));
+            fail("a kind that is not the file's was accepted");
+        } catch (BundleException ex) {
+            assertEquals("tokenizer/tokenizer.json: the manifest says tokenizer kind 'unigram' but tokenizer.json describes "
+                    + "'byte-level-bpe'", ex.getMessage());
+        }
+    }
+
+    @Test
+    public void refusesAnEditedTokenizerJson() throws Exception {
+        try {
+            BundleInfo.open(bundle(sha(PipelineTokenizerTest.TINY_BPE), "byte-level-bpe", "tokenizer.json",
+                    PipelineTokenizerTest.TINY_BPE + " "));
+            fail("an edited tokenizer.json was accepted");
+        } catch (BundleException ex) {
+            assertTrue(ex.getMessage(), ex.getMessage().contains("refusing the bundle"));
         }
     }
 }

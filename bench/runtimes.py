@@ -1,0 +1,101 @@
+"""The three runtimes side by side on one model, measured in one run: docs/runtimes.md.
+
+    .venv/bin/python bench/runtimes.py [--recipe minilm-l6-runtimes-int8] [--work /tmp/mobilecomp-runtimes]
+        [--runs 30] [--out docs/runtimes.md]
+
+Exports the recipe (ONNX Runtime, LiteRT, ExecuTorch; fp32 and int8 each, parity-gated on real
+weights), profiles every artefact on the host in one interleaved run (1 thread and all cores,
+batch 1, the recipe's seq_len) and writes parity, size, ExecuTorch's delegate coverage and latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipe", default="minilm-l6-runtimes-int8")
+    parser.add_argument("--work", default="/tmp/mobilecomp-runtimes", type=Path)
+    parser.add_argument("--runs", default=30, type=int)
+    parser.add_argument("--out", default=ROOT / "docs" / "runtimes.md", type=Path)
+    parser.add_argument("--render-only", action="store_true", help="re-render from the work bundle")
+    args = parser.parse_args()
+
+    from mobilecomp.bundle import read_manifest, read_results
+    from mobilecomp.export import RUNTIMES
+    from mobilecomp.numerics import host_int8
+    from mobilecomp.pipeline import export_bundle, profile_bundle
+    from mobilecomp.profile import ProfileOptions
+    from mobilecomp.recipe import load_recipe
+    from mobilecomp.report.table import markdown
+    from mobilecomp.runners import cpu_count
+
+    recipe = load_recipe(args.recipe)
+    bundle = args.work / recipe.name
+    threads = tuple(dict.fromkeys((1, cpu_count())))
+    if not args.render_only:
+        t0 = time.perf_counter()
+        export_bundle(recipe, bundle, force=True, log=lambda m: print(f"  {m}", file=sys.stderr))
+        (bundle / "bench-export-seconds").write_text(f"{time.perf_counter() - t0:.0f}\n")
+        profile_bundle(bundle, "host", ProfileOptions(threads=threads, runs=args.runs, warmup=3))
+    manifest, rows = read_manifest(bundle), read_results(bundle)
+    export_s = float((bundle / "bench-export-seconds").read_text())
+    p50 = {(r["artefact"], r["threads"]): r["latency_ms"]["p50"] for r in rows}
+    arts = manifest["artefacts"]
+    fp32 = {a["format"]: a["name"] for a in arts if a["variant"] == "fp32"}
+    table = []
+    for art in arts:
+        line = [RUNTIMES[art["format"]], art["name"], f"{art['size_bytes'] / 1e6:.1f}",
+                f"{art['parity']['cos_min']:.4f}", "pass" if art["passed"] else "FAIL"]
+        for t in threads:
+            base = p50.get((fp32[art["format"]], t))
+            ms = p50.get((art["name"], t))
+            line += [f"{ms:.2f}" if ms else "-", f"{base / ms:.2f}x" if ms and base else "-"]
+        table.append(line)
+    header = ["runtime", "artefact", "size MB", "cos_min", "parity"]
+    for t in threads:
+        header += [f"host {t}t p50 ms", f"{t}t vs own fp32"]
+    coverage = []
+    for art in (a for a in arts if a["format"] == "executorch"):
+        lint, inside = art["details"]["lint"], art["details"]["delegate_coverage"]["xnnpack_ops"]
+        coverage.append([art["name"], str(lint["delegate_calls"].get("XnnpackBackend", 0)),
+                         ", ".join(f"{k.split('.')[-2] if k.count('.') > 1 else k} x{v}" for k, v in inside.items()),
+                         ", ".join(f"{k.split('::')[-1]} x{v}" for k, v in lint["portable_ops"].items())])
+    int8 = host_int8()
+    # the command that measured (a --render-only run only re-renders its files)
+    command = "python bench/runtimes.py " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--render-only")
+    text = "\n".join([
+        "# Three runtimes, one model: ONNX Runtime, LiteRT and ExecuTorch (XNNPACK)", "",
+        f"Rendered by `{command.strip()}` (export {export_s:.0f} s, then one interleaved host run of "
+        f"{args.runs} rounds per configuration).", "",
+        f"Machine: {int8.cpu}, {cpu_count()} cores, flags {', '.join(int8.flags)}; {platform.platform()}. "
+        "Other jobs shared this machine during the run, so compare ratios within the table, not with "
+        "other documents.", "",
+        f"Model: `{recipe.name}`: {recipe.description}, seq {recipe.seq_len}, batch 1. "
+        f"Parity: cos_min of the sentence embedding against PyTorch on {manifest['parity_corpus']['name']} "
+        "(real weights, so int8 error is visible). Latency: measured on host, median of the runs.", "",
+        markdown(table, header), "",
+        "## ExecuTorch delegate coverage (from the .pte's instruction chains, the seq32 method)", "",
+        "What the XNNPACK partitioner took (from the lowered graphs at export) and what stays on "
+        "ExecuTorch's portable kernels (from the file): the known traps for BERT encoders, LayerNorm and "
+        "the embedding gathers, are in the second list.", "",
+        markdown(coverage, ["artefact", "XNNPACK delegate calls", "ops inside XNNPACK (count, at export)",
+                            "ops on portable kernels (count, in the file)"]), "",
+        "ExecuTorch's int8 is torchao's Int8DynamicActivationIntxWeightConfig (int8 weights per channel, "
+        "int8 activations per row at run time) on every Linear, exported and lowered again; the "
+        "embedding tables stay fp32.", ""])
+    args.out.write_text(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Runs and lints ExecuTorch programs (.pte) with the ExecuTorch runtime, quietly: one method per length."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .inputs import Feed
+from .litert import quiet
+
+XNNPACK = "XnnpackBackend"
+
+
+def runtime_version() -> str:
+    from importlib.metadata import version
+
+    return version("executorch")
+
+
+def set_threads(threads: int) -> int:
+    """The runtime's one thread pool is process-wide: size it for the next runs (0: every core)."""
+    from .runners import cpu_count
+
+    with quiet():  # cpuinfo prints 'Failed to open midr file' lines on x86
+        from executorch.extension.pybindings import portable_lib
+
+        portable_lib._unsafe_reset_threadpool(threads or cpu_count())
+    return threads or cpu_count()
+
+
+def pool_threads() -> int:
+    from executorch.extension.pybindings import portable_lib
+
+    return portable_lib._threadpool_get_thread_count()
+
+
+class PteModel:
+    """Every method of a .pte exported by mobilecomp (``seqN``: inputs of shape [1, N])."""
+
+    def __init__(self, path: Path | str, threads: int = 0) -> None:
+        from .errors import ToolchainError, first_line
+
+        self.path = Path(path)
+        self.threads = set_threads(threads)
+        try:
+            with quiet():
+                from executorch.runtime import Runtime, Verification
+
+                program = Runtime.get().load_program(str(self.path), verification=Verification.Minimal)
+                self.methods = {name: program.load_method(name) for name in sorted(program.method_names)}
+        except (ValueError, RuntimeError) as exc:
+            raise ToolchainError(f"{self.path}: does not load in the ExecuTorch runtime ({first_line(exc)}); "
+                                 "re-export it") from None
+        self.lengths = {}
+        for name, method in self.methods.items():
+            shape = tuple(method.metadata.input_tensor_meta(0).sizes())
+            if len(shape) != 2 or shape[0] != 1:
+                raise ToolchainError(f"{self.path.name}: method '{name}' input_ids has shape {list(shape)}, "
+                                     "expected [1, seq_len]; re-export it")
+            self.lengths[name] = int(shape[1])
+        self.inputs = {name: method.metadata.num_inputs() for name, method in self.methods.items()}
+
+    def method_for(self, length: int) -> str:
+        """The shortest method that holds ``length`` tokens."""
+        fitting = [n for n, size in sorted(self.lengths.items(), key=lambda kv: kv[1]) if size >= length]
+        if not fitting:
+            raise ValueError(f"{self.path.name}: {length} tokens exceed its longest method "
+                             f"({max(self.lengths.values())})")
+        return fitting[0]
+
+    def run_one(self, row: Feed, input_names: tuple[str, ...], method: str | None = None) -> list[np.ndarray]:
+        """Outputs for one example (arrays of shape (1, L)), padded to the method's length and cut back."""
+        import torch
+
+        length = int(row["input_ids"].shape[1])
+        name = method or self.method_for(length)
+        size = self.lengths[name]
+        args = []
+        for key in input_names[:self.inputs[name]]:
+            padded = np.zeros((1, size), dtype=np.int64)  # pad token 0, mask 0, segment 0
+            padded[:, :length] = row[key][:, :size]
+            args.append(torch.from_numpy(padded))
+        out = self.methods[name].execute(args)
+        return [v.numpy()[:, :length] if v.dim() == 3 else v.numpy() for v in out]
+
+    def run(self, feed: Feed, input_names: tuple[str, ...]) -> list[np.ndarray]:
+        """Outputs for a batch, one example at a time (the methods take batch 1), in output order."""
+        rows = [self.run_one({k: v[i:i + 1] for k, v in feed.items()}, input_names)
+                for i in range(len(feed["input_ids"]))]
+        return [np.concatenate([r[j] for r in rows]).astype(np.float32) for j in range(len(rows[0]))]
+
+
+def lint_pte(path: Path) -> dict[str, Any]:
+    """What the file runs outside the XNNPACK delegate: the mobile lint of a .pte. Counts come from
+    the program's instruction chains (each KernelCall is one portable-kernel op executed per call),
+    per method; ``portable_ops`` sums them over the methods' shared op names."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    with quiet():
+        pte = deserialize_pte_binary(Path(path).read_bytes())
+    program = getattr(pte, "program", pte)
+    methods = {}
+    for plan in program.execution_plan:
+        kernels, delegates = Counter(), Counter()
+        for chain in plan.chains:
+            for instruction in chain.instructions:
+                args = instruction.instr_args
+                if hasattr(args, "op_index"):
+                    kernels[plan.operators[args.op_index].name] += 1
+                elif hasattr(args, "delegate_index"):
+                    delegates[plan.delegates[args.delegate_index].id] += 1
+        methods[plan.name] = {"delegate_calls": dict(delegates), "portable_ops": dict(sorted(kernels.items()))}
+    first = methods[min(methods)] if methods else {"delegate_calls": {}, "portable_ops": {}}
+    return {"methods": sorted(methods), "delegate_calls": first["delegate_calls"],
+            "portable_ops": first["portable_ops"],
+            "outside_delegate": sum(first["portable_ops"].values()),
+            "verdict": "pass" if first["delegate_calls"].get(XNNPACK) else "FAIL: nothing runs in XNNPACK",
+            "op_types": {**{f"delegate.{k}": v for k, v in first["delegate_calls"].items()},
+                         **first["portable_ops"]}}

@@ -1,0 +1,149 @@
+"""ExecuTorch (.pte, XNNPACK) as a third format: every registered variant exported from real weights
+(all-MiniLM-L6-v2 cut to its first two layers), gated on parity through the ExecuTorch runtime,
+linted for what runs outside the delegate, and timed on the host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from mobilecomp.cli import main
+from mobilecomp.quantise import VARIANTS
+
+PTE_VARIANTS = tuple(VARIANTS["executorch"])
+
+
+@pytest.fixture(scope="module")
+def minilm_cut(tmp_path_factory) -> Path:
+    """all-MiniLM-L6-v2's first two layers, trained weights unchanged: a real model, export in seconds."""
+    import transformers
+
+    from mobilecomp.load.checkpoints import embedded_dir
+
+    source = embedded_dir("all-minilm-l6-v2")
+    out = tmp_path_factory.mktemp("cut") / "minilm-l2"
+    model = transformers.BertModel.from_pretrained(str(source), add_pooling_layer=False)
+    model.encoder.layer = model.encoder.layer[:2]
+    model.config.num_hidden_layers = 2
+    model.save_pretrained(str(out))
+    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        if (source / name).exists():
+            shutil.copyfile(source / name, out / name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pte_bundle(minilm_cut, tmp_path_factory) -> Path:
+    """`mobilecomp export` of the cut with formats [onnx, executorch] and every ExecuTorch variant."""
+    work = tmp_path_factory.mktemp("pte")
+    recipe = work / "minilm-l2-executorch.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "name": "minilm-l2-executorch", "description": "MiniLM cut to 2 layers, ExecuTorch",
+        "checkpoint": {"source": "hf-dir", "architecture": "bert", "path": str(minilm_cut)},
+        "head": "encoder", "seq_len": 64, "tflite_seq_lens": [32], "formats": ["onnx", "executorch"],
+        "variants": list(PTE_VARIANTS)}))
+    result = CliRunner().invoke(main, ["export", "--recipe", str(recipe), "--out", str(work / "b")])
+    assert result.exit_code == 0, result.output
+    return work / "b"
+
+
+def test_every_variant_passes_parity_on_real_weights(pte_bundle):
+    manifest = json.loads((pte_bundle / "manifest.json").read_text())
+    arts = {a["variant"]: a for a in manifest["artefacts"] if a["format"] == "executorch"}
+    assert set(arts) == set(PTE_VARIANTS), "a registered executorch variant has no artefact"
+    assert not manifest["unbuilt"]
+    for variant, art in arts.items():
+        assert art["passed"], (variant, art["parity"])
+        assert art["file"].endswith(".pte") and art["details"]["methods"] == {"seq32": 32, "seq64": 64}
+    assert arts["fp32"]["parity"]["cos_min"] > 0.9999
+    # really quantised: the encoder's Linear weights shrink 4x (the embedding tables stay float, on
+    # portable kernels), and the numbers are not the float ones (trained weights make int8 visible)
+    hidden, inner, layers = 384, 1536, 2
+    linear_bytes = layers * (4 * hidden * hidden + 2 * hidden * inner) * 4
+    assert arts["fp32"]["size_bytes"] - arts["int8-dynamic"]["size_bytes"] > 0.7 * linear_bytes
+    assert 0.98 < arts["int8-dynamic"]["parity"]["cos_min"] < 0.99999
+
+
+def test_lint_reports_what_runs_outside_xnnpack(pte_bundle):
+    """Delegate coverage, read from the file: XNNPACK runs the matmuls; BERT's known traps (LayerNorm,
+    embedding gathers) are named with their counts, in the lint and at export."""
+    manifest = json.loads((pte_bundle / "manifest.json").read_text())
+    for art in (a for a in manifest["artefacts"] if a["format"] == "executorch"):
+        lint = art["details"]["lint"]
+        assert lint["verdict"] == "pass" and lint["delegate_calls"]["XnnpackBackend"] > 0
+        assert lint["portable_ops"]["aten::native_layer_norm"] == 2 * 2 + 1  # two per layer + embeddings
+        assert lint["portable_ops"]["aten::embedding"] == 3  # word, position, token type
+        assert lint["outside_delegate"] == sum(lint["portable_ops"].values())
+        coverage = art["details"]["delegate_coverage"]
+        assert coverage["xnnpack_ops"].get("linear", 0) + coverage["xnnpack_ops"].get("mm", 0) > 0
+        assert "native_layer_norm" in coverage["portable_ops"]
+
+
+def test_runtime_matches_the_reference_file(pte_bundle):
+    """The stored reference.npz (what a phone compares against) is met by the fp32 program run
+    through the runtime on the stored parity inputs: the format's runner reads the bundle correctly."""
+    from mobilecomp.bundle import read_inputs
+    from mobilecomp.verify import artefact_outputs
+
+    parity = read_inputs(pte_bundle, "parity.npz")
+    reference = read_inputs(pte_bundle, "reference.npz")["sentence_embedding"]
+    feed = {k: v[:8] for k, v in parity.items()}
+    out = artefact_outputs("executorch", pte_bundle / "model-fp32.pte", [feed],
+                           ("token_embeddings", "sentence_embedding"), threads=1)["sentence_embedding"][0]
+    cos = (out * reference[:8]).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(reference[:8], axis=1)
+    assert cos.min() > 0.9999
+    other = artefact_outputs("executorch", pte_bundle / "model-int8-dynamic.pte", [feed],
+                             ("token_embeddings", "sentence_embedding"), threads=1)["sentence_embedding"][0]
+    assert np.abs(other - out).max() > 1e-4  # the runner really ran the other file
+
+
+def test_host_rows_name_runtime_and_method(pte_bundle):
+    result = CliRunner().invoke(main, ["profile", "--device", "host", str(pte_bundle), "--threads", "1",
+                                       "--runs", "20", "--warmup", "1"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (pte_bundle / "results.jsonl").read_text().splitlines()]
+    pte = [r for r in rows if r["artefact"].startswith("executorch-")]
+    assert {r["artefact"] for r in pte} == {f"executorch-{v}" for v in PTE_VARIANTS}
+    for row in pte:
+        assert row["runner"]["name"] == "executorch" and row["runner"]["method"] == "seq64"
+        assert row["provenance"] == "measured-host" and row["latency_ms"]["p50"] > 0
+
+
+def test_report_reads_per_runtime(pte_bundle, tmp_path):
+    """After host rows exist: the report names each row's runtime and puts the runtimes side by side,
+    each with its fastest artefact that passed parity."""
+    if not (pte_bundle / "results.jsonl").exists():
+        assert CliRunner().invoke(main, ["profile", "--device", "host", str(pte_bundle), "--threads", "1",
+                                         "--runs", "20", "--warmup", "1"]).exit_code == 0
+    result = CliRunner().invoke(main, ["report", str(pte_bundle), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert {r["artefact"]: r["runtime"] for r in report["rows"]} == {
+        **{f"onnx-{v}": "onnxruntime" for v in PTE_VARIANTS}, **{f"executorch-{v}": "executorch" for v in PTE_VARIANTS}}
+    side = {(p["runtime"], p["column"]): p for p in report["runtimes"]}
+    assert set(side) == {("onnxruntime", "host 1T"), ("executorch", "host 1T")}
+    rows = {r["artefact"]: r for r in report["rows"]}
+    for (runtime, column), pick in side.items():
+        own = [r for r in rows.values() if r["runtime"] == runtime and r["passed"]]
+        assert pick["p50_ms"] == min(r["cells"][column]["p50_ms"] for r in own)
+    assert "## Runtimes side by side" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_a_broken_program_is_one_line(pte_bundle, tmp_path):
+    from mobilecomp.errors import ToolchainError
+    from mobilecomp.pte import PteModel
+
+    broken = tmp_path / "broken.pte"
+    broken.write_bytes((pte_bundle / "model-fp32.pte").read_bytes()[:4096])
+    with pytest.raises(ToolchainError, match="does not load in the ExecuTorch runtime.*re-export"):
+        PteModel(broken)
+    model = PteModel(pte_bundle / "model-fp32.pte", threads=1)
+    assert model.method_for(10) == "seq32" and model.method_for(33) == "seq64"
+    with pytest.raises(ValueError, match="exceed its longest method"):
+        model.method_for(65)
