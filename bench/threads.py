@@ -124,9 +124,12 @@ def render(res: dict) -> str:
     lines = ["# Host thread scaling", "",
              f"Made by `{res['command']}` on {res['cpu']} ({cores} cores, {res['os']}), {res['date']}. "
              f"Bundle: {res['bundle']}.",
-             f"**The machine was shared with other agents' jobs during the run** (load average {res['load'][0]:.1f} "
-             f"before, {res['load'][1]:.1f} after, on {cores} cores), so absolute milliseconds are inflated and "
-             "noisy; every comparison below is a ratio within one interleaved run, where a slow spell hits "
+             (f"**The machine was shared with other jobs during the run** (load average {res['load'][0]:.1f} "
+              f"before, {res['load'][1]:.1f} after, on {cores} cores), so absolute milliseconds are inflated and "
+              "noisy; " if max(res["load"]) > 0.75 * cores else
+              f"Nothing else ran (load average {res['load'][0]:.1f} before, {res['load'][1]:.1f} after, on "
+              f"{cores} cores, the bench itself included); ")
+             + "every comparison below is a ratio within one interleaved run, where a slow spell hits "
              "every configuration alike.", "",
              "## The cause: spinning thread pools of other sessions", "",
              "`profile --device host` used to time every session of one thread count round-robin, all alive. "

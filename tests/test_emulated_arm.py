@@ -57,6 +57,11 @@ def test_rows_carry_parity_counts_and_estimate(a76_rows):
         assert row.device_info.extra["latency_model"]["stall"] > 0 and row.extra["weight_bytes"] > 0
         assert row.runner["version"] == arm_setup.host_versions()[0]
         assert "cortex-a76" in row.runner["emulator"]
+        # a multi-thread row is arithmetic on the 1-thread counts, and says so
+        assert row.extra["threads_basis"] == ("counted single-threaded" if threads == 1 else
+                                              "extrapolated from 1-thread counts with an assumed thread "
+                                              f"efficiency of {row.device_info.extra['latency_model']['thread_efficiency']} "
+                                              "(no multi-threaded run was counted)")
         json.dumps(row.to_json())
     assert rows[("onnx-fp32", 4)].latency_ms.mean < rows[("onnx-fp32", 1)].latency_ms.mean
 
