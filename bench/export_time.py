@@ -303,10 +303,13 @@ def render_set(name: str, res: dict) -> list[str]:
            f"ai-edge-quantizer {v['ai-edge-quantizer']}."]
     loads = [float(run[key].split()[0]) for run in res["runs"] for key in ("load_before", "load_after")
              if run[key] != "-"]
-    if loads:
-        out[-1] += (f" The machine was shared with other jobs while this ran (1-minute load average "
-                    f"{min(loads):.1f} to {max(loads):.1f} on {m['cores']} cores)"
-                    + (": it was loaded; read the ratios, not the seconds." if max(loads) > m["cores"] else "."))
+    # each run starts while the last one's load decays: the first run's starting load is the other jobs'
+    before = [float(run["load_before"].split()[0]) for run in res["runs"][:1] if run["load_before"] != "-"]
+    if loads:  # the exports load both cores themselves: only the load found before a run is other jobs'
+        out[-1] += (f" 1-minute load average {min(loads):.1f} to {max(loads):.1f} on {m['cores']} cores around the "
+                    "runs, the exports' own included"
+                    + ("; other jobs shared the machine: read the ratios, not the seconds."
+                       if before and max(before) > 0.75 * m["cores"] else "; nothing else ran."))
     out.append("")
     by_recipe: dict[str, dict[str, list[dict]]] = {}
     for run in res["runs"]:
