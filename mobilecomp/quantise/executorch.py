@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ..errors import ToolchainError
 from . import QuantContext
-
-
-def fp32(src: Path, dst: Path, ctx: QuantContext) -> dict:
-    if src != dst:
-        shutil.copyfile(src, dst)
-    return {}
+from .litert import fp32  # noqa: F401 - the float file as exported, the same copy as TFLite's fp32
 
 
 def _int8_dynamic_linears(module) -> None:
