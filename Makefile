@@ -17,9 +17,9 @@ test: setup
 	$(PY) -m pytest -q
 
 # The same two commands on an AVX2-only CPU's int8 kernels (onnxruntime's saturating U8S8 path):
-# this CPU, natively, with CPUID masked by mobilecomp/cpu_view.c (needs CPUID faulting: recent Intel).
+# this CPU, natively, with CPUID masked by mobilecomp/runtime/cpu_view.c (needs CPUID faulting: recent Intel).
 demo-avx2 test-avx2: setup
-	$(PY) -m mobilecomp.cpu_view $(MAKE) $(@:-avx2=)
+	$(PY) -m mobilecomp.runtime.cpu_view $(MAKE) $(@:-avx2=)
 
 bench: setup
 	$(PY) bench/onnx_int8.py

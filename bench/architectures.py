@@ -4,11 +4,13 @@ teacher) cos_min of ONNX and TFLite fp32 and best int8, the TFLite lint verdict,
 latency and what could not be built: docs/architectures.md.
 
     .venv/bin/python bench/architectures.py [--stage all|weights|export|arm|doc] [--seq-len 32]
-        [--layers 2] [--budget-s 90] [--arm pixel-4]
+        [--students shipped|small] [--layers 2] [--budget-s 90] [--arm pixel-4]
 
-Stages: weights (`mobilecomp transplant` for DistilBERT, RoBERTa and ELECTRA; `mobilecomp compress`
-students of ALBERT, DeBERTa-v2/v3 and ModernBERT from models/minilm-l6-polarity, --layers deep, 128
-wide, --budget-s each), export (ONNX and TFLite, fp32 and the int8 variants below, parity and lint;
+Stages: weights (`mobilecomp transplant` for DistilBERT, RoBERTa, XLM-R and ELECTRA; students of ALBERT,
+DeBERTa-v2/v3 and ModernBERT distilled from models/minilm-l6-polarity by `mobilecomp compress`:
+--students shipped (default) takes the shipped recipes' students, those bench/students.py trains and
+reports, training any that is missing with its recipe's budget; --students small distils --layers deep,
+128 wide ones here for --budget-s each), export (ONNX and TFLite, fp32 and the int8 variants below, parity and lint;
 what a toolchain cannot build is the bundle's `unbuilt`), arm (onnx-int8-dynamic on emulated
 cortex-a76, qemu instruction counts), doc. Each stage keeps what it made under bundles/architectures/,
 so a later one can run alone. MobileBERT has no reachable weights: size and FLOPs only.
@@ -34,10 +36,14 @@ from mobilecomp.recipe import load_recipe  # noqa: E402
 WORK = ROOT / "bundles" / "architectures"
 DOC = ROOT / "docs" / "architectures.md"
 RESULTS = ROOT / "bench" / "results" / "architectures.json"
-TRANSPLANTS = ("distilbert", "roberta", "electra")
-# the shipped student recipes (2 x 128 here unless --layers says otherwise)
-STUDENTS = {"albert": "albert-4-128-polarity-int8", "deberta-v2": "deberta-v3-2-128-polarity-int8",
-            "modernbert": "modernbert-2-128-polarity-int8"}
+TRANSPLANTS = ("distilbert", "roberta", "xlm-roberta", "electra")
+# the students docs/students.md reports (trained into their recipes' checkpoint.path), so both docs
+# judge the same weights
+STUDENTS = {"albert": "albert-6-256-shared-polarity-int8", "deberta-v2": "deberta-v3-4-256-polarity-int8",
+            "modernbert": "modernbert-4-256-polarity-int8"}
+# --students small: these recipes' shape at --layers deep, distilled here for --budget-s (minutes in all)
+SMALL_STUDENTS = {"albert": "albert-4-128-polarity-int8", "deberta-v2": "deberta-v3-2-128-polarity-int8",
+                  "modernbert": "modernbert-2-128-polarity-int8"}
 NO_WEIGHTS = ("mobilebert", "mobilebert-table1")
 VARIANTS = ("fp32", "int8-dynamic", "int8-rowwise-ffn", "int8-smooth")  # TFLite has no int8-rowwise-ffn
 # Each paper's (or model card's) parameter count for the published config, with where it says so.
@@ -47,6 +53,7 @@ PAPER = {
     "mobilebert-table1": (25.3e6, "MobileBERT paper, Table 1"),
     "distilbert": (66e6, "DistilBERT paper"),
     "roberta": (125e6, "RoBERTa-base model card"),
+    "xlm-roberta": (270e6, "XLM-R paper (base)"),
     "electra": (14e6, "ELECTRA paper, Table 1 (Small)"),
     "albert": (12e6, "ALBERT paper, Table 1 (base)"),
     "deberta-v2": (70e6, "DeBERTa-v3-xsmall model card: 22M backbone + 48M embedding"),
@@ -59,20 +66,22 @@ def log(msg: str) -> None:
     print(f"  {msg}", file=sys.stderr, flush=True)
 
 
-def weights_dir(name: str) -> Path:
+def weights_dir(name: str, students: str = "shipped") -> Path:
+    if name in STUDENTS and students == "shipped":
+        return Path(load_recipe(STUDENTS[name]).checkpoint.path)
     return WORK / "weights" / name
 
 
-def student_recipe(name: str, layers: int, seq_len: int):
-    recipe = load_recipe(STUDENTS[name])
-    options = {**recipe.compress.options, "layers": layers}
+def student_recipe(name: str, layers: int, seq_len: int, students: str):
+    recipe = load_recipe((STUDENTS if students == "shipped" else SMALL_STUDENTS)[name])
+    options = recipe.compress.options if students == "shipped" else {**recipe.compress.options, "layers": layers}
     spec = dataclasses.replace(recipe.compress, options=options)
     return dataclasses.replace(recipe, compress=spec, seq_len=seq_len, formats=("onnx", "tflite"),
                                variants=VARIANTS, checkpoint=dataclasses.replace(
-                                   recipe.checkpoint, path=str(weights_dir(name))))
+                                   recipe.checkpoint, path=str(weights_dir(name, students))))
 
 
-def make_weights(layers: int, budget_s: float, seq_len: int) -> None:
+def make_weights(layers: int, budget_s: float, seq_len: int, students: str) -> None:
     from mobilecomp.compress import CARD, compress
     from mobilecomp.load.transplant import transplant
 
@@ -81,10 +90,11 @@ def make_weights(layers: int, budget_s: float, seq_len: int) -> None:
             log(f"transplant all-MiniLM-L6-v2 -> {name}")
             transplant(name, weights_dir(name))
     for i, name in enumerate(STUDENTS):
-        if (weights_dir(name) / CARD).exists():
+        if (weights_dir(name, students) / CARD).exists():
             continue
-        log(f"[{i + 1}/{len(STUDENTS)}] distil a {layers}-layer {name} student ({budget_s:.0f} s budget)")
-        compress(student_recipe(name, layers, seq_len), out=weights_dir(name), budget_s=budget_s,
+        recipe = student_recipe(name, layers, seq_len, students)
+        log(f"[{i + 1}/{len(STUDENTS)}] distil {recipe.name} ({recipe.compress.options})")
+        compress(recipe, out=weights_dir(name, students), budget_s=None if students == "shipped" else budget_s,
                  log=lambda m, n=name: log(f"{n}: {m}"))
 
 
@@ -93,15 +103,19 @@ def encoder_recipe(seq_len: int):
                                formats=("onnx", "tflite"), variants=VARIANTS)
 
 
-def export(layers: int, seq_len: int) -> None:
+def export(layers: int, seq_len: int, students: str) -> None:
+    from mobilecomp.load.checkpoints import weights_sha256
     from mobilecomp.pipeline import export_bundle
 
     jobs = [("bert", encoder_recipe(seq_len), None)]
     jobs += [(n, encoder_recipe(seq_len), str(weights_dir(n))) for n in TRANSPLANTS]
-    jobs += [(n, student_recipe(n, layers, seq_len), str(weights_dir(n))) for n in STUDENTS]
+    jobs += [(n, student_recipe(n, layers, seq_len, students), str(weights_dir(n, students))) for n in STUDENTS]
     started = time.monotonic()
     for i, (name, recipe, checkpoint) in enumerate(jobs):
-        if (WORK / name / "manifest.json").exists():
+        manifest = WORK / name / "manifest.json"
+        # kept unless it was made from other weights (a student re-made from a new teacher, or the other --students)
+        if manifest.exists() and (checkpoint is None or json.loads(manifest.read_text())["checkpoint"].get("sha256")
+                                  == weights_sha256(Path(checkpoint))):
             continue
         command = (f".venv/bin/mobilecomp export --recipe {recipe.name}"
                    + (f" --checkpoint {checkpoint}" if checkpoint else ""))
@@ -130,7 +144,7 @@ def closed_form_flops(name: str, config, s: int) -> int | None:
     if name == "distilbert":  # no pooler
         h, i, L = config.dim, config.hidden_dim, config.n_layers
         return 2 * L * (s * (4 * h * h + 2 * h * i) + 2 * s * s * h)
-    if name in ("albert", "bert", "roberta", "electra"):
+    if name in ("albert", "bert", "roberta", "xlm-roberta", "electra"):
         h, i, L = config.hidden_size, config.intermediate_size, config.num_hidden_layers
         e = getattr(config, "embedding_size", h)
         mapping = s * e * h if e != h else 0  # ALBERT's and ELECTRA's embedding projection
@@ -186,10 +200,11 @@ def bundle_summary(name: str) -> dict | None:
     tflite = [a for a in arts.values() if a["format"] == "tflite"]
     lints = [a["details"].get("lint", {}) for a in tflite]
     arm_rows = [r for r in read_results(WORK / name) if r["device"].startswith("emulated-arm")]
-    card_path = weights_dir(name) / "mobilecomp_compress.json"
+    card_path = Path(manifest["checkpoint"]["path"]) / "mobilecomp_compress.json"  # the weights it was made from
     card = json.loads(card_path.read_text()) if card_path.exists() else None
     return {
-        "student": card and {"test_accuracy": card["test_accuracy"],
+        "student": card and {"test_accuracy": card["test_accuracy"], "recipe": card["recipe"],
+                             "shape": card["details"].get("shape"), "budget_s": card["compress"]["budget_s"],
                              "teacher_accuracy": card["teacher"]["test_accuracy"],
                              "steps": sum(p["steps"] for p in card["phases"]), "seconds": card["train_seconds"],
                              "phases": card["phases"]},
@@ -219,9 +234,10 @@ def doc(argv: list[str], arm_device: str) -> None:
     lines = ["# Every registered architecture, end to end",
              "",
              f"Rendered by `{shlex.join(['.venv/bin/python', 'bench/architectures.py', *argv])}` on "
-             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC (this shared 2-core host) from the weights and "
-             "bundles the earlier stages left under bundles/architectures/ (each manifest names its command). "
-             "Raw numbers: `bench/results/architectures.json`.",
+             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC (this 2-core host, shared with other agents' jobs "
+             "while the stages ran: the emulated latencies count instructions and do not depend on that load) "
+             "from the weights and bundles the earlier stages left under bundles/architectures/ (each manifest "
+             "names its command). Raw numbers: `bench/results/architectures.json`.",
              "",
              "## Size of each published config against its paper",
              "",
@@ -284,7 +300,8 @@ def doc(argv: list[str], arm_device: str) -> None:
         weights = b["weights"] + (f" ({b['label']})" if b["label"] else "")
         if b["student"]:
             st = b["student"]
-            weights += (f": {st['steps']} steps in {st['seconds']:.0f} s, held-out accuracy {st['test_accuracy']:.1f}% "
+            weights += (f", {st['recipe']} ({st['shape']}): {st['steps']} steps in {st['seconds']:.0f} s "
+                        f"({st['budget_s']:.0f} s budget), held-out accuracy {st['test_accuracy']:.1f}% "
                         f"(teacher {st['teacher_accuracy']:.1f}%)")
         lines.append(f"| {name} | {weights} | {b['seq_len']} | {c(b['onnx_fp32'])} | {c(b['onnx_int8'])} | "
                      f"{c(b['tflite_fp32'])} | {c(b['tflite_int8'])} | {verdict} | {arm_cell} | {unbuilt} |")
@@ -304,12 +321,23 @@ def doc(argv: list[str], arm_device: str) -> None:
               "- ALBERT, DeBERTa-v2/v3 and ModernBERT cannot hold BERT's weights: their rows are students distilled "
               "from the polarity teacher (models/minilm-l6-polarity) by `mobilecomp compress` (method wrs with "
               "`architecture`), keeping the teacher's WordPiece tokenizer, the word embeddings projected from the "
-              "teacher's, labelled `distilled` in the manifest. They are small and briefly trained: their int8 "
-              "numbers say the toolchains handle the layouts, not how a published checkpoint quantises.",
-              "- SmoothQuant is unbuilt for ALBERT (the shared layer's Q/K/V input also feeds its residual; in ONNX "
-              "the later applications of the shared weights reach their MatMuls through Identity nodes) and ModernBERT "
-              "(Q, K and V are one fused Linear, Wqkv). For the same reason ALBERT's ONNX int8 variants quantise the "
-              "shared layer's MatMuls at their first application only.",
+              "teacher's, labelled `distilled` in the manifest. By default they are the students docs/students.md "
+              "reports (recipe and shape in the weights column; their accuracy, size and latency there), trained "
+              "for minutes from random layers: their int8 numbers say the toolchains handle the layouts, not how a "
+              "published checkpoint quantises.",
+              "- SmoothQuant is unbuilt for ALBERT (one smoothing scale would have to serve every application of the "
+              "shared layer, and its Q/K/V input also feeds the residual), ModernBERT (Q, K and V are one fused "
+              "Linear, Wqkv) and DeBERTa-v2/v3 (with share_att_key, Q and K also project the relative-position "
+              "embeddings, which no smoothing scale divides: on the 4x256 student the TFLite int8-smooth built "
+              "before this was refused missed the top-1 gate, 0.849, max_abs 0.13 against int8-dynamic's "
+              "0.002). The ONNX exporter reaches ALBERT's shared weights through Identity nodes after their "
+              "first application; export drops those Identities (`weight_aliases_inlined` in the fp32 artefact's "
+              "details), so the int8 variants quantise the shared layer at every application.",
+              "- fp16 (ONNX: onnxruntime's float16 converter, fp32 I/O; TFLite: litert-torch's full_fp16_recipe) "
+              "is not in this render's variants; `tests/test_architectures.py::test_distilled_end_to_end` builds "
+              "both for a distilled ALBERT, DeBERTa-v2 and ModernBERT student and gates them on parity (cos_min "
+              "0.999) and the lint: all six build, none is unbuilt (the test fails if one appears without a pinned "
+              "reason).",
               "- DeBERTa's relative attention converts to TFLite with builtin ops only (no Flex), and so do "
               "ALBERT's shared layers and ModernBERT's rotary GeGLU layers: of these, only SmoothQuant is unbuilt.",
               "- DeBERTa's and ModernBERT's TFLite wrappers pass the 0/1 mask as given (`tflite_mask: as-given`): "
@@ -329,15 +357,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="all", choices=["all", "weights", "export", "arm", "doc"])
     parser.add_argument("--seq-len", type=int, default=32)
+    parser.add_argument("--students", default="shipped", choices=["shipped", "small"],
+                        help="shipped: the students docs/students.md reports; small: --layers x 128 ones made here")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--budget-s", type=float, default=90.0)
     parser.add_argument("--arm", default="pixel-4", help="a devices/ profile with qemu_cpu cortex-a76")
     parser.add_argument("--no-arm", action="store_true", help="leave the emulated-ARM column 'not run'")
     args = parser.parse_args()
     if args.stage in ("all", "weights"):
-        make_weights(args.layers, args.budget_s, args.seq_len)
+        make_weights(args.layers, args.budget_s, args.seq_len, args.students)
     if args.stage in ("all", "export"):
-        export(args.layers, args.seq_len)
+        export(args.layers, args.seq_len, args.students)
     if args.stage == "arm" or (args.stage == "all" and not args.no_arm):
         arm(args.arm)
     if args.stage in ("all", "doc"):

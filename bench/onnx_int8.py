@@ -3,7 +3,7 @@
 Every registered ONNX int8 variant (and the int8-dynamic forms a saturating x86 CPU can run
 exactly, and optimum's `--arm64` preset and an independent int8 export for reference) judged
 four ways on the same bundle: in exact mode (what parity uses), in onnxruntime's default session
-on this host, on an AVX2-only CPU (this CPU with CPUID masked by mobilecomp.cpu_view, natively
+on this host, on an AVX2-only CPU (this CPU with CPUID masked by mobilecomp.runtime.cpu_view, natively
 and timed; or else the x86-64 onnxruntime under `qemu-x86_64 -cpu Haswell`, numerics only),
 default and exact sessions, and on emulated cortex-a76 (the real aarch64 onnxruntime under
 qemu-aarch64). Speed comes from one interleaved run per CPU view.
@@ -66,7 +66,7 @@ def one_by_one(parity: dict, indices: list[int]) -> list[dict]:
 
 def run_all(models: dict[str, str], feeds: list[dict], modes=(True, False), what: str = "") -> dict:
     """{model: {"exact"|"default": [n, d] embeddings}}, with progress and ETA on stderr."""
-    from mobilecomp.runners import onnx_session
+    from mobilecomp.runtime.ort import onnx_session
 
     out, t0, done, total = {}, time.perf_counter(), 0, len(models) * len(modes)
     for name, path in models.items():
@@ -141,8 +141,8 @@ def measure(res: dict, work: Path, models: dict[str, str], runs: int, n: int, ga
     """cos_min of each model in the exact and default sessions of this process's CPU (all parity
     batches if ``gate``; ``n`` single sentences always, their embeddings saved for comparison) and,
     if ``timed``, one interleaved speed run. The host stage and the AVX2 guest both report this."""
-    from mobilecomp.numerics import host_int8
-    from mobilecomp.runners import interleaved_median_ms, onnx_session
+    from mobilecomp.runtime.numerics import host_int8
+    from mobilecomp.runtime.ort import interleaved_median_ms, onnx_session
     from mobilecomp.verify import stored_feeds
 
     bundle = Path(res["bundle"])
@@ -176,7 +176,7 @@ def avx2_stage(res: dict, work: Path, runs: int, n: int) -> None:
     """The same measurement in a process that runs as an AVX2-only CPU: natively with CPUID masked
     (all of it), or else under qemu-x86_64 (the subset only, untimed: hours, and its time is not
     an AVX2 CPU's)."""
-    from mobilecomp.numerics import EMULATED_AVX2, avx2_command, avx2_hosts
+    from mobilecomp.runtime.numerics import EMULATED_AVX2, avx2_command, avx2_hosts
 
     hosts = avx2_hosts()
     if not hosts:
@@ -195,7 +195,7 @@ def avx2_stage(res: dict, work: Path, runs: int, n: int) -> None:
     with np.load(work / "host-subset.npz") as h, np.load(work / "avx2-subset.npz") as a:
         avx2["max_abs_vs_host_exact"] = {m: float(np.abs(a[f"{m}|exact"] - h[f"{m}|exact"]).max()) for m in models}
     avx2["how"] = how
-    avx2["command"] = ("python -m mobilecomp.cpu_view (LD_PRELOAD of mobilecomp/cpu_view.c)" if native
+    avx2["command"] = ("python -m mobilecomp.runtime.cpu_view (LD_PRELOAD of mobilecomp/runtime/cpu_view.c)" if native
                        else " ".join(EMULATED_AVX2))
     avx2["seconds"] = round(time.perf_counter() - t0)
     res["avx2"] = avx2
@@ -377,7 +377,7 @@ def target_host_lines(res: dict) -> list[str]:
 NOTES = [
     "## Notes",
     "",
-    "- The AVX2 columns come from this CPU with CPUID masked (`mobilecomp/cpu_view.c`, Linux CPUID faulting): "
+    "- The AVX2 columns come from this CPU with CPUID masked (`mobilecomp/runtime/cpu_view.c`, Linux CPUID faulting): "
     "onnxruntime selects its kernels from what CPUID reports, so it runs the AVX2 code an AVX2-only desktop runs. "
     "Their times are that code on this core, not an AVX2 machine's. Measured earlier on a real AVX2-only AMD "
     "EPYC (shared/NOTES.md, 2026-12-02): exact mode costs 0.87-0.92x of each variant's speed there, and ONNX "

@@ -25,7 +25,7 @@ from test_fault_families import FAMILIES, run_family_case, verdict  # noqa: E402
 from test_faults import CASES, ERROR, Materials, Scene, Unavailable, run_case  # noqa: E402
 
 from mobilecomp import __version__  # noqa: E402
-from mobilecomp.numerics import proc_cpuinfo  # noqa: E402
+from mobilecomp.runtime.cpu import proc_cpuinfo  # noqa: E402
 from mobilecomp.report.table import markdown  # noqa: E402
 
 PROCESS_TESTS = "signals or racing or in_use or printed"

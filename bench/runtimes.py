@@ -31,13 +31,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from mobilecomp.bundle import read_manifest, read_results
-    from mobilecomp.export import RUNTIMES
-    from mobilecomp.numerics import host_int8
+    from mobilecomp.formats import FORMATS
+    from mobilecomp.runtime.numerics import host_int8
     from mobilecomp.pipeline import export_bundle, profile_bundle
     from mobilecomp.profile import ProfileOptions
     from mobilecomp.recipe import load_recipe
     from mobilecomp.report.table import markdown
-    from mobilecomp.runners import cpu_count
+    from mobilecomp.runtime.cpu import cpu_count
 
     recipe = load_recipe(args.recipe)
     bundle = args.work / recipe.name
@@ -54,7 +54,7 @@ def main() -> None:
     fp32 = {a["format"]: a["name"] for a in arts if a["variant"] == "fp32"}
     table = []
     for art in arts:
-        line = [RUNTIMES[art["format"]], art["name"], f"{art['size_bytes'] / 1e6:.1f}",
+        line = [FORMATS[art["format"]].runtime, art["name"], f"{art['size_bytes'] / 1e6:.1f}",
                 f"{art['parity']['cos_min']:.4f}", "pass" if art["passed"] else "FAIL"]
         for t in threads:
             base = p50.get((fp32[art["format"]], t))
@@ -86,13 +86,14 @@ def main() -> None:
         markdown(table, header), "",
         "## ExecuTorch delegate coverage (from the .pte's instruction chains, the seq32 method)", "",
         "What the XNNPACK partitioner took (from the lowered graphs at export) and what stays on "
-        "ExecuTorch's portable kernels (from the file): the known traps for BERT encoders, LayerNorm and "
-        "the embedding gathers, are in the second list.", "",
+        "ExecuTorch's portable kernels (from the file). Of the known traps for BERT encoders, LayerNorm "
+        "(rewritten as mean/rsqrt) and attention's matmuls (bmm without expand_copy) run inside XNNPACK; "
+        "the embedding gathers stay on portable kernels.", "",
         markdown(coverage, ["artefact", "XNNPACK delegate calls", "ops inside XNNPACK (count, at export)",
                             "ops on portable kernels (count, in the file)"]), "",
         "ExecuTorch's int8 is torchao's Int8DynamicActivationIntxWeightConfig (int8 weights per channel, "
         "int8 activations per row at run time) on every Linear, exported and lowered again; the "
-        "embedding tables stay fp32.", ""])
+        "embedding tables are int8 per row, gathered by quantized_decomposed::embedding_byte.", ""])
     args.out.write_text(text)
     print(f"wrote {args.out}", file=sys.stderr)
 

@@ -79,7 +79,7 @@ def _failed(bundle: Path) -> list[str]:
 
 def pruning_lines(out: Path) -> list[str]:
     """Zipped sizes of the pruned bundles next to the dense BERT-base's (computed once, cached)."""
-    from mobilecomp.prune import onnx_weight_stats
+    from mobilecomp.transform.prune import onnx_weight_stats
 
     lines = []
     dense = out / "bert-base-int8"

@@ -30,7 +30,7 @@ def run(recipe_name: str, work: Path, runs: int, log) -> dict:
     from mobilecomp.profile import ProfileOptions
     from mobilecomp.quantise import VARIANTS
     from mobilecomp.recipe import load_recipe
-    from mobilecomp.runners import cpu_count
+    from mobilecomp.runtime.cpu import cpu_count
 
     recipe = load_recipe(recipe_name)
     variants = tuple(dict.fromkeys((*ONNX_VARIANTS, *VARIANTS["tflite"])))
@@ -132,7 +132,7 @@ def main() -> None:
     else:
         results = [run(name, args.work, args.runs, log) for name in recipes]
 
-    from mobilecomp.litert import runtime_version
+    from mobilecomp.runtime.litert import runtime_version
     from mobilecomp.profile.host import host_device
 
     device = host_device()

@@ -58,7 +58,7 @@ def main() -> None:
     import tokenizers
     import transformers
 
-    from mobilecomp.android import write_vectors
+    from mobilecomp.android.tokenizer_vectors import write_vectors
     from mobilecomp.load.vocabs import VOCABS
     from mobilecomp.pipeline import export_bundle
     from mobilecomp.recipe import load_recipe

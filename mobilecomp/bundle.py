@@ -298,27 +298,11 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def describe_artefact(bundle: Path, file: str, fmt: str, variant: str, details: dict) -> Artefact:
+    from .formats import FORMATS
+
     path = bundle / file
-    opset, op_types = None, {}
-    if fmt == "onnx":
-        import onnx
-
-        model = onnx.load(str(path), load_external_data=False)
-        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-        for node in model.graph.node:
-            key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-            op_types[key] = op_types.get(key, 0) + 1
-    elif fmt == "tflite":
-        from .verify.lint import lint_tflite
-
-        lint = lint_tflite(path)
-        op_types = lint["op_types"]
-        details = {**details, "lint": lint}
-    elif fmt == "executorch":
-        from .pte import lint_pte
-
-        lint = lint_pte(path)
-        op_types = lint.pop("op_types")
+    opset, op_types, lint = FORMATS[fmt].describe(path)
+    if lint is not None:
         details = {**details, "lint": lint}
     return Artefact(name=f"{fmt}-{variant}", format=fmt, variant=variant, file=file,
                     sha256=sha256_file(path), size_bytes=path.stat().st_size, opset=opset,
@@ -353,7 +337,7 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
 
 def check_manifest(manifest: dict[str, Any], bundle: Path, where: str) -> None:
     from .errors import ConfigError
-    from .export import FORMATS
+    from .formats import FORMATS
     from .load.architectures import ARCHITECTURES
     from .load.heads import HEADS
     from .recipe import check_names

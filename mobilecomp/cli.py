@@ -211,12 +211,31 @@ def eval_cmd(bundle, data, allow_fail, as_json) -> None:
 def tokenizer_vectors_cmd(bundle, out, count, as_json) -> None:
     """Write tokenizer test vectors (text -> ids) from the bundle's Python tokenizer; a tokenizer the
     Android core does not implement is refused, naming the component."""
-    from .android import write_vectors
+    from .android.tokenizer_vectors import write_vectors
 
     header = write_vectors(Path(bundle), Path(out), count)
     counts = header["counts"]
     _emit(as_json, header, f"{out}: {counts['total']} vectors ({counts['real']} real-text, {counts['hard']} "
           f"hard cases), {header['kind']} tokenizer {header['vocab_sha256'][:12]}, seq_len {header['seq_len']}")
+
+
+@main.command(name="decode-vectors")
+@click.argument("bundle", type=click.Path(), required=False)
+@click.option("--out", required=True, type=click.Path(),
+              help="JSON-lines file to write; its arrays go beside it (.npz).")
+@click.option("--head", "head", type=click.Choice(["token-classifier", "fill-mask", "question-answering"]),
+              help="Without BUNDLE: question-answering (drawn logits). With it: must be the bundle's head.")
+@click.option("--count", type=click.IntRange(min=1),
+              help="Vectors from real outputs (default per head); crafted ties come on top.")
+@click.option("--json", "as_json", is_flag=True, help="Print the vector file's header as JSON.")
+def decode_vectors_cmd(bundle, out, head, count, as_json) -> None:
+    """Write decoding test vectors (a head's outputs -> Python's answer) for the Android core."""
+    from .android.decode_vectors import write_decode_vectors
+
+    header = write_decode_vectors(Path(out), Path(bundle) if bundle else None, head, count)
+    counts = ", ".join(f"{n} {source}" for source, n in header["counts"].items() if source != "total")
+    _emit(as_json, header, f"{out}: {header['counts']['total']} {header['head']} vectors ({counts}); arrays in "
+          f"{header['npz']}")
 
 
 @main.group(name="setup")

@@ -10,13 +10,16 @@ Feed = dict[str, np.ndarray]
 
 
 def encode(tokenizer: Any, sentences: list[str] | tuple[str, ...], input_names: tuple[str, ...],
-           max_len: int, batch_size: int = 16, pad_to_max: bool = False) -> list[Feed]:
+           max_len: int, batch_size: int = 16, pad_to_max: bool = False,
+           pairs: tuple[str, ...] | None = None) -> list[Feed]:
     """Batches padded to their longest sentence, or all to ``max_len`` when ``pad_to_max``
-    (static calibration needs one shape)."""
+    (static calibration needs one shape). With ``pairs`` each sentence is packed with its second
+    sentence by the tokenizer's pair template (token type 1 on the second, where the model has types)."""
     feeds = []
     for start in range(0, len(sentences), batch_size):
         chunk = list(sentences[start:start + batch_size])
-        enc = tokenizer(chunk, padding="max_length" if pad_to_max else "longest", truncation=True,
+        second = list(pairs[start:start + batch_size]) if pairs is not None else None
+        enc = tokenizer(chunk, second, padding="max_length" if pad_to_max else "longest", truncation=True,
                         max_length=max_len, return_tensors="np",
                         # a model that takes token types gets them even from a tokenizer that leaves them out by
                         # default (RoBERTa's, ALBERT's): the post-processor's type ids

@@ -13,8 +13,9 @@ import numpy as np
 from . import __version__
 from .bundle import (BundleWriter, append_lines, append_results, bundle_lock, check_runnable, describe_artefact,
                      read_manifest, read_results)
-from .errors import ConfigError, ToolchainError
-from .export import FORMATS, export
+from .errors import ConfigError, DataError, ToolchainError
+from .export import export
+from .formats import FORMATS
 from .export.cache import build_id, export_key, has_all, variant_key
 from .quantise.cache import feeds_sha256
 from .inputs import encode, profiling_feed
@@ -24,7 +25,7 @@ from .load.checkpoints import weights_sha256
 from .load.heads import HEADS
 from .load.inspect import loaded_counts
 from .load.tokenizer import bundle_tokenizer
-from .prune import checkpoint_sparsity, onnx_weight_stats, prune_model
+from .transform.prune import checkpoint_sparsity, onnx_weight_stats, prune_model
 from .profile import ProfileOptions, measured_alike, profile, selected
 from .quantise import VARIANTS, QuantContext
 from .schema import to_dict
@@ -68,8 +69,17 @@ def _export_bundle(recipe: Recipe, out: Path, checkpoint: str | None, force: boo
         raise ConfigError(f"--eval-data needs a classifier recipe (head: {_labelled_heads()}); "
                           f"{recipe.name} has head: {recipe.head}")
     labelled = read_eval(eval_data, recipe.head, recipe.num_labels) if eval_data is not None else None
-    corpus = parity_corpus(parity_text)
-    calibration = calibration_corpus()
+    if recipe.head == "question-answering":  # (question, passage) pairs: the built task's, or --parity-text QA JSONL
+        from .verify.qa import calibration_pairs, parity_pairs
+
+        corpus, calibration = parity_pairs(parity_text), calibration_pairs()
+    else:
+        corpus = parity_corpus(parity_text)
+        calibration = calibration_corpus()
+        if corpus.pairs is not None and (recipe.head != "classifier" or recipe.decompose is not None):
+            raise DataError(f"--parity-text {parity_text}: sentence pairs (a TAB on each line) are for a classifier "
+                              f"of pairs; {recipe.name} (head: {recipe.head}"
+                              f"{', DeFormer' if recipe.decompose else ''}) reads single sentences")
     check_config(recipe, checkpoint)
     sources = source_paths(recipe, checkpoint) + [Path(p) for p in (parity_text, eval_data) if p]
     # refuses an existing non-bundle, a --out holding the inputs, a busy, read-only or full disk: before any work
@@ -77,7 +87,7 @@ def _export_bundle(recipe: Recipe, out: Path, checkpoint: str | None, force: boo
         log(f"loading {checkpoint or recipe.checkpoint.source + ' checkpoint'} ({recipe.head})")
         model = load_model(recipe, checkpoint)
         log(f"loaded {model.architecture}, {model.params / 1e6:.1f}M params")
-        check_tokens(model.tokenizer, corpus.sentences, parity_text or corpus.name)
+        check_tokens(model.tokenizer, eval_texts(corpus), parity_text or corpus.name)
         if labelled is not None:
             check_tokens(model.tokenizer, eval_texts(labelled), eval_data)
         pruning = _prune(model, recipe, log)
@@ -98,20 +108,18 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
             log) -> Manifest:
     """Every (format, variant) of a plain (undecomposed) model, each gated on parity."""
     head = HEADS[recipe.head]
-    feeds = head.parity_feeds(encode(model.tokenizer, corpus.sentences, model.input_names, recipe.seq_len),
-                              model.tokenizer)  # fill-mask: one token of each sentence masked
+    feeds = _parity_feeds(head, model, corpus, recipe.seq_len)
     tmp = writer.tmp
     cache = _artefact_cache(model, recipe, log)  # None: nothing is reused or kept
-    log(f"PyTorch reference on {len(corpus.sentences)} sentences of {corpus.name}")
+    log(f"PyTorch reference on {len(corpus.sentences)} {'pairs' if head.name == 'question-answering' else 'sentences'}"
+        f" of {corpus.name}")
     reference = _reference(cache, model, feeds, tmp, log)
     _write_inputs(tmp, model, recipe, corpus, reference[head.primary])
     tokenizer = bundle_tokenizer(model.tokenizer, Path(model.tokenizer_dir), tmp / "tokenizer")
     ctx_base = dict(
-        calibration=encode(model.tokenizer, calibration.sentences, model.input_names,
-                           recipe.seq_len, batch_size=8, pad_to_max=True),
+        calibration=_parity_feeds(head, model, calibration, recipe.seq_len, batch_size=8, pad_to_max=True),
         # a per-token primary output is compared over the whole text at once: one length for all
-        tuning=head.parity_feeds(encode(model.tokenizer, calibration.sentences, model.input_names, recipe.seq_len,
-                                        pad_to_max=head.primary in head.per_token), model.tokenizer),
+        tuning=_parity_feeds(head, model, calibration, recipe.seq_len, pad_to_max=head.primary in head.per_token),
         primary_output=head.primary, work_dir=tmp, model=model)
     if cache is not None:  # what the variants read besides their fp32 file: in their keys
         cache.common["texts"] = {"calibration": feeds_sha256(ctx_base["calibration"]),
@@ -124,7 +132,7 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
     ctx_base.update(background=background, log=getattr(log, "note", log))
     try:  # the worker is stopped before anything removes the directory it writes into
         for fmt in recipe.formats:
-            suffix = FORMATS[fmt][0]
+            suffix = FORMATS[fmt].suffix
             source = tmp / f"model-fp32{suffix}"
             log(f"exporting {fmt}")
             try:
@@ -180,6 +188,17 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
         numerics=_parity_numerics(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
     return manifest
+
+
+def _parity_feeds(head, model, corpus, seq_len: int, batch_size: int = 16, pad_to_max: bool = False) -> list:
+    """The parity (or calibration) text encoded as ``head`` reads it: (question, passage) pairs in the
+    tokenizer's pair encoding for question answering; sentences (fill-mask: one token masked) otherwise."""
+    if head.name == "question-answering":
+        from .verify.qa import encode_pairs
+
+        return encode_pairs(model.tokenizer, corpus.examples, model.input_names, seq_len, batch_size, pad_to_max)[0]
+    return head.parity_feeds(encode(model.tokenizer, corpus.sentences, model.input_names, seq_len,
+                                    batch_size=batch_size, pad_to_max=pad_to_max, pairs=corpus.pairs), model.tokenizer)
 
 
 def _artefact_cache(model, recipe: Recipe, log):
@@ -267,6 +286,11 @@ def _head_details(model, recipe: Recipe) -> dict:
     """What a device needs to read the head's outputs: the encoder's pooling, a tagger's tag names."""
     if recipe.head == "encoder":
         return {"pooling": recipe.pooling}
+    if recipe.head == "question-answering":
+        from .verify.qa import TASK
+
+        return {"answer": f"best span of passage tokens, at most {HEADS[recipe.head].max_answer_len} tokens "
+                          "(verify.decode.best_span)", "task": TASK}
     if recipe.head == "token-classifier" and hasattr(model.module, "model"):
         from .verify.tagging import model_tags
 
@@ -276,14 +300,14 @@ def _head_details(model, recipe: Recipe) -> dict:
 
 def _source_scores(reference: dict[str, list[np.ndarray]], labelled, gold, head, log) -> dict:
     """The PyTorch source's scores on the labelled data: what each artefact's accuracy is gated against."""
-    source = head.scores(reference[head.primary], gold)
+    source = head.score(reference, gold)
     log(f"PyTorch source accuracy {source['accuracy']:.2f}% on {labelled.name}")
     return source
 
 
 def _gate_accuracy(art, outputs: dict[str, list[np.ndarray]], source: dict, labelled, gold, head, recipe: Recipe,
                    log) -> None:
-    art.accuracy = accuracy_report(source, head.scores(outputs[head.primary], gold), labelled,
+    art.accuracy = accuracy_report(source, head.score(outputs, gold), labelled,
                                    recipe.max_accuracy_drop)
     log(f"{art.name}: accuracy {art.accuracy.accuracy:.2f}% (drop {art.accuracy.drop_points:+.2f} points)")
 
@@ -294,7 +318,7 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
     int8 of each, parity of the two-graph run against the undecomposed PyTorch forward. A
     classifier runs on single sentences split at ``question_len``; with ``labelled`` data each
     two-graph run is also gated on accuracy against the decomposed PyTorch forward."""
-    from . import deformer
+    from .transform import deformer
     from .quantise.onnxruntime import int8_dynamic
 
     spec, head = recipe.decompose, HEADS[recipe.head]
@@ -304,6 +328,11 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
                               "pass a file without a second sentence column")
         feeds = deformer.sentence_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
         unit = f"sentences split at token {spec.question_len}"
+    elif head.name == "question-answering":
+        from .verify.qa import encode_deformer
+
+        feeds = encode_deformer(model.tokenizer, corpus.examples, spec, recipe.seq_len)[0]
+        unit = "(question, passage) pairs"
     else:
         feeds = deformer.paired_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
         unit = "(question, passage) pairs"
@@ -312,9 +341,9 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
     log(f"PyTorch undecomposed DeFormer reference on {pairs} {unit} of {corpus.name}")
     reference = _counted(log, "reference batches", lambda part: deformer.reference_outputs(model, spec, part), feeds)
     if labelled is not None:
-        eval_feeds = deformer.sentence_feeds(model.tokenizer, labelled.sentences, spec, recipe.seq_len)
+        eval_feeds, gold = _deformer_eval(model, labelled, spec, recipe.seq_len, head)
         source_scores = _source_scores(deformer.reference_outputs(model, spec, eval_feeds), labelled,
-                                       labelled.labels, head, log)
+                                       gold, head, log)
     log(f"PyTorch reference of the plain model (all layers joint) on the same {pairs} {unit}")
     full_reference = _counted(log, "reference batches", lambda part: reference_outputs(model, part), feeds)
     tokenizer = bundle_tokenizer(model.tokenizer, Path(model.tokenizer_dir), tmp / "tokenizer")
@@ -347,7 +376,7 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
                                      "passage_cached": part == "question" and not head.uses_classifier})
             art.parity = parity
             if eval_outputs is not None:
-                _gate_accuracy(art, eval_outputs, source_scores, labelled, labelled.labels, head, recipe, log)
+                _gate_accuracy(art, eval_outputs, source_scores, labelled, gold, head, recipe, log)
             artefacts.append(art)
     full = describe_artefact(tmp, "full-fp32.onnx", "onnx", "full-fp32",
                              {**full_details, "graph": "undecomposed (all layers joint), the baseline"})
@@ -381,37 +410,35 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
     return manifest
 
 
+def _deformer_eval(model, labelled, spec, seq_len: int, head) -> tuple[list, object]:
+    """(feeds, gold) of labelled data in DeFormer's layout: QA pairs, or single sentences split at
+    ``question_len`` for a classifier."""
+    from .transform import deformer
+
+    if head.name == "question-answering":
+        from .verify.qa import encode_deformer
+
+        return encode_deformer(model.tokenizer, labelled.examples, spec, seq_len)
+    return deformer.sentence_feeds(model.tokenizer, labelled.sentences, spec, seq_len), labelled.labels
+
+
 def _write_inputs(tmp: Path, model, recipe: Recipe, corpus, primary_reference: list[np.ndarray]) -> None:
     """Inputs and reference outputs, so any device can check parity without PyTorch."""
     (tmp / "inputs").mkdir()
     np.savez(tmp / "inputs" / "profile.npz", **profiling_feed(model.tokenizer, model.input_names, recipe.seq_len))
-    parity = HEADS[recipe.head].parity_feeds(encode(model.tokenizer, corpus.sentences, model.input_names,
-                                                    recipe.seq_len, batch_size=len(corpus.sentences)),
-                                             model.tokenizer)[0]
+    parity = _parity_feeds(HEADS[recipe.head], model, corpus, recipe.seq_len, batch_size=len(corpus.sentences))[0]
     np.savez(tmp / "inputs" / "parity.npz", **parity)
     length = parity["input_ids"].shape[1]  # per-token outputs: padded to the stored inputs' length
-    rows = [np.pad(part, [(0, 0), (0, length - part.shape[1])] + [(0, 0)] * (part.ndim - 2)) if part.ndim == 3
+    per_token = HEADS[recipe.head].primary in HEADS[recipe.head].per_token
+    rows = [np.pad(part, [(0, 0), (0, length - part.shape[1])] + [(0, 0)] * (part.ndim - 2)) if per_token
             else part for part in primary_reference]
     np.savez(tmp / "inputs" / "reference.npz", **{HEADS[recipe.head].primary: np.concatenate(rows)})
 
 
-def _runtime(fmt: str, versions: dict[str, str]) -> dict[str, str]:
-    """The runtime that runs ``fmt`` artefacts on the host, with its version."""
-    if fmt == "tflite":
-        from .litert import runtime_version
-
-        return {"name": "ai-edge-litert", "version": runtime_version()}
-    if fmt == "executorch":
-        from .pte import runtime_version
-
-        return {"name": "executorch", "version": runtime_version()}
-    return {"name": "onnxruntime", "version": versions["onnxruntime"]}
-
-
 def _parity_numerics() -> dict:
     """Which int8 kernel judged ONNX parity here, and in which session: exact integer math either way."""
-    from .numerics import exact_mode_needed, host_int8
-    from .runners import EXACT_INT8
+    from .runtime.numerics import exact_mode_needed, host_int8
+    from .runtime.ort import EXACT_INT8
 
     exact = exact_mode_needed()
     return {"onnx_parity_session": "exact mode" if exact else "default session (the probe finds it exact here)",
@@ -505,14 +532,13 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
         raise CheckpointError(f"{checkpoint['path']}: weights changed since the bundle was exported "
                               "(sha256 differs); re-export the bundle")
     if recipe.decompose is not None:  # both graphs per input, under the question artefact's name
-        from . import deformer
+        from .transform import deformer
 
-        if data.pairs:
+        if data.pairs and head.uses_classifier:
             raise ConfigError(f"{data_path}: a DeFormer classifier runs on single sentences; "
                               "pass a file without a second sentence column")
-        feeds = deformer.sentence_feeds(model.tokenizer, data.sentences, recipe.decompose, recipe.seq_len)
-        gold = data.labels
-        source = head.scores(deformer.reference_outputs(model, recipe.decompose, feeds)["logits"], gold)
+        feeds, gold = _deformer_eval(model, data, recipe.decompose, recipe.seq_len, head)
+        source = head.score(deformer.reference_outputs(model, recipe.decompose, feeds), gold)
         files = {a["name"]: Path(bundle) / a["file"] for a in manifest["artefacts"]}
 
         def run(art):
@@ -521,7 +547,7 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
         artefacts = [a for a in manifest["artefacts"] if not a["variant"].startswith(("passage-", "full-"))]
     else:
         feeds, gold = encode_eval(model, data, recipe.seq_len)
-        source = head.scores(reference_outputs(model, feeds)[head.primary], gold)
+        source = head.score(reference_outputs(model, feeds), gold)
 
         def run(art):
             return artefact_outputs(art["format"], Path(bundle) / art["file"], feeds, model.output_names)
@@ -538,10 +564,10 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
     for art in artefacts:
         if art["format"] not in RUNNERS:
             continue
-        report = accuracy_report(source, head.scores(run(art)[head.primary], gold), data, recipe.max_accuracy_drop)
+        report = accuracy_report(source, head.score(run(art), gold), data, recipe.max_accuracy_drop)
         rows.append({"artefact": art["name"], "variant": art["variant"], "format": art["format"], **common,
                      **to_dict(report), "passed": report.passed,
-                     "runner": _runtime(art["format"], versions)})
+                     "runner": FORMATS[art["format"]].runtime_version()})
         log(f"{art['name']}: accuracy {report.accuracy:.2f}% (drop {report.drop_points:+.2f} points)")
     append_lines(Path(bundle) / ACCURACY_JSONL, [json.dumps(row) + "\n" for row in rows])
     return rows

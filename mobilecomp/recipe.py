@@ -44,7 +44,7 @@ def load_recipe(name_or_path: str, recipes_dir: Path = RECIPES_DIR) -> Recipe:
 
 def check_names(recipe: Recipe, where: str) -> None:
     """Every registered name in a recipe exists; unknown names list the known ones."""
-    from .export import FORMATS
+    from .formats import FORMATS
     from .load.architectures import ARCHITECTURES
     from .load.checkpoints import SOURCES
     from .load.heads import HEADS, POOLINGS
@@ -90,7 +90,7 @@ def check_seed_fields(recipe: Recipe, where: str) -> None:
     from .load.checkpoints import EMBEDDED
     from .load.onnx_source import EMBEDDED_ONNX
     from .load.vocabs import VOCABS
-    from .prune import METHODS
+    from .transform.prune import METHODS
 
     spec = recipe.checkpoint
     if spec.source == "embedded-onnx":
@@ -110,9 +110,9 @@ def check_seed_fields(recipe: Recipe, where: str) -> None:
             raise ConfigError(f"{where}: decompose (DeFormer) splits BERT's layer stack: it needs "
                               f"checkpoint.architecture bert (not {spec.architecture}) and formats: [onnx] "
                               f"(not {', '.join(recipe.formats)})")
-        if recipe.head not in ("encoder", "classifier") or recipe.pooling != "mean":
-            raise ConfigError(f"{where}: decompose is built for head: encoder (pooling: mean) or classifier, "
-                              f"not {recipe.head}")
+        if recipe.head not in ("encoder", "classifier", "question-answering") or recipe.pooling != "mean":
+            raise ConfigError(f"{where}: decompose is built for head: encoder (pooling: mean), classifier or "
+                              f"question-answering, not {recipe.head}")
         layers = spec.config.get("num_hidden_layers", 12)
         if recipe.decompose.lower_layers >= layers:
             raise ConfigError(f"{where}: decompose.lower_layers {recipe.decompose.lower_layers} must be "

@@ -29,16 +29,18 @@ class Corpus:
 
     name: str
     sentences: tuple[str, ...]
+    pairs: tuple[str, ...] | None = None  # each sentence's second sentence, for a classifier of pairs
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256("\n".join(self.sentences).encode()).hexdigest()
+        rows = self.sentences if self.pairs is None else [f"{a}\t{b}" for a, b in zip(self.sentences, self.pairs)]
+        return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
     def describe(self) -> dict:
         lengths = sorted(len(s.split()) for s in self.sentences)
         return {"name": self.name, "sentences": len(self.sentences), "sha256": self.sha256,
                 "words_min": lengths[0], "words_median": lengths[len(lengths) // 2],
-                "words_max": lengths[-1]}
+                "words_max": lengths[-1], **({"pairs": True} if self.pairs is not None else {})}
 
 
 def cache_dir() -> Path:
@@ -141,22 +143,34 @@ def _splits() -> tuple[list[str], list[str]]:
 
 
 def parity_corpus(path: str | None = None) -> Corpus:
-    """The corpus every artefact is checked on: ``path`` (one sentence a line) or OANC."""
+    """The corpus every artefact is checked on: ``path`` (one sentence a line, or one pair a line as
+    ``sentence<TAB>sentence2`` for a classifier of pairs) or OANC."""
     if path is None:
         return Corpus("oanc-parity-258", tuple(_splits()[0]))
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{path}: no such file (--parity-text takes a text file, one sentence a line)")
     text = read_text(file, DataError, "--parity-text takes UTF-8 text, one sentence a line", DATA_LIMIT)
-    sentences = []
+    fix = "parity text is one plain sentence a line, or one 'sentence<TAB>sentence2' pair a line"
+    rows, tabs = [], None
     for lineno, line in enumerate(lines(text), 1):
-        plain(line, f"{path}:{lineno}", "parity text is one plain sentence a line")
-        if line.strip():
-            sentences.append(line.strip())
-    if len(sentences) < MIN_USER_SENTENCES:
-        raise DataError(f"{path}: {len(sentences)} sentences; parity needs at least "
+        plain(line, f"{path}:{lineno}", fix)  # tab is allowed: it separates a pair
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) > 2 or (len(fields) == 2 and not all(fields)):
+            raise DataError(f"{path}:{lineno}: expected a sentence or 'sentence<TAB>sentence2', got "
+                            f"{len(fields)} fields{' (one empty)' if len(fields) == 2 else ''}; {fix}")
+        if tabs is not None and (len(fields) == 2) != tabs[0]:
+            raise DataError(f"{path}:{lineno}: {'a single sentence' if tabs[0] else 'a pair'} where line {tabs[1]} "
+                            f"is {'a pair' if tabs[0] else 'a single sentence'}; use one form")
+        tabs = tabs or (len(fields) == 2, lineno)
+        rows.append(fields)
+    if len(rows) < MIN_USER_SENTENCES:
+        raise DataError(f"{path}: {len(rows)} sentences; parity needs at least "
                         f"{MIN_USER_SENTENCES} lines of real text")
-    return Corpus(f"file:{file.name}", tuple(sentences))
+    pairs = tuple(r[1] for r in rows) if tabs[0] else None
+    return Corpus(f"file:{file.name}", tuple(r[0] for r in rows), pairs)
 
 
 # C0 and C1 controls but tab, and the Unicode line separators: text that holds them is binary or
@@ -176,3 +190,38 @@ def plain(sentence: str, where: str, fix: str) -> str:
 def calibration_corpus() -> Corpus:
     """Text for quantisation calibration and sensitivity sweeps, disjoint from the parity corpus."""
     return Corpus("oanc-calibration-129", tuple(_splits()[1]))
+
+
+NEXT_LINE_TEST = 400  # held-out pairs; the rest of the pool trains
+
+
+def next_line_split(seed: int = 0) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+    """(train, test) of an OANC pair task, "does line B follow line A in the corpus?": label 1 for two
+    consecutive lines of the tagged OANC file, 0 for A with a line at least 100 lines away; half of
+    each. No line of the parity or calibration sets is used, and train and test share no line (the
+    positions are split before pairing)."""
+    sentences = oanc_sentences()
+    held = set(_splits()[0]) | set(_splits()[1])
+    rng = random.Random(seed)
+    starts = [i for i in range(len(sentences) - 1)
+              if len(sentences[i].split()) >= 4 and len(sentences[i + 1].split()) >= 4
+              and not {sentences[i], sentences[i + 1]} & held]
+    rng.shuffle(starts)
+    cut = len(starts) // 5  # the first fifth of positions feeds the test pairs
+    parts = []
+    for chosen in (starts[cut:], starts[:cut]):
+        pool = sorted({j for i in chosen for j in (i, i + 1)})
+        rows = []
+        for n, i in enumerate(chosen):
+            if n % 2 == 0:
+                rows.append((sentences[i], sentences[i + 1], 1))
+            else:
+                far = rng.choice(pool)
+                while abs(far - i) < 100:
+                    far = rng.choice(pool)
+                rows.append((sentences[i], sentences[far], 0))
+        parts.append(rows)
+    train, test = parts
+    used = {a for a, *_ in train} | {b for _, b, _ in train}
+    test = [r for r in test if r[0] not in used and r[1] not in used]  # OANC repeats some lines
+    return train, test[:NEXT_LINE_TEST]

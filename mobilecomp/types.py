@@ -21,6 +21,7 @@ class Budget:
     max_abs: float | None = None  # largest absolute difference over all outputs
     spearman: float | None = None  # encoders: rank agreement of pairwise similarities
     top1: float | None = None  # classifiers: share of sentences with the same argmax
+    topk: float | None = None  # fill-mask: mean share of the reference's top-k words the artefact also lists
 
     def merged(self, override: Budget | None) -> Budget:
         if override is None:
@@ -45,7 +46,7 @@ class CheckpointSpec:
 
 @dataclass(frozen=True)
 class PruneSpec:
-    """Unstructured pruning applied to the loaded weights before export (see mobilecomp/prune.py)."""
+    """Unstructured pruning applied to the loaded weights before export (see mobilecomp/transform/prune.py)."""
 
     sparsity: float  # share of each prunable weight matrix set to zero, 0..1
     method: str = "magnitude"  # one of prune.METHODS
@@ -169,6 +170,9 @@ class ParityReport:
     top1: float | None
     budget: Budget
     failures: list[str]
+    topk: float | None = None  # fill-mask: top-k agreement at the mask (gated only where the budget names topk)
+    k: int | None = None  # the k of topk
+    span_f1: float | None = None  # question answering: token-overlap F1 of the decoded span against PyTorch's
 
     @property
     def passed(self) -> bool:

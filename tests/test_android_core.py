@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mobilecomp.android import hard_cases, write_vectors
+from mobilecomp.android.tokenizer_vectors import hard_cases, write_vectors
 from mobilecomp.cli import main
 from mobilecomp.errors import DeviceError
 from mobilecomp.load.checkpoints import sha256_file
@@ -323,3 +323,109 @@ def test_app_result_parses_a_phone_result():
 def test_app_result_rejects_malformed_input(text, message):
     with pytest.raises(DeviceError, match=re.escape(message)):
         parse_app_result(text)
+
+
+# ---- decoding: the task's answer from a head's outputs, the same in the core as in Python ----------
+
+DECODED = ("question-answering", "token-classifier", "fill-mask")
+
+
+@pytest.fixture(scope="module")
+def decode_vectors(tmp_path_factory, tiny_recipe) -> dict[str, tuple[Path, Path | None]]:
+    """head -> (decode vector file, its bundle or None): the real POS tagger (MiniLM cut to 2 layers, a
+    Penn-tag probe trained on 400 OANC sentences) and MiniLM's encoder cut to 2 layers with a masked-LM
+    head at random (seed 0: untrained), each exported to ONNX fp32 and run on real text; spans from
+    drawn logits (no QA model is read)."""
+    import sys
+
+    import torch
+    import yaml
+    from transformers import BertConfig, BertForMaskedLM
+
+    from mobilecomp.android.decode_vectors import write_decode_vectors
+    from mobilecomp.load import quiet_transformers
+    from mobilecomp.load.checkpoints import embedded_dir
+    from mobilecomp.pipeline import export_bundle
+    from mobilecomp.recipe import load_recipe
+
+    work = tmp_path_factory.mktemp("decode")
+    subprocess.run([sys.executable, str(ROOT / "examples" / "finetune_pos.py"), "--keep-layers", "2", "--limit", "400",
+                    "--probe", "--test-limit", "20", "--out", str(work / "pos"), "--split-dir", str(work / "split")],
+                   check=True, capture_output=True)
+    quiet_transformers()
+    torch.manual_seed(0)
+    source = embedded_dir("all-minilm-l6-v2")
+    config = BertConfig.from_pretrained(source, num_hidden_layers=2)
+    BertForMaskedLM.from_pretrained(source, config=config, local_files_only=True).save_pretrained(work / "mlm")
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (work / "mlm" / name).write_bytes((source / name).read_bytes())
+    out = {"question-answering": (work / "qa.jsonl", None)}
+    for head, model, seq_len in (("token-classifier", work / "pos", 48), ("fill-mask", work / "mlm", 32)):
+        name = f"decode-{head}"
+        recipe = {"name": name, "description": f"{head} for decode vectors", "head": head, "seq_len": seq_len,
+                  "checkpoint": {"source": "hf-dir", "architecture": "bert", "path": str(model)},
+                  "formats": ["onnx"], "variants": ["fp32"]}
+        (work / f"{name}.yaml").write_text(yaml.safe_dump(recipe))
+        bundle = export_bundle(load_recipe(str(work / f"{name}.yaml")), work / name, checkpoint=str(model)).bundle
+        out[head] = (work / f"{head}.jsonl", bundle)
+    for head, (file, bundle) in out.items():
+        write_decode_vectors(file, bundle, head)
+    return out
+
+
+def _decode_env(pairs, build: Path) -> dict:
+    return {**os.environ, "BUILD_DIR": str(build), "DECODE_VECTORS": ":".join(str(v) for v, _ in pairs),
+            "DECODE_BUNDLES": ":".join(str(b) if b else "-" for _, b in pairs)}
+
+
+def test_decode_vectors_hold_real_outputs_and_the_hard_cases(decode_vectors):
+    headers = {head: _read(file)[0] for head, (file, _) in decode_vectors.items()}
+    records = {head: _read(file)[1] for head, (file, _) in decode_vectors.items()}
+    for head in DECODED:
+        assert headers[head]["head"] == head and headers[head]["counts"]["total"] == len(records[head]) >= 200
+    tags, masks, spans = records["token-classifier"], records["fill-mask"], records["question-answering"]
+    assert headers["token-classifier"]["counts"] == {"total": 360, "oanc-pos": 300, "crafted-tie": 60}
+    assert "onnx-fp32 run on real text" in headers["token-classifier"]["logits"]
+    assert max(r["subwords_max"] for r in tags) >= 5  # words of many subwords
+    assert any(len(r["starts"]) < len(r["words"]) for r in tags)  # truncation cut words off
+    assert len({tag for r in tags for tag in r["labels"]}) >= 20  # the real tagger says many tags
+    vocab = 30522
+    assert {r["k"] for r in masks} >= {1, 5, 50, vocab, vocab + 1}  # k up to and past the vocabulary
+    assert [len(r["top_ids"]) for r in masks if r["k"] > vocab] == [vocab, vocab]
+    assert headers["fill-mask"]["counts"]["crafted-tie"] == 50
+    assert any(r["span"] == [-1, -1] for r in spans)  # nothing allowed
+    assert sum(r["span"][1] - r["span"][0] + 1 == r["max_answer_len"] for r in spans) >= 20  # at the limit
+    assert {r["source"] for r in spans} == {"drawn-normal", "drawn-integer-ties", "constant-ties", "length-edge"}
+
+
+@needs_jvm
+def test_jvm_core_decodes_every_head_as_python_does(decode_vectors, vectors, tiny_bundle, tmp_path):
+    pairs = [decode_vectors[head] for head in DECODED]
+    proc = subprocess.run(["bash", str(RUN_TESTS), str(vectors), str(tiny_bundle)], capture_output=True, text=True,
+                          timeout=600, env=_decode_env(pairs, tmp_path / "build"))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    found = dict((head, (int(a), int(b))) for head, a, b in
+                 re.findall(r"decode vectors \(([a-z-]+)\): (\d+)/(\d+) match", out))
+    assert list(found) == list(DECODED), out[-2000:]
+    for head, (matched, total) in found.items():
+        assert matched == total == len(_read(decode_vectors[head][0])[1])
+    # the app's path (Heads.prepare, Heads.answer) on the same outputs: every tagged sentence and top-5
+    answers = int(re.search(r"heads answers: (\d+) match", out).group(1))
+    assert answers >= len(_read(decode_vectors["token-classifier"][0])[1])
+
+
+@needs_jvm
+def test_one_changed_answer_fails_the_decode_run(decode_vectors, vectors, tiny_bundle, tmp_path):
+    file, _ = decode_vectors["question-answering"]
+    header, records = _read(file)
+    records[3]["span"] = [records[3]["span"][0], records[3]["span"][1] + 1]  # one span one token longer
+    corrupt = tmp_path / "qa.jsonl"
+    corrupt.write_text("\n".join(json.dumps(r) for r in [header, *records]) + "\n")
+    shutil.copyfile(file.with_suffix(".npz"), corrupt.with_suffix(".npz"))
+    proc = subprocess.run(["bash", str(RUN_TESTS), str(vectors), str(tiny_bundle)], capture_output=True, text=True,
+                          timeout=600, env=_decode_env([(corrupt, None)], tmp_path / "build"))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-2000:]
+    assert f"1 of {len(records)} question-answering vectors decode differently from Python" in out
+    assert f"{records[3]['id']}: span differ at 1" in out

@@ -20,7 +20,7 @@ def _old_route(model, lens, path: Path, recipe_name: str) -> None:
     """How fp16 / int8-dynamic / int8-weight-only / int8-smooth were built before: a fresh
     conversion from PyTorch with litert-torch's quant_config."""
     from mobilecomp.export.tflite import convert
-    from mobilecomp.litert import import_quietly
+    from mobilecomp.runtime.litert import import_quietly
 
     recipes = import_quietly("litert_torch.generative.quantize.quant_recipes")
     convert(model, lens, path, quant_config=getattr(recipes, recipe_name)())

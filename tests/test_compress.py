@@ -148,3 +148,69 @@ def test_bad_compress_input_is_one_line(teacher, tmp_path):
     run = CliRunner().invoke(main, ["compress", "--recipe", str(missing)])
     assert run.exit_code != 0 and "no teacher here" in run.output and "Traceback" not in run.output
     assert not (tmp_path / "student").exists()  # nothing that looks like a student was left
+
+
+def test_teacher_outputs_do_not_spend_the_training_budget(teacher, tmp_path, monkeypatch):
+    """The teacher's outputs on a cold cache are its work, cached on disk for the next student: the deadline
+    moves by the time they took, so the first student after a new teacher keeps its whole training budget."""
+    import time
+
+    from mobilecomp.compress import CompressContext, _teacher
+    from mobilecomp.compress.data import task_data
+    from mobilecomp.compress.train import Trainer
+
+    monkeypatch.setenv("MOBILECOMP_CACHE", str(tmp_path / "cache"))  # cold
+    recipe = load_recipe(str(student_recipe(tmp_path, teacher, "wrs", TINY_OPTIONS["wrs"])))
+    model, tokenizer, sha = _teacher(teacher / "model")
+    trainer = Trainer(tmp_path / "loss.jsonl", time.monotonic() + 60)
+    ctx = CompressContext(recipe, recipe.compress, model, tokenizer, sha, task_data(48), trainer, print)
+    before, started = trainer.deadline, time.monotonic()
+    targets = ctx.train_targets
+    spent = time.monotonic() - started
+    assert 0 < trainer.deadline - before <= spent and len(targets.logits) == 48
+    assert list((tmp_path / "cache" / "teacher-outputs").glob("*.npz"))  # the next student reads them
+
+
+def _random_teacher(directory: Path, config) -> Path:
+    """A tiny random sequence classifier of another architecture with the shipped WordPiece vocabulary:
+    the structure a truncation acts on (what it learns does not matter here)."""
+    import shutil
+
+    import torch
+    import transformers
+
+    from mobilecomp.load.architectures import ARCHITECTURES
+    from mobilecomp.load.vocabs import vocab_dir
+
+    torch.manual_seed(0)
+    getattr(transformers, ARCHITECTURES[config.model_type].classifier_class)(config).save_pretrained(directory)
+    for file in vocab_dir("wordpiece-4928").iterdir():
+        shutil.copyfile(file, directory / file.name)
+    return directory
+
+
+def test_pkd_truncates_the_layers_of_any_architecture(tmp_path):
+    """PKD finds the teacher's layers through its architecture class (DistilBERT's transformer.layer, not
+    BERT's encoder.layer), and refuses a teacher whose layers are shared (ALBERT) in one line."""
+    import transformers
+
+    teacher = _random_teacher(tmp_path / "distilbert", transformers.DistilBertConfig(
+        vocab_size=4928, dim=32, n_layers=3, n_heads=2, hidden_dim=64))
+    recipe = student_recipe(tmp_path, teacher.parent, "pkd", {"layers": 1, "pick": "skip"}, budget_s=2)
+    data = yaml.safe_load(recipe.read_text())
+    data["compress"]["teacher"] = str(teacher)
+    recipe.write_text(yaml.safe_dump(data))
+    result = compress(load_recipe(str(recipe)), limit=32)
+    config = json.loads((result.directory / "config.json").read_text())
+    assert config["model_type"] == "distilbert" and config["n_layers"] == 1
+    assert json.loads((result.directory / CARD).read_text())["details"]["teacher_layers_kept"] == [2]
+
+    albert = _random_teacher(tmp_path / "albert", transformers.AlbertConfig(
+        vocab_size=4928, embedding_size=16, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+        intermediate_size=64))
+    data["compress"]["teacher"] = str(albert)
+    data["checkpoint"]["path"] = str(tmp_path / "albert-student")
+    recipe.write_text(yaml.safe_dump(data))
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(recipe)])
+    assert run.exit_code == 2 and "a albert teacher's are shared" in run.output and "Traceback" not in run.output
+    assert not (tmp_path / "albert-student").exists()

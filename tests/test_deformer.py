@@ -64,7 +64,7 @@ def test_decomposition_is_not_the_plain_model(deformer_bundle):
     """The lower layers really are split: the DeFormer reference differs from plain BERT."""
     import torch
 
-    from mobilecomp import deformer
+    from mobilecomp.transform import deformer
     from mobilecomp.load import load_model
     from mobilecomp.verify import reference_outputs
 
@@ -100,7 +100,7 @@ def test_counts_on_the_meta_device():
     import torch
     from transformers import BertConfig, BertModel
 
-    from mobilecomp.deformer import count_deformer
+    from mobilecomp.load.inspect import count_deformer
 
     with torch.device("meta"):
         base = BertModel(BertConfig(num_hidden_layers=12))
@@ -146,7 +146,7 @@ def test_export_split_equals_the_compress_stage_forward(tmp_path):
     stage fine-tuned (batches padded to their longest sentence): a student is exported as trained."""
     import torch
 
-    from mobilecomp import deformer
+    from mobilecomp.transform import deformer
     from mobilecomp.compress.deformer import decomposed_classifier
     from mobilecomp.load import load_model
     from mobilecomp.recipe import load_recipe

@@ -48,26 +48,49 @@ def pte_bundle(minilm_cut, tmp_path_factory) -> Path:
         "checkpoint": {"source": "hf-dir", "architecture": "bert", "path": str(minilm_cut)},
         "head": "encoder", "seq_len": 64, "tflite_seq_lens": [32], "formats": ["onnx", "executorch"],
         "variants": list(PTE_VARIANTS)}))
-    result = CliRunner().invoke(main, ["export", "--recipe", str(recipe), "--out", str(work / "b")])
+    # --allow-fail: int8-static is refused (unbuilt), which fails an export; the tests below pin it
+    result = CliRunner().invoke(main, ["export", "--recipe", str(recipe), "--out", str(work / "b"), "--allow-fail"])
     assert result.exit_code == 0, result.output
     return work / "b"
+
+
+REFUSED = {"int8-static"}  # built only where it passes parity, and on BERT it does not
+BUILT = tuple(v for v in PTE_VARIANTS if v not in REFUSED)
 
 
 def test_every_variant_passes_parity_on_real_weights(pte_bundle):
     manifest = json.loads((pte_bundle / "manifest.json").read_text())
     arts = {a["variant"]: a for a in manifest["artefacts"] if a["format"] == "executorch"}
-    assert set(arts) == set(PTE_VARIANTS), "a registered executorch variant has no artefact"
-    assert not manifest["unbuilt"]
+    unbuilt = {u["variant"] for u in manifest["unbuilt"] if u["format"] == "executorch"}
+    assert set(arts) | unbuilt == set(PTE_VARIANTS), "a registered executorch variant has no artefact"
+    assert unbuilt == REFUSED
     for variant, art in arts.items():
         assert art["passed"], (variant, art["parity"])
         assert art["file"].endswith(".pte") and art["details"]["methods"] == {"seq32": 32, "seq64": 64}
     assert arts["fp32"]["parity"]["cos_min"] > 0.9999
-    # really quantised: the encoder's Linear weights shrink 4x (the embedding tables stay float, on
-    # portable kernels), and the numbers are not the float ones (trained weights make int8 visible)
-    hidden, inner, layers = 384, 1536, 2
-    linear_bytes = layers * (4 * hidden * hidden + 2 * hidden * inner) * 4
-    assert arts["fp32"]["size_bytes"] - arts["int8-dynamic"]["size_bytes"] > 0.7 * linear_bytes
+    # really quantised, the embedding tables too: the word table alone is 47 MB in fp32; the int8
+    # file is near a quarter of the float one, and its numbers are not the float ones (trained
+    # weights make int8 visible)
+    vocab, hidden = 30522, 384
+    assert arts["int8-dynamic"]["size_bytes"] < vocab * hidden * 4 < arts["fp32"]["size_bytes"]
+    assert arts["int8-dynamic"]["size_bytes"] < 0.3 * arts["fp32"]["size_bytes"]
     assert 0.98 < arts["int8-dynamic"]["parity"]["cos_min"] < 0.99999
+    # fp16: half the bytes, fp16 error visible but inside its budget
+    assert 0.45 < arts["fp16"]["size_bytes"] / arts["fp32"]["size_bytes"] < 0.55
+    assert 0.999 < arts["fp16"]["parity"]["cos_min"] < arts["fp32"]["parity"]["cos_min"]
+
+
+def test_static_int8_is_refused_with_its_measured_fidelity(pte_bundle):
+    """PT2E static int8 calibrates on 1.4.1 (it raised IndexError on earlier versions), but per-tensor
+    activations miss the budget on real BERT weights: unbuilt, with the cos_min it reached."""
+    import re
+
+    manifest = json.loads((pte_bundle / "manifest.json").read_text())
+    (entry,) = [u for u in manifest["unbuilt"] if u["name"] == "executorch-int8-static"]
+    assert "\n" not in entry["error"] and "use int8-dynamic" in entry["error"]
+    cos_min = float(re.search(r"reaches cos_min (-?[0-9.]+) on the (\d+) calibration sentences", entry["error"])[1])
+    assert -1.0 <= cos_min < VARIANTS["executorch"]["int8-static"].budget.cos_min
+    assert not (pte_bundle / "model-int8-static.pte").exists()
 
 
 def test_lint_reports_what_runs_outside_xnnpack(pte_bundle):
@@ -77,12 +100,20 @@ def test_lint_reports_what_runs_outside_xnnpack(pte_bundle):
     for art in (a for a in manifest["artefacts"] if a["format"] == "executorch"):
         lint = art["details"]["lint"]
         assert lint["verdict"] == "pass" and lint["delegate_calls"]["XnnpackBackend"] > 0
-        assert lint["portable_ops"]["aten::native_layer_norm"] == 2 * 2 + 1  # two per layer + embeddings
-        assert lint["portable_ops"]["aten::embedding"] == 3  # word, position, token type
+        # LayerNorm (decomposed into mean/rsqrt) and attention's matmuls (bmm without expand_copy)
+        # run inside XNNPACK
+        assert not {"aten::native_layer_norm", "aten::expand_copy"} & set(lint["portable_ops"])
+        if art["variant"] != "fp16":  # fp16 leaves gelu outside (XNNPACK has no fp16 gelu), splitting the graph
+            # mask ops | encoder | pooling's division, around the gathers and the pooling's sum
+            assert lint["delegate_calls"]["XnnpackBackend"] == 3
+        gathers = {"fp32": "aten::embedding", "fp16": "aten::embedding",
+                   "int8-dynamic": "quantized_decomposed::embedding_byte"}[art["variant"]]
+        assert lint["portable_ops"][gathers] == 3  # word, position, token type
         assert lint["outside_delegate"] == sum(lint["portable_ops"].values())
         coverage = art["details"]["delegate_coverage"]
         assert coverage["xnnpack_ops"].get("linear", 0) + coverage["xnnpack_ops"].get("mm", 0) > 0
-        assert "native_layer_norm" in coverage["portable_ops"]
+        assert coverage["xnnpack_ops"]["mean"] == 2 * (2 * 2 + 1)  # mean and variance of each LayerNorm
+        assert "native_layer_norm" not in coverage["portable_ops"]
 
 
 def test_runtime_matches_the_reference_file(pte_bundle):
@@ -109,7 +140,7 @@ def test_host_rows_name_runtime_and_method(pte_bundle):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (pte_bundle / "results.jsonl").read_text().splitlines()]
     pte = [r for r in rows if r["artefact"].startswith("executorch-")]
-    assert {r["artefact"] for r in pte} == {f"executorch-{v}" for v in PTE_VARIANTS}
+    assert {r["artefact"] for r in pte} == {f"executorch-{v}" for v in BUILT}
     for row in pte:
         assert row["runner"]["name"] == "executorch" and row["runner"]["method"] == "seq64"
         assert row["provenance"] == "measured-host" and row["latency_ms"]["p50"] > 0
@@ -125,7 +156,7 @@ def test_report_reads_per_runtime(pte_bundle, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert {r["artefact"]: r["runtime"] for r in report["rows"]} == {
-        **{f"onnx-{v}": "onnxruntime" for v in PTE_VARIANTS}, **{f"executorch-{v}": "executorch" for v in PTE_VARIANTS}}
+        **{f"onnx-{v}": "onnxruntime" for v in PTE_VARIANTS}, **{f"executorch-{v}": "executorch" for v in BUILT}}
     side = {(p["runtime"], p["column"]): p for p in report["runtimes"]}
     assert set(side) == {("onnxruntime", "host 1T"), ("executorch", "host 1T")}
     rows = {r["artefact"]: r for r in report["rows"]}
@@ -137,7 +168,7 @@ def test_report_reads_per_runtime(pte_bundle, tmp_path):
 
 def test_a_broken_program_is_one_line(pte_bundle, tmp_path):
     from mobilecomp.errors import ToolchainError
-    from mobilecomp.pte import PteModel
+    from mobilecomp.runtime.pte import PteModel
 
     broken = tmp_path / "broken.pte"
     broken.write_bytes((pte_bundle / "model-fp32.pte").read_bytes()[:4096])
@@ -147,3 +178,20 @@ def test_a_broken_program_is_one_line(pte_bundle, tmp_path):
     assert model.method_for(10) == "seq32" and model.method_for(33) == "seq64"
     with pytest.raises(ValueError, match="exceed its longest method"):
         model.method_for(65)
+
+
+def test_emulated_arm_says_why_it_skips_pte(pte_bundle):
+    """No ExecuTorch runtime in the aarch64 sysroot (it needs torch there): a .pte is skipped with one
+    line naming it, and a run of only .pte files ends in the usual one-line error, not a traceback."""
+    from mobilecomp.profile.emulated_arm.setup import toolchain
+
+    try:
+        toolchain()
+    except Exception as exc:  # the toolchain is built by `mobilecomp setup arm`; the message says how
+        pytest.skip(str(exc))
+    result = CliRunner().invoke(main, ["profile", "--device", "emulated-arm:pixel-4", str(pte_bundle),
+                                       "--artefact", "executorch-fp32", "--artefact", "executorch-int8-dynamic"])
+    assert result.exit_code != 0 and (result.exception is None or isinstance(result.exception, SystemExit))
+    assert ("emulated-arm: skipping executorch-fp32, executorch-int8-dynamic (the aarch64 sysroot has no "
+            "runtime for executorch)") in result.output
+    assert "no artefact that device 'emulated-arm:pixel-4' can run" in result.output

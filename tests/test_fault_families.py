@@ -282,6 +282,135 @@ def _mutated_checkpoint(scene: Scene, mutation) -> list[str]:
     return scene.export("--recipe", str(TINY), "--checkpoint", str(path))
 
 
+# Recipes the families above do not start from: the other formats, heads and architectures. A
+# draw replaces one of their fields; valid draws export for real into a fresh --out.
+RECIPE_SHAPES = {
+    "executorch": {"formats": ["executorch"], "variants": ["fp32"]},  # one lowering: the slowest format to build
+    "token-classifier": {"head": "token-classifier", "num_labels": 3},
+    "fill-mask": {"head": "fill-mask", "variants": ["fp32"]},
+    **{arch: {"checkpoint": {**TINY_RECIPE["checkpoint"], "architecture": arch}}
+       for arch in ("albert", "deberta-v2", "modernbert")},
+}
+
+
+def _shaped_fields(materials: Materials) -> st.SearchStrategy:
+    def fields(shape: str) -> st.SearchStrategy:
+        recipe = {**TINY_RECIPE, **RECIPE_SHAPES[shape]}
+        paths = [p for p in paths_of(recipe) if p != ("name",)]
+        return st.tuples(st.just(shape), st.sampled_from(paths), st.one_of(HOSTILE, st.just(GONE)))
+
+    return st.sampled_from(sorted(RECIPE_SHAPES)).flatmap(fields)
+
+
+def _export_shaped(scene: Scene, drawn) -> list[str]:
+    shape, path, value = drawn
+    recipe = replaced({**TINY_RECIPE, **RECIPE_SHAPES[shape], "name": "bad"}, path, value)
+    return scene.export("--recipe", str(scene.file("bad.yaml", yaml.safe_dump(recipe))))
+
+
+def _student_recipe(teacher: Path, student: Path) -> dict:
+    """A wrs student of another architecture, distilled for two seconds from the tiny random teacher."""
+    return {"name": "bad", "description": "a student",
+            "checkpoint": {"source": "hf-dir", "architecture": "albert", "path": str(student)},
+            "compress": {"method": "wrs", "teacher": str(teacher), "budget_s": 2, "epochs": 1, "batch": 8,
+                         "max_len": 16, "lr": 1e-3,
+                         "options": {"architecture": "albert", "layers": 1, "hidden": 32, "embedding_size": 16}},
+            "head": "classifier", "seq_len": 32, "formats": ["onnx"], "variants": ["fp32"]}
+
+
+ARCHITECTURE_NAMES = st.sampled_from(["bert", "distilbert", "roberta", "electra", "albert", "deberta-v2",
+                                      "modernbert", "mobilebert", "xlm-roberta", "gpt2", "Albert", ""])
+
+
+def _compress_fields(materials: Materials) -> st.SearchStrategy:
+    sample = _student_recipe(Path("teacher"), Path("student"))
+    paths = [p for p in paths_of(sample, depth=3) if p[0] in ("compress", "checkpoint")]
+    named = [("compress", "options", "architecture"), ("checkpoint", "architecture")]
+    return st.one_of(st.tuples(st.sampled_from(named), ARCHITECTURE_NAMES),
+                     st.tuples(st.sampled_from(paths), st.one_of(HOSTILE, st.just(GONE))))
+
+
+def _compress_student(scene: Scene, drawn) -> list[str]:
+    path, value = drawn
+    teacher = scene.checkpoint("BertForSequenceClassification")
+    recipe = replaced(_student_recipe(teacher, scene.root / "student"), path, value)
+    return ["compress", "--recipe", str(scene.file("bad.yaml", yaml.safe_dump(recipe)))]
+
+
+# fp32 only: a random head's int8 may fail its gate, which is a result (a bundle that says so), not a fault
+HEAD_RECIPES = {"BertForTokenClassification": {"head": "token-classifier", "variants": ["fp32"]},
+                "BertForMaskedLM": {"head": "fill-mask", "variants": ["fp32"]},
+                "BertForSequenceClassification": {"head": "classifier", "variants": ["fp32"]}}
+HEAD_CONFIG = st.sampled_from(["num_labels", "id2label", "label2id", "architectures", "vocab_size",
+                               "tie_word_embeddings", "problem_type"])
+
+
+def _head_checkpoints(materials: Materials) -> st.SearchStrategy:
+    from safetensors import safe_open
+
+    def mutations(cls_name: str) -> st.SearchStrategy:
+        with safe_open(materials.checkpoint_with_head(cls_name) / "model.safetensors", framework="numpy") as fh:
+            head_keys = sorted(k for k in fh.keys() if not k.startswith(("bert.embeddings", "bert.encoder")))
+        tensors = st.tuples(st.sampled_from(["drop", "reshape"]), st.sampled_from(head_keys))
+        config = st.tuples(st.just("config"), HEAD_CONFIG, st.one_of(HOSTILE, st.just(GONE)))
+        return st.tuples(st.just(cls_name), st.one_of(tensors, config))
+
+    return st.sampled_from(sorted(HEAD_RECIPES)).flatmap(mutations)
+
+
+def _mutated_head(scene: Scene, drawn) -> list[str]:
+    """A task-head checkpoint with one head tensor dropped or reshaped, or one config.json field replaced."""
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    cls_name, (kind, key, *value) = drawn
+    path = scene.checkpoint(cls_name)
+    if kind == "config":
+        config = json.loads((path / "config.json").read_text())
+        if value[0] is GONE:
+            config.pop(key, None)
+        else:
+            config[key] = value[0]
+        (path / "config.json").write_text(json.dumps(config))
+    else:
+        tensors = load_file(path / "model.safetensors")
+        if kind == "drop":
+            del tensors[key]
+        else:
+            tensors[key] = np.zeros([tensors[key].shape[0] + 1, *tensors[key].shape[1:]], dtype=np.float32)
+        save_file(tensors, path / "model.safetensors", metadata={"format": "pt"})
+    recipe = scene.recipe(**HEAD_RECIPES[cls_name])
+    return scene.export("--recipe", str(recipe), "--checkpoint", str(path))
+
+
+def _tokenizer_json(materials: Materials) -> dict:
+    path = materials.root / "tokenizer.json"
+    if not path.exists():
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(materials.checkpoint()).save_pretrained(materials.root / "tok")
+        path.write_bytes((materials.root / "tok" / "tokenizer.json").read_bytes())
+    return json.loads(path.read_text())
+
+
+def _tokenizer_fields(materials: Materials) -> st.SearchStrategy:
+    data = _tokenizer_json(materials)
+    assert len(data["model"]["vocab"]) == 4928  # the checkpoint's own vocabulary, not a stub
+    paths = [p for p in paths_of(data, depth=3) if p[:2] != ("model", "vocab") or len(p) == 2]
+    kinds = st.sampled_from(["BPE", "Unigram", "WordLevel", "WordPiece", "ByteLevel", "Sequence", "Precompiled"])
+    return st.tuples(st.sampled_from(paths), st.one_of(HOSTILE, kinds, st.just(GONE)))
+
+
+def _export_tokenizer(scene: Scene, drawn) -> list[str]:
+    """The checkpoint's tokenizer.json with one field (3 levels deep, not the vocabulary's entries)
+    replaced by any value or another component's type, or removed."""
+    path, value = drawn
+    checkpoint = scene.checkpoint()
+    data = replaced(_tokenizer_json(scene.materials), path, value)
+    (checkpoint / "tokenizer.json").write_text(json.dumps(data))
+    return scene.export("--recipe", str(TINY), "--checkpoint", str(checkpoint))
+
+
 FAMILIES = [
     Family("recipe-fields", "recipe", "the tiny recipe with any field replaced by any value, or removed",
            _recipe_fields, _export_recipe, (C, K, B), examples=40),
@@ -301,6 +430,18 @@ FAMILIES = [
            _labelled, _export_labelled, (D, B, C), examples=25),
     Family("checkpoint-mutations", "checkpoint", "the tiny checkpoint with a tensor dropped, added or reshaped, or a "
            "config.json size off by one", _mutations, _mutated_checkpoint, (K, C), examples=25),
+    Family("recipe-shapes", "recipe", "an ExecuTorch, token-classifier, fill-mask, ALBERT, DeBERTa-v2 or ModernBERT "
+           "recipe with any field replaced by any value, or removed", _shaped_fields, _export_shaped, (C, K, B, T),
+           may_succeed=True, examples=30),
+    Family("compress-options", "recipe", "a wrs student recipe with any compress or checkpoint field replaced by any "
+           "value or architecture name, or removed", _compress_fields, _compress_student, (C, K, B, D),
+           may_succeed=True, examples=20),
+    Family("head-checkpoints", "checkpoint", "a token-classification, masked-LM or sequence-classification "
+           "checkpoint with a head tensor dropped or reshaped, or a config.json field replaced or removed",
+           _head_checkpoints, _mutated_head, (K, C), may_succeed=True, examples=20),
+    Family("tokenizer-files", "checkpoint", "the checkpoint's tokenizer.json with any field replaced by any value or "
+           "another component type, or removed", _tokenizer_fields, _export_tokenizer, (K, C, D),
+           may_succeed=True, examples=20),
 ]
 
 

@@ -25,7 +25,7 @@ def test_rowwise_rewrite_matches_numpy_exactly(tmp_path, opset):
     import onnx
 
     from mobilecomp.quantise.rowwise import reference, rewrite
-    from mobilecomp.runners import onnx_session
+    from mobilecomp.runtime.ort import onnx_session
 
     rng = np.random.default_rng(1)
     weights = rng.normal(size=(96, 40)).astype(np.float32)
@@ -68,7 +68,7 @@ def test_smoothing_keeps_fp32_outputs(tiny_bundle, tmp_path):
     import onnx
 
     from mobilecomp.quantise.smooth import groups, smooth
-    from mobilecomp.runners import onnx_session
+    from mobilecomp.runtime.ort import onnx_session
 
     src = tiny_bundle / "model-fp32.onnx"
     with np.load(tiny_bundle / "inputs" / "parity.npz") as data:

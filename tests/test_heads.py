@@ -35,6 +35,7 @@ END_TO_END = {
     "classifier": "test_accuracy.py::test_accuracy_gate_fails_a_destroyed_artefact",
     "token-classifier": "test_heads.py::test_pos_tagger_checkpoint_export",
     "fill-mask": "test_heads.py::test_fill_mask_checkpoint_export",
+    "question-answering": "test_qa.py::test_qa_checkpoint_export",
 }
 
 
@@ -322,6 +323,10 @@ def test_fill_mask_checkpoint_export(tmp_path, tiny_recipe):
     assert manifest["model"]["head"] == "fill-mask" and manifest["model"]["outputs"] == ["logits"]
     for art in manifest["artefacts"]:
         assert art["parity"]["passed"] and art["parity"]["top1"] >= 0.97, art["parity"]
+        # top-5 agreement at the mask is reported beside top-1; the gate stays on top-1 (no budget names topk)
+        assert art["parity"]["k"] == 5 and 0.0 <= art["parity"]["topk"] <= 1.0
+        assert art["parity"]["budget"]["topk"] is None
+    assert {a["variant"]: a["parity"]["topk"] for a in manifest["artefacts"]}["fp32"] == 1.0
     with np.load(out / "inputs" / "parity.npz") as inputs, np.load(out / "inputs" / "reference.npz") as ref:
         assert ((inputs["input_ids"] == 103).sum(axis=1) == 1).all()  # one [MASK] in every sentence
         assert ref["logits"].shape == (258, config.vocab_size)

@@ -58,7 +58,8 @@ def test_every_seed_recipe_ships():
 # Guard: a registered architecture without an entry here fails (its published config must be counted).
 PUBLISHED = {"bert": (109.48, 22.35), "mobilebert": (24.58, 5.39), "mobilebert-table1": (25.36, 5.59),
              # the papers: DistilBERT-base 66M, RoBERTa-base 125M, ELECTRA-Small 14M
-             "distilbert": (66.36, 11.17), "roberta": (124.65, 22.35), "electra": (13.48, 2.626),
+             "distilbert": (66.36, 11.17), "roberta": (124.65, 22.35), "xlm-roberta": (278.04, 22.35),
+             "electra": (13.48, 2.626),
              # ALBERT-base 12M, DeBERTa-v3-xsmall 22M + 48M embedding (counted on the CPU), ModernBERT-base 149M
              "albert": (11.68, 22.37), "deberta-v2": (70.68, 10.57), "modernbert": (149.01, 29.34)}  # params M, GFLOPs at seq 128
 

@@ -1,5 +1,5 @@
 """Parity is exact integer math on every x86 host: the saturation probe, the kernel ladder, and the
-real onnxruntime on an AVX2-only CPU (this CPU with CPUID masked by mobilecomp.cpu_view, or
+real onnxruntime on an AVX2-only CPU (this CPU with CPUID masked by mobilecomp.runtime.cpu_view, or
 qemu-x86_64 -cpu Haswell), where it saturates."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobilecomp import cpu_view
-from mobilecomp.numerics import HostInt8, avx2_command, avx2_hosts, host_int8, probe_wrong_outputs, u8s8_kernel
-from mobilecomp.runners import EXACT_INT8
+from mobilecomp.runtime import cpu_view
+from mobilecomp.runtime.numerics import HostInt8, avx2_command, avx2_hosts, host_int8, probe_wrong_outputs, u8s8_kernel
+from mobilecomp.runtime.ort import EXACT_INT8
 
 ROOT = Path(__file__).parent.parent
 AVX2_HOSTS = avx2_hosts()
@@ -66,7 +66,7 @@ def _avx2(*argv: str, how: str | None = None, timeout: int = 900) -> subprocess.
 def test_avx2_host_saturates_and_exact_mode_does_not(how):
     if how not in AVX2_HOSTS:
         pytest.skip(cpu_view.unavailable_reason() if how == "cpuid-masked" else "no qemu-x86_64 here")
-    facts = json.loads(_avx2("-m", "mobilecomp.numerics", how=how).stdout)
+    facts = json.loads(_avx2("-m", "mobilecomp.runtime.numerics", how=how).stdout)
     assert facts["flags_from"] == "cpuid" and facts["flags"] == ["avx2"], facts
     assert facts["u8s8_kernel"].startswith("AVX2") and facts["kernel_saturates"] is True
     assert facts["default_session_saturates"] is True
@@ -74,7 +74,7 @@ def test_avx2_host_saturates_and_exact_mode_does_not(how):
     line = HostInt8(**facts).summary()  # what setup prints, so a log says which kind of host ran it
     assert "(x86_64; avx2" in line and "U8S8 kernel AVX2" in line and "run onnxruntime's exact mode" in line, line
     # a masked row says so, and names what the CPU really has
-    assert ("CPUID masked to AVX2-only by mobilecomp.cpu_view" in line) == (how == "cpuid-masked"), line
+    assert ("CPUID masked to AVX2-only by mobilecomp.runtime.cpu_view" in line) == (how == "cpuid-masked"), line
 
 
 def test_cpu_view_keeps_the_programs_own_crash_handler():
@@ -109,7 +109,7 @@ def test_kernel_sensitive_tests_pass_on_avx2_kernels():
         pytest.skip("this session's CPUID already selects a saturating kernel: these tests ran on it")
     _avx2("-c", textwrap.dedent("""
         import sys, pytest
-        from mobilecomp.numerics import host_int8
+        from mobilecomp.runtime.numerics import host_int8
         assert host_int8().default_session_saturates, host_int8()
         sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[1:]]))
     """), *KERNEL_SENSITIVE, how="cpuid-masked", timeout=1800)
@@ -133,7 +133,7 @@ def test_rowwise_rewrite_is_exact_on_an_avx2_host(tmp_path):
     np.save(tmp_path / "x.npy", x)
     _avx2("-c", textwrap.dedent(f"""
         import numpy as np
-        from mobilecomp.runners import onnx_session
+        from mobilecomp.runtime.ort import onnx_session
         x = np.load("{tmp_path}/x.npy")
         for name, exact in (("parity", None), ("default", False)):  # None: what parity uses
             out = onnx_session("{tmp_path}/rw.onnx", threads=1, exact=exact).run(None, {{"x": x}})[0]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mobilecomp.prune import SPEED_NOTE, checkpoint_sparsity, prunable_weights, prune_model
+from mobilecomp.transform.prune import SPEED_NOTE, checkpoint_sparsity, prunable_weights, prune_model
 from mobilecomp.types import PruneSpec
 
 TINY = """\

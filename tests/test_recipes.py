@@ -73,3 +73,35 @@ def test_recipes_command_lists_every_recipe():
     import json
 
     assert {r["name"] for r in json.loads(listed.output)} == set(recipe_paths())
+
+
+def _bench(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_architecture_students_are_distilled_in_their_own_layout():
+    """docs/students.md's other-architecture students: each a Well-Read Student distilled from the polarity
+    teacher in the layout its checkpoint names, together the layouts issue #25 asks for, and
+    docs/architectures.md judges the same students."""
+    students, architectures = _bench("students"), _bench("architectures")
+    teacher = Path(load_recipe(students.TEACHER).checkpoint.path)
+    shapes = {}
+    for name in students.ARCHITECTURE_STUDENTS:
+        recipe = load_recipe(name)
+        arch = recipe.checkpoint.architecture
+        assert recipe.compress.method == "wrs" and recipe.compress.options["architecture"] == arch, name
+        assert Path(recipe.compress.teacher) == teacher, name
+        assert arch.replace("-v2", "-v3") in name and f"{recipe.compress.options['layers']}" in name, name
+        shapes.setdefault(arch, []).append(recipe.compress.options)
+    assert sorted(shapes) == ["albert", "deberta-v2", "distilbert", "electra", "modernbert"]
+    assert sorted(o["layers"] for o in shapes["distilbert"]) == [3, 6]
+    electra = shapes["electra"][0]  # ELECTRA-Small's shape
+    assert [electra[k] for k in ("hidden", "heads", "intermediate", "embedding_size")] == [256, 4, 1024, 128]
+    assert set(architectures.STUDENTS.values()) <= set(students.ARCHITECTURE_STUDENTS)
+    assert not set(students.STUDENTS) & set(students.ARCHITECTURE_STUDENTS)

@@ -136,7 +136,7 @@ def test_keep_float_gives_quantize_dynamic_exclude_bit_for_bit(tiny_fp32, tmp_pa
     import onnx
 
     from mobilecomp.quantise.onnxruntime import dynamic_int8, keep_float, weight_matmuls
-    from mobilecomp.runners import onnx_session, run_onnx
+    from mobilecomp.runtime.ort import onnx_session, run_onnx
 
     _, src, tuning = tiny_fp32
     names = weight_matmuls(src)
@@ -153,7 +153,7 @@ def test_keep_float_gives_quantize_dynamic_exclude_bit_for_bit(tiny_fp32, tmp_pa
 
 def test_sweep_shortcut_and_cache_give_the_plain_sweeps_result(tiny_fp32, tmp_path, cache_dir):
     from mobilecomp.quantise.onnxruntime import _sweep, _sweep_key, int8_accurate, weight_matmuls
-    from mobilecomp.runners import onnx_session, run_onnx
+    from mobilecomp.runtime.ort import onnx_session, run_onnx
 
     _, src, tuning = tiny_fp32
     lines: list[str] = []

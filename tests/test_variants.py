@@ -54,7 +54,7 @@ def test_embedding_rows_quantise_exactly(tmp_path):
     from onnx import TensorProto, helper, numpy_helper
 
     from mobilecomp.quantise.onnxruntime import quantise_embedding_rows
-    from mobilecomp.runners import onnx_session
+    from mobilecomp.runtime.ort import onnx_session
 
     rng = np.random.default_rng(0)
     table = rng.normal(size=(5000, 16)).astype(np.float32) * rng.uniform(0.01, 3, size=(5000, 1)).astype(np.float32)

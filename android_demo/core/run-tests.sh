@@ -9,9 +9,11 @@
 #     opens each BUNDLE as the app does; one line each: its tokenizer kind, or why it is refused
 #   env: BUILD_DIR (default android_demo/core/build/javac), JUNIT_CP (default Debian's junit4 +
 #        hamcrest jars), MIN_REAL (real-text vectors required per file, default 500),
-#        APP_RESULT_OUT (also write the sample app result JSON there, from the first bundle)
+#        APP_RESULT_OUT (also write the sample app result JSON there, from the first bundle),
+#        DECODE_VECTORS / DECODE_BUNDLES (files from `mobilecomp decode-vectors`, joined by ':', and each
+#        one's bundle or '-'; DecodeVectorsTest checks the core's decoders on them, skipped without)
 set -euo pipefail
-usage() { sed -n '5,13p' "$0" >&2; exit 2; }
+usage() { sed -n '5,15p' "$0" >&2; exit 2; }
 CORE=$(cd "$(dirname "$0")" && pwd)
 BUILD_DIR=${BUILD_DIR:-$CORE/build/javac}
 command -v javac >/dev/null || { echo "run-tests.sh: no javac; run scripts/setup.d/40-jvm.sh" >&2; exit 3; }
@@ -48,4 +50,5 @@ TESTS=$(cd "$CORE/src/test/java" && find . -name '*Test.java' | sed 's|^\./||; s
 exec java -Dmobilecomp.vectors="${VECTORS[0]}" -Dmobilecomp.bundle="${BUNDLES[0]}" \
   -Dmobilecomp.allVectors="$ALL_VECTORS" -Dmobilecomp.allBundles="$ALL_BUNDLES" -Dmobilecomp.minReal="${MIN_REAL:-500}" \
   -Dmobilecomp.appResultOut="${APP_RESULT_OUT:-}" \
+  -Dmobilecomp.decodeVectors="${DECODE_VECTORS:-}" -Dmobilecomp.decodeBundles="${DECODE_BUNDLES:-}" \
   -cp "$BUILD_DIR/classes:$BUILD_DIR/test-classes:$JUNIT_CP" org.junit.runner.JUnitCore $TESTS

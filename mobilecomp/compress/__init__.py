@@ -65,7 +65,7 @@ class CompressContext:
 
     recipe: Recipe
     spec: CompressSpec
-    teacher: Any  # transformers BertForSequenceClassification, eval mode, frozen
+    teacher: Any  # a transformers *ForSequenceClassification of a registered architecture, eval mode, frozen
     teacher_tokenizer: Any
     teacher_sha: str
     data: TaskData
@@ -74,13 +74,20 @@ class CompressContext:
 
     @cached_property
     def train_targets(self) -> TeacherOutputs:
-        return teacher_outputs(self.teacher, self.teacher_tokenizer, [t for t, _ in self.data.train],
-                               self.spec.max_len, self.teacher_sha, self.log)
+        return self._targets([t for t, _ in self.data.train])
 
     @cached_property
     def unlabelled_targets(self) -> TeacherOutputs:
-        return teacher_outputs(self.teacher, self.teacher_tokenizer, self.data.unlabelled, self.spec.max_len,
-                               self.teacher_sha, self.log)
+        return self._targets(self.data.unlabelled)
+
+    def _targets(self, texts: list[str]) -> TeacherOutputs:
+        started = time.monotonic()
+        outputs = teacher_outputs(self.teacher, self.teacher_tokenizer, texts, self.spec.max_len, self.teacher_sha,
+                                  self.log)
+        # the teacher's work, cached on disk for the next student: the budget is the student's training, so
+        # the first student after a new teacher does not lose minutes of it (one did: 2 of 425 steps)
+        self.trainer.deadline += time.monotonic() - started
+        return outputs
 
     def task_batches(self, tokenizer):
         return batches([t for t, _ in self.data.train], [y for _, y in self.data.train], self.train_targets,
@@ -152,13 +159,16 @@ def compress(recipe: Recipe, out: Path | None = None, force: bool = False, budge
 
 
 def _teacher(directory: Path):
-    """The fine-tuned teacher: a safetensors classifier directory (never a pickle)."""
+    """The fine-tuned teacher: a safetensors sequence-classifier directory (never a pickle) of any
+    registered architecture, picked by config.json's model_type."""
     from ..load import quiet_transformers
 
     quiet_transformers()
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    import transformers
+    from transformers import AutoTokenizer
 
-    from ..load.checkpoints import files_sha256, weight_files
+    from ..load.architectures import ARCHITECTURES, for_model_type
+    from ..load.checkpoints import files_sha256, read_config, weight_files
 
     if not (directory / "config.json").is_file():
         raise CheckpointError(f"{directory}: no teacher here (compress.teacher must be a fine-tuned classifier "
@@ -166,8 +176,13 @@ def _teacher(directory: Path):
     files = weight_files(directory)
     if files[0].suffix != ".safetensors":
         raise CheckpointError(f"{files[0]}: a teacher must be safetensors; re-save it with save_pretrained")
-    model = BertForSequenceClassification.from_pretrained(directory, local_files_only=True,
-                                                          attn_implementation="eager").eval()
+    model_type = read_config(directory).get("model_type")
+    arch = for_model_type(model_type)
+    if arch is None:
+        raise CheckpointError(f"{directory}/config.json: a teacher of model_type '{model_type}' is not a registered "
+                              f"architecture (known: {', '.join(a for a in ARCHITECTURES if for_model_type(a))})")
+    model = getattr(transformers, arch.classifier_class).from_pretrained(
+        directory, local_files_only=True, attn_implementation="eager").eval()
     for param in model.parameters():
         param.requires_grad_(False)
     return model, AutoTokenizer.from_pretrained(directory, local_files_only=True), files_sha256(files)

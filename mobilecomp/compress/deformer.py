@@ -1,7 +1,7 @@
 """DeFormer (Cao et al., 2020), single-sentence form: the teacher fine-tuned with its lower layers
 decomposed. Polarity has one sentence, not a question and a passage, so the nearest form splits
 each sentence at token ``decompose.question_len``: the lower layers attend within the first
-segment and within the rest, the upper layers over both (mobilecomp.deformer's block-diagonal
+segment and within the rest, the upper layers over both (mobilecomp.transform.deformer's block-diagonal
 forward, the one the exported two-graph run is checked against). Loss: distillation from the
 undecomposed teacher plus cross-entropy (the paper adds a layer-wise representation loss)."""
 
@@ -21,9 +21,9 @@ class Options:
 
 def decomposed_classifier(model, spec):
     """logits(enc) of ``model`` (a BertForSequenceClassification) run with ``spec``'s decomposition."""
-    from ..deformer import _modules, classifier_head
+    from ..transform.deformer import classifier_head, decomposed_modules
 
-    _, _, reference = _modules(model.bert, spec, classifier_head(model))
+    _, _, reference = decomposed_modules(model.bert, spec, classifier_head(model))
 
     def forward(enc):
         return reference(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
@@ -39,6 +39,9 @@ def run(ctx, options: Options):
     if spec is None:
         raise ConfigError(f"recipe {ctx.recipe.name}: compress.method deformer needs a decompose section "
                           "(lower_layers, question_len)")
+    if ctx.teacher.config.model_type != "bert":  # the split is written on BertModel's modules
+        raise ConfigError(f"recipe {ctx.recipe.name}: compress.method deformer splits a BERT teacher, not "
+                          f"{ctx.teacher.config.model_type}; use a bert teacher or another method")
     model = teacher_copy(ctx)
     forward = decomposed_classifier(model, spec)
     task_phase(ctx, model, ctx.teacher_tokenizer, "decomposed finetune", forward=forward)

@@ -30,7 +30,7 @@ def student_word_vectors(teacher, teacher_tokenizer, student_tokenizer):
     """For each student wordpiece, the mean teacher word embedding of the same text."""
     import torch
 
-    table = teacher.bert.embeddings.word_embeddings.weight.detach()
+    table = teacher.get_input_embeddings().weight.detach()
     known = teacher_tokenizer.get_vocab()
     tokens = student_tokenizer.convert_ids_to_tokens(list(range(len(student_tokenizer))))
     texts = [token[2:] if token.startswith("##") else token for token in tokens]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..prune import prunable_weights
+from ..transform.prune import prunable_weights
 from .train import task_phase, teacher_copy
 
 PAPER = "Compressing BERT: magnitude weight pruning (Gordon et al., 2020)"

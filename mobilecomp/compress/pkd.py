@@ -35,10 +35,18 @@ def plan(teacher_layers: int, options: Options) -> tuple[list[int], list[int]]:
 def run(ctx, options: Options):
     from . import Student
 
+    from ..errors import ConfigError
+    from ..load.architectures import layer_list
+
     model = teacher_copy(ctx)
-    kept, targets = plan(len(model.bert.encoder.layer), options)
-    layers = model.bert.encoder.layer
-    model.bert.encoder.layer = type(layers)([layers[i] for i in kept])
+    found = layer_list(model)
+    if found is None:
+        raise ConfigError(f"compress.method pkd truncates the teacher's layers, and a {model.config.model_type} "
+                          "teacher's are shared or not registered; use wrs for this teacher")
+    holder, attr = found
+    layers = getattr(holder, attr)
+    kept, targets = plan(len(layers), options)
+    setattr(holder, attr, type(layers)([layers[i] for i in kept]))
     model.config.num_hidden_layers = len(kept)
     ctx.log(f"pkd: kept teacher layers {kept}; patient targets {targets[:-1]} ([CLS], beta {options.beta})")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..prune import prunable_weights
+from ..transform.prune import prunable_weights
 from .magnitude import apply_masks, magnitude_masks, measured_sparsity
 from .train import task_phase, teacher_copy
 

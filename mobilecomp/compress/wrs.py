@@ -94,8 +94,8 @@ def init_embeddings_from_teacher(student, teacher, word_vectors) -> None:
     """Word (rows given), position and type embeddings: the teacher's, projected onto the top
     principal directions of its word embeddings and rescaled to the student's init spread. Any
     architecture: the word table through get_input_embeddings (its width: ALBERT's embedding_size),
-    position and type tables where the student has them with the teacher's row count or fewer
-    (DeBERTa-v3 and ModernBERT have neither: relative and rotary positions, no token types)."""
+    position and type tables where the student has them as wide as its word table, with the teacher's
+    row count or fewer (DeBERTa-v3 and ModernBERT have neither: relative and rotary positions, no token types)."""
     import torch
 
     emb = teacher.base_model.embeddings
@@ -108,7 +108,9 @@ def init_embeddings_from_teacher(student, teacher, word_vectors) -> None:
         target_words.weight.copy_(words * scale)
         for name in ("position_embeddings", "token_type_embeddings"):
             table = getattr(target, name, None)
-            if isinstance(table, torch.nn.Embedding) and table.weight.shape[0] <= getattr(emb, name).weight.shape[0]:
+            # MobileBERT's position and type tables are hidden-wide while its word table is embedding_size-wide
+            if (isinstance(table, torch.nn.Embedding) and table.weight.shape[0] <= getattr(emb, name).weight.shape[0]
+                    and table.weight.shape[1] == basis.shape[1]):
                 table.weight.copy_(getattr(emb, name).weight[:table.weight.shape[0]] @ basis * scale)
 
 

@@ -26,18 +26,10 @@ def _executorch(model: LoadedModel, recipe: Recipe, path: Path, background=None)
     return export_executorch(model, recipe, path)
 
 
-# format name -> (file suffix, exporter(model, recipe, path, background) -> details); ``background``
+# format name (formats.FORMATS) -> exporter(model, recipe, path, background) -> details; ``background``
 # is an export.background.Background that may have started the conversion already, or None
-FORMATS: dict[str, tuple[str, Callable[..., dict]]] = {
-    "onnx": (".onnx", _onnx),
-    "tflite": (".tflite", _tflite),
-    "executorch": (".pte", _executorch),
-}
-
-
-# format name -> the runtime that runs its artefacts, on the host and on a phone: the report's runtime dimension
-RUNTIMES: dict[str, str] = {"onnx": "onnxruntime", "tflite": "litert", "executorch": "executorch"}
+EXPORTERS: dict[str, Callable[..., dict]] = {"onnx": _onnx, "tflite": _tflite, "executorch": _executorch}
 
 
 def export(model: LoadedModel, recipe: Recipe, fmt: str, path: Path, background=None) -> dict:
-    return FORMATS[fmt][1](model, recipe, path, background)
+    return EXPORTERS[fmt](model, recipe, path, background)

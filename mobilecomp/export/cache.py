@@ -122,7 +122,7 @@ class ArtefactCache:
         if os.environ.get(DISABLE, "1") == "0" or not (model.checkpoint or {}).get("sha256"):
             return None
         from .. import __version__
-        from ..numerics import exact_mode_needed, host_int8
+        from ..runtime.numerics import exact_mode_needed, host_int8
         from ..schema import to_dict
         from ..text import cache_dir
         from .tflite import seq_lens
@@ -340,9 +340,9 @@ def _touch(path: Path) -> None:
 
 def export_key(cache: ArtefactCache, fmt: str) -> dict:
     """The fp32 file of ``fmt`` (the exporter's output, which every variant starts from)."""
-    from . import FORMATS
+    from . import EXPORTERS
 
-    return cache.key(kind="export", format=fmt, build=build_id(FORMATS[fmt][1]))
+    return cache.key(kind="export", format=fmt, build=build_id(EXPORTERS[fmt]))
 
 
 def variant_key(cache: ArtefactCache, fmt: str, variant, budget, source_sha256: str) -> dict:

@@ -37,5 +37,37 @@ def export_onnx(model: LoadedModel, recipe: Recipe, path: Path) -> dict:
         raise
     except Exception as exc:  # the exporter raises many types; the message is what helps
         raise ToolchainError(f"ONNX export of {recipe.name} failed: {str(exc).splitlines()[0][:200]}") from None
-    return {"exporter": f"torch.onnx.export (torchscript) torch {torch.__version__}",
-            "dynamic_axes": ["batch", "sequence"]}
+    details = {"exporter": f"torch.onnx.export (torchscript) torch {torch.__version__}",
+               "dynamic_axes": ["batch", "sequence"]}
+    inlined = inline_weight_aliases(path)
+    if inlined:
+        details["weight_aliases_inlined"] = inlined
+    return details
+
+
+def inline_weight_aliases(path: Path) -> int:
+    """Points every reader of an Identity of a weight at the weight itself, and drops the Identity.
+
+    The exporter writes a weight once and gives each further use (ALBERT's shared layer, tied
+    embeddings) an Identity of it; the quantisers only quantise a MatMul that reads a weight
+    directly, so without this ALBERT's shared layer is int8 at its first application only. An
+    Identity computes nothing: the outputs are the same bit for bit. Returns how many were dropped."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    weights = {i.name for i in graph.initializer}
+    kept_names = {o.name for o in graph.output}
+    alias = {n.output[0]: n.input[0] for n in graph.node
+             if n.op_type == "Identity" and n.input[0] in weights and n.output[0] not in kept_names}
+    if not alias:
+        return 0
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in alias:
+                node.input[i] = alias[name]
+    nodes = [n for n in graph.node if not (n.op_type == "Identity" and n.output[0] in alias)]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(path))
+    return len(alias)

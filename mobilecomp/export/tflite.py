@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ToolchainError
 from ..inputs import profiling_feed
-from ..litert import import_quietly, quiet
+from ..runtime.litert import import_quietly, quiet
 from ..load.architectures import for_model_type
 from ..load.heads import Head
 from ..types import LoadedModel, Recipe

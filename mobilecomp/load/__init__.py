@@ -19,12 +19,24 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # checkpoint.config fields that count something (layers, heads, widths): positive integers
 SIZE_FIELDS = ("_size", "_layers", "_heads", "_embeddings", "_networks")
+NOT_SIZES = ("tie_word_embeddings",)  # named like a size, but a flag
+MAY_BE_ZERO = ("type_vocab_size",)  # DeBERTa-v3 has no token types
+
+
+def bad_size(config: dict) -> tuple[str, object] | None:
+    """The first size field of a config (recipe or config.json) that is not a positive integer."""
+    for key, value in config.items():
+        if not key.endswith(SIZE_FIELDS) or key in NOT_SIZES:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key in MAY_BE_ZERO else 1):
+            return key, value
+    return None
 
 
 def quiet_transformers() -> None:
     """Import transformers' model code with its import-time chatter (torchao's missing CUDA
     kernels, torch's pytree notices) kept off the terminal."""
-    from ..litert import import_quietly
+    from ..runtime.litert import import_quietly
 
     import_quietly("transformers.modeling_utils")
 
@@ -79,9 +91,8 @@ def check_config(recipe: Recipe, checkpoint: str | None = None):
         raise ConfigError(f"recipe {recipe.name}: checkpoint.path {spec.path} is not a directory ({hint})")
     arch = ARCHITECTURES[spec.architecture]
     where = f"recipe {recipe.name}: checkpoint.config"
-    for key, value in spec.config.items():
-        if key.endswith(SIZE_FIELDS) and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{where}.{key} is {value!r}; it must be a positive integer")
+    if (bad := bad_size(spec.config)) is not None:
+        raise ConfigError(f"{where}.{bad[0]} is {bad[1]!r}; it must be a positive integer")
     from huggingface_hub.errors import StrictDataclassError
 
     try:
@@ -121,6 +132,9 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe, pick: bool 
             f"{directory}/config.json: model_type '{model_type}' does not match the recipe's "
             f"architecture '{arch.name}' (use a recipe for {model_type} or another checkpoint)"
         )
+    if (bad := bad_size(config)) is not None:
+        raise CheckpointError(f"{directory}/config.json: {bad[0]} is {bad[1]!r}; it must be a positive integer "
+                              f"({REEXPORT})")
     _check_layers(directory, files, config, arch)
     import transformers
     from huggingface_hub.errors import StrictDataclassError
@@ -137,7 +151,8 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe, pick: bool 
             directory, local_files_only=True, attn_implementation="eager", ignore_mismatched_sizes=True,
             use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True, **kwargs,
         )
-    except (ValueError, TypeError, RuntimeError, StrictDataclassError) as exc:
+    # transformers reads config.json's fields without checking their types (id2label: false is an AttributeError)
+    except (ValueError, TypeError, RuntimeError, AttributeError, KeyError, StrictDataclassError) as exc:
         raise CheckpointError(f"{directory}/config.json: makes no {arch.name} model ({first_line(exc)}); "
                               f"{REEXPORT}") from None
     mismatched = [(key, tuple(saved), tuple(wanted)) for key, saved, wanted in info["mismatched_keys"]]

@@ -58,6 +58,16 @@ class Head:
         """Accuracy (and F1 where the head has one) of the primary output against labels, in percent."""
         raise NotImplementedError(f"head {self.name} has no labelled accuracy")
 
+    def compare(self, reference: dict[str, list[np.ndarray]], candidate: dict[str, list[np.ndarray]],
+                feeds: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+        """``parity`` from all outputs and the feeds they were computed on (question answering
+        decodes spans from two outputs over the passage tokens); by default the primary output's."""
+        return self.parity(reference[self.primary], candidate[self.primary], [f.get("attention_mask") for f in feeds])
+
+    def score(self, outputs: dict[str, list[np.ndarray]], gold) -> dict[str, float]:
+        """``scores`` from all outputs by name; by default the primary output's."""
+        return self.scores(outputs[self.primary], gold)
+
 
 @dataclass(frozen=True)
 class EncoderHead(Head):
@@ -119,6 +129,7 @@ class FillMaskHead(Head):
     head runs on that one position only, so its cost is one row, not the whole sequence."""
 
     mask_token_id: int = 103  # the tokenizer's; load sets it
+    k: int = 5  # top-k agreement: how many of the reference's best words the candidate must also list
 
     def forward(self, model, inputs, keep):
         import torch
@@ -129,11 +140,15 @@ class FillMaskHead(Head):
         return {"logits": mlm_logits(model, picked)}
 
     def parity(self, reference, candidate, masks):
+        """Beside the classifier's numbers, ``topk``: the mean share of the reference's top-k words at
+        the mask that the candidate's top-k also holds (the decoder the Android core ports)."""
         from ..metrics import comparable, row_cosines
+        from ..verify.decode import top_k
 
         ref, cand = np.concatenate(reference), np.concatenate(candidate)
+        shared = [len(set(top_k(r, self.k)) & set(top_k(c, self.k))) / min(self.k, len(r)) for r, c in zip(ref, cand)]
         return {"cosines": row_cosines(comparable("logits", ref), comparable("logits", cand)), "spearman": None,
-                "top1": float((ref.argmax(1) == cand.argmax(1)).mean())}
+                "top1": float((ref.argmax(1) == cand.argmax(1)).mean()), "topk": float(np.mean(shared)), "k": self.k}
 
     def parity_feeds(self, feeds, tokenizer):
         """Each sentence with its middle real token replaced by the mask token (a fixed choice, so
@@ -149,6 +164,50 @@ class FillMaskHead(Head):
                     ids[row, positions[len(positions) // 2]] = tokenizer.mask_token_id
             masked.append({**feed, "input_ids": ids})
         return masked
+
+
+@dataclass(frozen=True)
+class QuestionAnsweringHead(Head):
+    """Start and end logits over every token of a (question, passage) pair; the answer is the best
+    span of passage tokens (verify.decode.best_span, at most ``max_answer_len`` tokens)."""
+
+    max_answer_len: int = 30  # tokens: SQuAD's usual bound
+
+    def select(self, out, keep):
+        return {"start_logits": out.start_logits, "end_logits": out.end_logits}
+
+    def parity(self, reference, candidate, masks):
+        """Device checks hold the primary output only: cosine of start logits over real tokens."""
+        from ..metrics import real_tokens, token_parity
+
+        numbers = token_parity([r[..., None] for r in reference], [c[..., None] for c in candidate],
+                               [real_tokens(m) for m in masks])
+        return {**numbers, "top1": None}
+
+    def compare(self, reference, candidate, feeds):
+        """Per pair: cosine of (start, end) logits over its real tokens; ``top1`` the share of pairs
+        whose decoded span is PyTorch's (span EM), ``span_f1`` the mean token-overlap F1 of the spans."""
+        from ..verify.decode import span_f1
+        from ..verify.qa import decoded_spans
+
+        cosines = []
+        for ref_start, ref_end, cand_start, cand_end, feed in zip(
+                reference["start_logits"], reference["end_logits"], candidate["start_logits"],
+                candidate["end_logits"], feeds):
+            for row, keep in enumerate(feed["attention_mask"][:, :ref_start.shape[1]].astype(bool)):
+                a = np.concatenate([ref_start[row][keep], ref_end[row][keep]]).astype(np.float64)
+                b = np.concatenate([cand_start[row][keep], cand_end[row][keep]]).astype(np.float64)
+                cosines.append(float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30)))
+        ref_spans = decoded_spans(reference["start_logits"], reference["end_logits"], feeds, self.max_answer_len)
+        cand_spans = decoded_spans(candidate["start_logits"], candidate["end_logits"], feeds, self.max_answer_len)
+        return {"cosines": np.asarray(cosines), "spearman": None,
+                "top1": float(np.mean([a == b for a, b in zip(ref_spans, cand_spans)])),
+                "span_f1": float(np.mean([span_f1(a, b) for a, b in zip(ref_spans, cand_spans)]))}
+
+    def score(self, outputs, gold):
+        from ..verify.qa import scores
+
+        return scores(outputs["start_logits"], outputs["end_logits"], gold)
 
 
 def mlm_logits(model, states):
@@ -178,7 +237,14 @@ HEADS: dict[str, Head] = {head.name: head for head in (
                         per_token=("logits",), takes_labels=True),
     FillMaskHead("fill-mask", ("logits",), "logits", "ForMaskedLM",
                  "cosine of vocabulary probabilities at the masked token; share of masks with the same top-1 "
-                 "word (each parity sentence's middle token masked)"),
+                 "word; top-5 agreement (share of the reference's 5 best words the artefact also ranks in its 5 "
+                 "best; gated only where the budget names topk) (each parity sentence's middle token masked)"),
+    QuestionAnsweringHead("question-answering", ("start_logits", "end_logits"), "start_logits",
+                          "ForQuestionAnswering",
+                          "exact match (top1) and F1 (span_f1) of the decoded answer span against PyTorch's span, "
+                          "on (question, passage) pairs; cosine of start and end logits over real tokens",
+                          "SQuAD exact match and F1 of the decoded answer against the gold answers",
+                          per_token=("start_logits", "end_logits")),
 )}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..types import Recipe
+from ..types import DecomposeSpec, Recipe
 
 
 @dataclass
@@ -123,7 +123,13 @@ def meta_model(recipe: Recipe):
 
             hint = f"make it with {recipe.checkpoint.made_by}" if recipe.checkpoint.made_by else "give the directory"
             raise CheckpointError(f"recipe {recipe.name}: {directory}/config.json is missing ({hint})")
-        config = getattr(transformers, arch.config_class).from_pretrained(directory)
+        try:  # transformers reads config.json's fields without checking their types
+            config = getattr(transformers, arch.config_class).from_pretrained(directory)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            from ..errors import CheckpointError, first_line
+
+            raise CheckpointError(f"{directory}/config.json: transformers cannot read it ({first_line(exc)}); "
+                                  "fix the field or save the checkpoint again") from None
     if head.uses_classifier or (head.takes_labels and recipe.checkpoint.source == "architecture"):
         config.num_labels = recipe.num_labels
     config._attn_implementation = "eager"
@@ -159,12 +165,10 @@ def inspect_recipe(recipe: Recipe, seq_len: int | None = None) -> ModelCounts:
     base = getattr(model, "bert", model)
     inputs = tuple(n for n in ARCHITECTURES[recipe.checkpoint.architecture].inputs)
     if recipe.decompose is not None:
-        from ..deformer import count_deformer
-
         return count_deformer(base, recipe.decompose, seq_len)
     counts = count_model(model, seq_len, inputs)
     if recipe.prune is not None:
-        from ..prune import prunable_weights
+        from ..transform.prune import prunable_weights
 
         prunable = sum(w.numel() for _, w in prunable_weights(model))
         counts.params_nonzero = counts.params - round(prunable * recipe.prune.sparsity)
@@ -180,7 +184,7 @@ def loaded_counts(model, recipe: Recipe) -> dict[str, Any]:
         return {**out, "counted_on": "the equivalent BERT config on the meta device (the graph is ONNX)"}
     inner = model.module.model
     if recipe.decompose is not None:
-        from ..deformer import base_model, count_deformer
+        from ..transform.deformer import base_model
 
         counts = count_deformer(base_model(model.module), recipe.decompose, recipe.seq_len)
     else:
@@ -191,3 +195,31 @@ def loaded_counts(model, recipe: Recipe) -> dict[str, Any]:
     out = counts.describe()
     out.pop("params", None)  # the manifest's own params field already says it
     return out
+
+
+def count_deformer(base, spec: DecomposeSpec, seq_len: int):
+    """Per-query counts with the passage cached (question graph), plus the passage graph's and the
+    undecomposed model's, at ``seq_len`` total tokens, batch 1. ``base`` may live on the meta device."""
+    import torch
+
+    from ..transform.deformer import decomposed_modules
+
+    passage, question, _ = decomposed_modules(base, spec)
+    device = next(base.parameters()).device
+    q_len, p_len = spec.question_len, seq_len - spec.question_len
+    hidden = base.config.hidden_size
+    zeros = lambda n: torch.zeros(1, n, dtype=torch.long, device=device)  # noqa: E731
+    ones = lambda n: torch.ones(1, n, dtype=torch.long, device=device)  # noqa: E731
+    states = torch.zeros(1, p_len, hidden, device=device)
+    q_flops, q_peak = _count(lambda: question(zeros(q_len), ones(q_len), zeros(q_len), states, ones(p_len)))
+    p_flops, p_peak = _count(lambda: passage(zeros(p_len), ones(p_len), zeros(p_len)))
+    full_flops, full_peak = _count(lambda: base(input_ids=zeros(seq_len), token_type_ids=zeros(seq_len)))
+    params = sum(p.numel() for p in base.parameters())
+    return ModelCounts(params=params, flops=q_flops, peak_activation_bytes=q_peak, seq_len=seq_len, detail={
+        "flops_per_query": "question path with the passage's lower layers cached",
+        "passage_gflops_once": round(p_flops / 1e9, 3),
+        "passage_peak_activation_mb": round(p_peak / 2**20, 2),
+        "undecomposed_gflops": round(full_flops / 1e9, 3),
+        "undecomposed_peak_activation_mb": round(full_peak / 2**20, 2),
+        "flops_speedup": round(full_flops / q_flops, 2),
+        "lower_layers": spec.lower_layers, "question_len": q_len, "passage_len": p_len})

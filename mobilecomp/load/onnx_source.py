@@ -99,7 +99,7 @@ class OnnxModule:
     """Runs an ONNX graph like the wrapped PyTorch modules: torch tensors in, a tuple of tensors out."""
 
     def __init__(self, path: Path, input_names: tuple[str, ...], output_names: tuple[str, ...]) -> None:
-        from ..runners import onnx_session
+        from ..runtime.ort import onnx_session
 
         self.onnx_path = Path(path)
         self.input_names = input_names

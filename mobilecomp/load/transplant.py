@@ -9,6 +9,8 @@ BERT's weights exactly (token states against MiniLM's, measured 2026-12-05):
   table instead, as first measured, the sums round differently: 1.6e-6 to 3.9e-6).
 - ``roberta``: positions start at padding_idx + 1, so the position table gets pad_token_id + 1
   leading rows (1 here: MiniLM's pad id is 0); one token type (max |diff| 0).
+- ``xlm-roberta``: RoBERTa's layout under XLM-R's names (the multilingual model's 250k SentencePiece
+  vocabulary is not moved: the transplant keeps MiniLM's WordPiece, as every transplant does).
 - ``electra``: embedding_size = hidden, so there is no projection; the names are BERT's (0).
 
 The result is a standard Hugging Face directory: config.json (model_type, architectures),
@@ -88,12 +90,13 @@ def _bert_names(w: Tensors) -> Tensors:
 
 
 LAYOUTS: dict[str, Callable[[dict, Tensors], tuple[dict, Tensors]]] = {
-    "distilbert": _distilbert, "roberta": _roberta, "electra": _electra}
+    "distilbert": _distilbert, "roberta": _roberta, "xlm-roberta": _roberta, "electra": _electra}
 HOW = {"distilbert": "q/k/v/out -> attention.{q,k,v,out}_lin, LayerNorms -> sa_layer_norm/output_layer_norm, "
                      "FFN -> ffn.lin1/lin2, token-type row 0 added into the word table",
        "roberta": "position table with pad_token_id + 1 leading zero rows (positions from padding_idx + 1), "
                   "token-type row 0 only",
        "electra": "embedding_size = hidden_size (no projection), BERT's names, no pooler"}
+HOW["xlm-roberta"] = HOW["roberta"] + " (XLM-R is RoBERTa's layout)"
 
 
 def transplant(to: str, out: Path) -> Path:

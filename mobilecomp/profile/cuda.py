@@ -116,7 +116,7 @@ def source_model(bundle: Path, manifest: dict):
     from ..errors import CheckpointError
     from ..load import load_model
     from ..load.checkpoints import weights_sha256
-    from ..prune import prune_model
+    from ..transform.prune import prune_model
     from ..schema import from_dict
     from ..types import Recipe
 

@@ -16,14 +16,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..bundle import read_inputs
-from ..runners import EXACT_INT8, NO_SPINNING, cpu_count, onnx_session, run_onnx
+from ..runtime.cpu import cpu_count
+from ..runtime.ort import EXACT_INT8, NO_SPINNING, onnx_session, run_onnx
 from ..types import DeviceInfo, Latency, ProfileRow
 from . import ProfileOptions, judged_alone, selected
 
 
 def host_device() -> DeviceInfo:
     """This CPU, with the int8 facts that shaped its numbers (flags, onnxruntime's kernel, saturation)."""
-    from ..numerics import host_int8
+    from ..runtime.numerics import host_int8
 
     int8 = host_int8()
     return DeviceInfo(name="host", kind="host", cpu=int8.cpu, cores=cpu_count(), os=platform.platform(),
@@ -40,7 +41,7 @@ class OnnxRuntimeRunner:
                  spinning: bool | None = None) -> None:
         import onnxruntime as ort
 
-        from ..numerics import exact_mode_needed
+        from ..runtime.numerics import exact_mode_needed
 
         self.version = ort.__version__
         self.exact = exact_mode_needed() if exact is None else exact
@@ -55,7 +56,7 @@ class OnnxRuntimeRunner:
         self.session.run(None, self.feed)
 
     def describe(self) -> dict:
-        from ..numerics import host_int8
+        from ..runtime.numerics import host_int8
 
         return {"name": self.name, "version": self.version, "provider": "CPUExecutionProvider",
                 "session_config": {**(EXACT_INT8 if self.exact else {}), **self.config},
@@ -66,7 +67,7 @@ class LiteRTRunner:
     name = "ai-edge-litert"
 
     def __init__(self, path: Path, threads: int, feed: dict) -> None:
-        from ..litert import TFLiteModel, runtime_version
+        from ..runtime.litert import TFLiteModel, runtime_version
 
         self.version = runtime_version()
         self.model = TFLiteModel(path, threads)
@@ -89,7 +90,7 @@ class ExecuTorchRunner:
 
     def __init__(self, path: Path, threads: int, feed: dict) -> None:
         from ..load.architectures import BERT_INPUTS
-        from ..pte import PteModel, runtime_version
+        from ..runtime.pte import PteModel, runtime_version
 
         self.version = runtime_version()
         self.model = PteModel(path, threads)
@@ -99,7 +100,7 @@ class ExecuTorchRunner:
         self.feed = feed
 
     def prepare(self) -> None:
-        from ..pte import pool_threads, set_threads
+        from ..runtime.pte import pool_threads, set_threads
 
         if pool_threads() != self.threads:
             set_threads(self.threads)
@@ -132,7 +133,7 @@ def default_session_check(bundle: Path, manifest: dict, art: dict) -> dict | Non
 
 
 def profile_host(bundle: Path, manifest: dict, options: ProfileOptions) -> list[ProfileRow]:
-    from ..numerics import runs_int8_kernels
+    from ..runtime.numerics import runs_int8_kernels
 
     device = host_device()
     saturates = device.extra["int8"]["default_session_saturates"]

@@ -151,9 +151,15 @@ VARIANTS["tflite"] = {
 VARIANTS["executorch"] = {
     "fp32": Variant("fp32", "executorch", Budget(cos_min=0.9999, max_abs=1e-3),
                     "torch.export lowered to XNNPACK, fixed-length methods", _backend("executorch", "fp32")),
+    "fp16": Variant("fp16", "executorch", Budget(cos_min=0.999), "fp16 weights and compute in XNNPACK",
+                    _backend("executorch", "fp16")),
     "int8-dynamic": Variant("int8-dynamic", "executorch", _INT8,
-                            "int8 weights per channel, int8 activations per row at run time (torchao, XNNPACK)",
-                            _backend("executorch", "int8_dynamic")),
+                            "int8 weights per channel, int8 activations per row at run time (torchao, XNNPACK), "
+                            "int8 embedding tables", _backend("executorch", "int8_dynamic")),
+    "int8-static": Variant("int8-static", "executorch", _INT8,
+                           "static int8 through PT2E (XNNPACKQuantizer, per-channel weights, per-tensor activations "
+                           "calibrated on real text); refused before export under the budget",
+                           _backend("executorch", "int8_static")),
 }
 
 

@@ -1,4 +1,4 @@
-"""ExecuTorch variants: the fp32 program, and torchao-quantised models exported to XNNPACK again."""
+"""ExecuTorch variants: the fp32 program, and the PyTorch model in fp16 or int8 exported to XNNPACK again."""
 
 from __future__ import annotations
 
@@ -20,19 +20,147 @@ def _int8_dynamic_linears(module) -> None:
                                                              weight_granularity=PerAxis(0)))
 
 
-def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
-    """Quantised in PyTorch (torchao), then exported and lowered again: an ExecuTorch program's
-    quantisation lives in the graph it was exported from, so there is no pass on the fp32 file."""
+def _int8_embeddings(module) -> None:
+    """Every embedding table as int8 rows with one fp32 scale each (symmetric), gathered by
+    ``quantized_decomposed::embedding_byte``: XNNPACK takes no gather, and this is the int8 one
+    ExecuTorch's own kernels run (the runtime loads them from ``executorch.kernels.quantized``).
+    MiniLM's word table is 47 MB of the 90 MB fp32 file."""
+    import torch
+
+    import executorch.exir.passes._quant_patterns_and_replacements  # noqa: F401 - defines the op for export
+
+    class Int8Embedding(torch.nn.Module):
+        def __init__(self, table: torch.nn.Embedding) -> None:
+            super().__init__()
+            weight = table.weight.detach().float()
+            scales = weight.abs().amax(1).clamp(min=1e-12) / 127
+            self.register_buffer("weight", torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8))
+            self.register_buffer("scales", scales)
+
+        def forward(self, indices):
+            return torch.ops.quantized_decomposed.embedding_byte.default(
+                self.weight, self.scales, None, -127, 127, indices)
+
+    for child in list(module.modules()):
+        for attr, table in list(child.named_children()):
+            if isinstance(table, torch.nn.Embedding):
+                setattr(child, attr, Int8Embedding(table))
+
+
+def _int8_dynamic(module) -> None:
+    _int8_dynamic_linears(module)
+    _int8_embeddings(module)
+
+
+def _rebuilt(src: Path, dst: Path, ctx: QuantContext, what: str, **how) -> dict:
+    """The PyTorch model exported and lowered again with ``how`` (convert's transform or per_length),
+    at the fp32 file's lengths: an ExecuTorch program's precision lives in the graph it was exported
+    from, so there is no pass on the fp32 file."""
     from ..export.executorch import convert
-    from ..pte import PteModel
+    from ..runtime.pte import PteModel
 
     if ctx.model is None or not hasattr(ctx.model.module, "model"):
-        raise ToolchainError("ExecuTorch int8 quantises the PyTorch model: this checkpoint has none")
+        raise ToolchainError(f"ExecuTorch {what} is built from the PyTorch model: this checkpoint has none")
     lens = tuple(sorted(PteModel(src, threads=1).lengths.values()))
-    coverage = convert(ctx.model, lens, dst, transform=_int8_dynamic_linears)
+    return {"built_from": "the PyTorch model, converted then exported again",
+            "delegate_coverage": convert(ctx.model, lens, dst, **how)}
+
+
+def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
     from importlib.metadata import version
 
     return {"quantiser": f"torchao {version('torchao')} Int8DynamicActivationIntxWeightConfig "
                          "(weight int8 PerAxis(0))",
             "weights": "int8 per channel", "activations": "int8 per row, ranges computed at run time",
-            "built_from": "the PyTorch model, quantised then exported again", "delegate_coverage": coverage}
+            "embeddings": "int8 per row (quantized_decomposed::embedding_byte, portable kernel)",
+            **_rebuilt(src, dst, ctx, "int8", transform=_int8_dynamic)}
+
+
+def _fp16(module) -> None:
+    """fp16 weights and compute. The wrapper builds its additive mask in fp32, and BERT's eager
+    attention would promote the scores to fp32 and fail at the value matmul: the mask is cast
+    where it enters the transformer."""
+    import torch
+
+    module.half()
+
+    def mask_to_fp16(base, args, kwargs):
+        mask = kwargs.get("attention_mask")
+        if mask is not None and mask.is_floating_point():
+            kwargs["attention_mask"] = mask.to(torch.float16)
+        return args, kwargs
+
+    module.inner.model.base_model.register_forward_pre_hook(mask_to_fp16, with_kwargs=True)
+
+
+def fp16(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    return {"weights": "fp16", "compute": "fp16 in XNNPACK (inputs int64, outputs fp16)",
+            **_rebuilt(src, dst, ctx, "fp16", transform=_fp16)}
+
+
+class _Pt2eStatic:
+    """PT2E static int8 (XNNPACKQuantizer, symmetric, weights per channel, activations per tensor
+    calibrated on the calibration text), one captured graph per length. Before any file is
+    written it checks the longest length in PyTorch on the calibration text and refuses under the
+    budget's cos_min: per-tensor int8 activations lose BERT's outlier channels."""
+
+    def __init__(self, ctx: QuantContext, seq_len: int) -> None:
+        self.ctx, self.seq_len = ctx, seq_len
+        self.longest = None  # quantised and checked first: a refusal costs one calibration
+
+    def rows(self, n: int):
+        """The calibration text one sentence at a time, cut to ``n`` tokens, through the reader protocol."""
+        import torch
+
+        from .calibration import FeedReader
+
+        reader = FeedReader(self.ctx.calibration)
+        while (feed := reader.get_next()) is not None:
+            for i in range(len(feed["input_ids"])):
+                yield tuple(torch.from_numpy(feed[k][i:i + 1, :n]).to(torch.int64) for k in self.ctx.model.input_names)
+
+    def __call__(self, module, n: int, args):
+        if self.longest is None:
+            self.longest = self.quantise(module, self.seq_len, next(self.rows(self.seq_len)))
+            self.gate(module, self.longest)
+        return self.longest if n == self.seq_len else self.quantise(module, n, args)
+
+    def quantise(self, module, n: int, args):
+        import torch
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer, get_symmetric_quantization_config)
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+        prepared = prepare_pt2e(torch.export.export(module, args).module(), quantizer)
+        for row in self.rows(n):
+            prepared(*row)
+        return convert_pt2e(prepared)
+
+    def gate(self, module, quantised) -> None:
+        import numpy as np
+
+        from ..metrics import comparable, row_cosines
+
+        name = self.ctx.primary_output
+        index = self.ctx.model.output_names.index(name)
+        pairs = [(module(*row)[index].numpy(), quantised(*row)[index].numpy()) for row in self.rows(self.seq_len)]
+        ref, cand = (np.concatenate([p[j].reshape(1, -1) for p in pairs]) for j in (0, 1))
+        cos_min = float(row_cosines(comparable(name, ref), comparable(name, cand)).min())
+        if self.ctx.budget.cos_min is not None and cos_min < self.ctx.budget.cos_min:
+            raise ToolchainError(
+                f"static int8 (PT2E XNNPACKQuantizer, per-tensor activations) reaches cos_min {cos_min:.4f} on "
+                f"the {len(pairs)} calibration sentences in PyTorch, under the budget's {self.ctx.budget.cos_min}: "
+                "not built; use int8-dynamic")
+
+
+def int8_static(src: Path, dst: Path, ctx: QuantContext) -> dict:
+    from importlib.metadata import version
+
+    if not ctx.calibration:
+        raise ToolchainError("ExecuTorch int8-static calibrates on the recipe's calibration text: there is none")
+    seq_len = int(ctx.calibration[0]["input_ids"].shape[1])  # the calibration text is padded to seq_len
+    return {"quantiser": f"executorch {version('executorch')} XNNPACKQuantizer "
+                         "get_symmetric_quantization_config(is_per_channel=True), PT2E",
+            "weights": "int8 per channel", "activations": "int8 per tensor, calibrated on real text",
+            **_rebuilt(src, dst, ctx, "int8-static", per_length=_Pt2eStatic(ctx, seq_len))}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ToolchainError
-from ..runners import interleaved_median_ms, onnx_session, run_onnx
+from ..runtime.ort import interleaved_median_ms, onnx_session, run_onnx
 from . import QuantContext
 from .onnxruntime import quantise_embedding_rows, tuning_cos_min
 

@@ -18,7 +18,7 @@ CALIBRATION_ROWS = 64  # sentences per signature; ranges settle well before this
 
 def _lengths(src: Path) -> tuple[int, ...]:
     """The fp32 file's signature lengths: every variant keeps the same signatures."""
-    from ..litert import TFLiteModel
+    from ..runtime.litert import TFLiteModel
 
     return tuple(sorted(TFLiteModel(src, threads=1).lengths.values()))
 
@@ -37,7 +37,7 @@ def recipe_pass(src: Path, dst: Path, recipe_name: str) -> dict:
     ai-edge-quantizer, on the flatbuffer bytes (litert_converter.exported_programs_to_flatbuffer);
     running that same pass on the float file gives the same bytes (checked on MiniLM: the three
     files' sha256 equal the ones converted with quant_config) and saves a conversion (~12 s)."""
-    from ..litert import import_quietly, quiet
+    from ..runtime.litert import import_quietly, quiet
 
     quant_recipes = import_quietly("litert_torch.generative.quantize.quant_recipes")
     translate = import_quietly("litert_torch.quantize.translate_recipe")
@@ -153,7 +153,7 @@ def int8_smooth(src: Path, dst: Path, ctx: QuantContext) -> dict:
 
 def _calibration(src: Path, ctx: QuantContext) -> dict[str, list[dict[str, np.ndarray]]]:
     """Real calibration text for every signature, cut to the signature's length, int32."""
-    from ..litert import TFLiteModel
+    from ..runtime.litert import TFLiteModel
 
     model = TFLiteModel(src, threads=1)
     rows = [{k: v[i:i + 1] for k, v in feed.items()} for feed in ctx.calibration
@@ -169,7 +169,7 @@ def _calibration(src: Path, ctx: QuantContext) -> dict[str, list[dict[str, np.nd
 def _static(src: Path, dst: Path, ctx: QuantContext, activation_bits: int) -> dict:
     from importlib.metadata import version
 
-    from ..litert import import_quietly, quiet
+    from ..runtime.litert import import_quietly, quiet
 
     quantizer = import_quietly("ai_edge_quantizer.quantizer")
     recipe = import_quietly("ai_edge_quantizer.recipe")
@@ -214,7 +214,7 @@ class Layer:
 def fully_connected_layers(path: Path) -> dict[str, Layer]:
     """The FULLY_CONNECTED weights of a .tflite in graph order, named ``NN:module.path`` (the
     index keeps names unique where the converter fused several modules' names into one scope)."""
-    from ..litert import import_quietly
+    from ..runtime.litert import import_quietly
 
     utils = import_quietly("ai_edge_quantizer.utils.tfl_flatbuffer_utils")
     model = utils.read_model(str(path))
@@ -248,7 +248,7 @@ def _dynamic_int8(src: Path, dst: Path, kept: list[Layer]) -> None:
     on ``src``, the ``kept`` layers left in float in every signature."""
     import re
 
-    from ..litert import import_quietly, quiet
+    from ..runtime.litert import import_quietly, quiet
 
     quantizer = import_quietly("ai_edge_quantizer.quantizer")
     recipe = import_quietly("ai_edge_quantizer.recipe")
@@ -274,8 +274,8 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
     """SmoothQuant + dynamic int8, with the FULLY_CONNECTED ops the budget cannot afford left in
     float (search.py, the same search as the ONNX int8-mixed)."""
     from ..inputs import profiling_feed
-    from ..litert import TFLiteModel
-    from ..runners import interleaved_median_ms
+    from ..runtime.litert import TFLiteModel
+    from ..runtime.ort import interleaved_median_ms
     from .fidelity import TUNING_MARGIN
     from .search import latency_saved, search
 

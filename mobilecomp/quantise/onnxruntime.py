@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runners import onnx_session, run_onnx
+from ..runtime.ort import onnx_session, run_onnx
 from . import QuantContext
 from .calibration import FeedReader
 
@@ -46,7 +46,7 @@ def dynamic_int8(src: Path, dst: Path, exclude: list[str] | None = None, embeddi
                  weight_type: str = "QInt8", reduce_range: bool = False) -> None:
     """onnxruntime dynamic int8 on the weight MatMuls, per channel, plus per-row int8 embeddings.
     ``weight_type="QUInt8"`` or ``reduce_range`` (7-bit weights) are the formats that x86's
-    saturating U8S8 kernels cannot overflow (see numerics.py); int8 weights are the default."""
+    saturating U8S8 kernels cannot overflow (see runtime/numerics.py); int8 weights are the default."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Per channel: per-tensor weights drop real MiniLM to cos_min 0.92 (0.98 per channel).
@@ -204,7 +204,7 @@ def _sweep_key(src: Path, ctx: QuantContext, target: float, max_kept: int) -> di
     """Everything the sweep's result depends on; None for a model without a checkpoint hash (random
     test weights: nothing worth keeping)."""
     from ..load.checkpoints import sha256_file
-    from ..numerics import exact_mode_needed, host_int8
+    from ..runtime.numerics import exact_mode_needed, host_int8
     from .cache import feeds_sha256, tool_versions
 
     checkpoint = getattr(ctx.model, "checkpoint", None) or {}
@@ -296,7 +296,7 @@ def _sweep(src: Path, ctx: QuantContext, reference: np.ndarray, candidates: list
     import onnx
 
     from ..progress import Progress
-    from ..runners import cpu_count
+    from ..runtime.cpu import cpu_count
     from .search import search, sensitivity
 
     original = onnx.load(str(src)) if shortcut else None

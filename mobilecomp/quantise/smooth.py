@@ -46,7 +46,7 @@ def activation_ranges(model, names: list[str], feeds: list[Feed], threads: int =
     (``threads``: the session's; the ranges are the same whatever the count)."""
     import onnx
 
-    from ..runners import onnx_session
+    from ..runtime.ort import onnx_session
 
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
@@ -93,7 +93,14 @@ def smooth(model, feeds: list[Feed], alpha: float = 0.5, min_consumers: int = 2,
 
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
-    found = groups(model, min_consumers)
+    readers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    # a weight read by several MatMuls (ALBERT's shared layer, at each application) would be rescaled
+    # once per group: one smoothing scale cannot serve every application, so such groups stay as they are
+    found = {ln: group for ln, group in groups(model, min_consumers).items()
+             if all(readers.get(m.input[1], 0) == 1 for m in group)}
     if not found:
         return {"groups": 0}
     lns = {n.name: n for n in graph.node if n.name in found}

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..bundle import LOCK, Lock
 from ..errors import BundleError
-from ..export import RUNTIMES
+from ..formats import FORMATS
 from .table import int8_path, markdown
 
 PAPER_DEFORMER = [  # DeFormer Table 3 (seconds, SQuAD): BERT-base, Decomp-BERT-base
@@ -44,7 +44,7 @@ class ReportRow:
     label: str | None
     method: str | None = None  # the compression method that trained it (its student card), or "teacher"
     nonzero_params: int | None = None  # params less the pruned zeros
-    runtime: str | None = None  # what runs the artefact (export.RUNTIMES of its format)
+    runtime: str | None = None  # what runs the artefact (its format's runtime)
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> {p50_ms, provenance, ...}
 
     def to_json(self) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def collect(paths: list[str]) -> tuple[list[ReportRow], list[dict[str, Any]], li
                 sparsity=weights.get("weight_matrix_sparsity"),
                 cos_min=(art.get("parity") or {}).get("cos_min"), accuracy=acc.get("accuracy"),
                 passed=art.get("passed"), label=label, method=card["method"] if card else None,
-                runtime=RUNTIMES.get(art["format"]),
+                runtime=FORMATS[art["format"]].runtime if art["format"] in FORMATS else None,
                 nonzero_params=model["params"] - int(zeros) if model.get("params") else None)
         if model.get("decompose") and model.get("head") == "classifier":
             single_sentence.add(manifest["recipe"]["name"])

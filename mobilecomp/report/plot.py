@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import ConfigError
 
 
-RUNTIME_MARKERS = {"onnxruntime": "o", "litert": "s", "executorch": "^"}  # export.RUNTIMES' values
+RUNTIME_MARKERS = {"onnxruntime": "o", "litert": "s", "executorch": "^"}  # formats.FORMATS' runtimes
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:

@@ -70,9 +70,10 @@ def bundle_table(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     out = [f"{manifest['recipe']['name']}: {manifest['model']['architecture']} "
            f"({manifest['model']['params'] / 1e6:.1f}M params), seq {manifest['model']['seq_len']}, "
            f"parity on {manifest['parity_corpus']['sentences']} sentences of {manifest['parity_corpus']['name']}"]
-    if manifest["checkpoint"].get("label"):
-        out.append(f"** {manifest['checkpoint']['label']} ** (random weights: parity shows the export "
-                   "is right, not how quantisation treats real weights)")
+    if manifest["checkpoint"].get("label"):  # untrained, or a distilled student (trained weights)
+        out.append(f"** {manifest['checkpoint']['label']} **" + (
+            " (trained by distillation from a teacher)" if manifest["checkpoint"].get("trained") else
+            " (random weights: parity shows the export is right, not how quantisation treats real weights)"))
     out.append(markdown(body, header))
     provenances = sorted({(r["device"], r["provenance"], r["device_info"]["cpu"], r["runner"]["name"],
                            r["runner"]["version"], int8_path(r)) for r in latest.values()})

@@ -14,6 +14,7 @@ from ..load.heads import HEADS
 from ..types import Budget, LoadedModel, ParityReport
 
 Outputs = dict[str, list[np.ndarray]]  # output name -> one array per feed
+PER_TOKEN = frozenset(name for head in HEADS.values() for name in head.per_token)  # outputs with a sequence axis
 
 
 def reference_outputs(model: LoadedModel, feeds: list[Feed]) -> Outputs:
@@ -30,7 +31,7 @@ def reference_outputs(model: LoadedModel, feeds: list[Feed]) -> Outputs:
 
 
 def _onnx_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...], threads: int = 0) -> Outputs:
-    from ..runners import onnx_session
+    from ..runtime.ort import onnx_session
 
     session = onnx_session(path, threads=threads)
     wanted = {i.name for i in session.get_inputs()}
@@ -43,7 +44,7 @@ def _onnx_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...], threads
 
 
 def _tflite_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...], threads: int = 0) -> Outputs:
-    from ..litert import TFLiteModel
+    from ..runtime.litert import TFLiteModel
 
     model = TFLiteModel(path, threads=threads)
     outputs: Outputs = {name: [] for name in names}
@@ -54,7 +55,7 @@ def _tflite_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...], threa
 
 
 def _pte_outputs(path: Path, feeds: list[Feed], names: tuple[str, ...], threads: int = 0) -> Outputs:
-    from ..pte import PteModel
+    from ..runtime.pte import PteModel
 
     model = PteModel(path, threads=threads)
     from ..load.architectures import BERT_INPUTS
@@ -85,7 +86,9 @@ def _max_abs(reference: Outputs, candidate: Outputs, feeds: list[Feed]) -> float
             if cand.shape != ref.shape:
                 raise ValueError(f"output '{name}' has shape {cand.shape}, expected {ref.shape}")
             diff = np.abs(ref - cand)
-            if diff.ndim == 3:  # token states: padding positions carry no meaning
+            # per-token outputs: padding positions carry no meaning (a name alone does not say it: fill-mask's
+            # "logits" are (batch, vocabulary), the token classifier's (batch, sequence, labels))
+            if diff.ndim == 3 or (name in PER_TOKEN and diff.shape == feed["attention_mask"].shape):
                 diff = diff[feed["attention_mask"].astype(bool)]
             worst = max(worst, float(diff.max()))
     return worst
@@ -98,11 +101,12 @@ def check_parity(reference: Outputs, candidate: Outputs, feeds: list[Feed], prim
     if missing:
         raise ValueError(f"artefact has no output '{missing[0]}'")
     max_abs = _max_abs(reference, candidate, feeds)  # checks every output's shape first
-    numbers = HEADS[head].parity(reference[primary], candidate[primary], [f.get("attention_mask") for f in feeds])
+    numbers = HEADS[head].compare(reference, candidate, feeds)
     cos = np.nan_to_num(numbers["cosines"], nan=-1.0)
     report = ParityReport(
         corpus=corpus, sentences=len(cos), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
         max_abs=max_abs, spearman=numbers["spearman"], top1=numbers["top1"], budget=budget, failures=[],
+        topk=numbers.get("topk"), k=numbers.get("k"), span_f1=numbers.get("span_f1"),
     )
     report.failures = budget_failures(report, budget)
     return report
@@ -135,7 +139,7 @@ def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray
     head = manifest["model"]["head"]
     # per-token outputs are judged on real tokens only: their rows' masks, cut to the stored length
     masks = (read_inputs(Path(bundle), "parity.npz")["attention_mask"][indices][:, :reference.shape[1]]
-             if reference.ndim == 3 else np.ones((len(indices), 1), dtype=np.int64))
+             if primary in HEADS[head].per_token else np.ones((len(indices), 1), dtype=np.int64))
     numbers = HEADS[head].parity([reference], [candidate], [masks])
     cos = np.nan_to_num(numbers["cosines"], nan=-1.0)
     budget_raw = ((art.get("parity") or {}).get("budget")) or {}
@@ -145,7 +149,8 @@ def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray
         corpus=f"{corpus['name']} ({len(indices)} of {corpus['sentences']}, {how})",
         sentences=len(indices), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
         max_abs=float(np.abs(reference - candidate).max()),
-        spearman=numbers["spearman"], top1=numbers["top1"], budget=budget, failures=[])
+        spearman=numbers["spearman"], top1=numbers["top1"], budget=budget, failures=[],
+        topk=numbers.get("topk"), k=numbers.get("k"))
     # max_abs budgets are set on every output over the full set; here only the primary one is compared
     report.failures = budget_failures(report, Budget(**{**vars(budget), "max_abs": None}))
     data = to_dict(report)
@@ -157,7 +162,7 @@ def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray
 def budget_failures(report: ParityReport, budget: Budget) -> list[str]:
     failures = []
     for field, higher_is_better in (("cos_min", True), ("cos_mean", True), ("spearman", True),
-                                    ("top1", True), ("max_abs", False)):
+                                    ("top1", True), ("topk", True), ("max_abs", False)):
         limit, value = getattr(budget, field), getattr(report, field)
         if limit is None or value is None:
             continue

@@ -58,16 +58,46 @@ def read_labelled(path: str | Path, num_labels: int) -> LabelledData:
                         pairs, tuple(labels))
 
 
+PAIR_COLUMNS = (("sentence", "sentence1"), ("sentence2",), ("label",))  # a GLUE-style header's names
+
+
+def _columns(file: Path, header: list[str]) -> list[int] | None:
+    """Where a header naming a sentence2 column (MRPC/MNLI-style files, extra columns allowed) has the
+    first sentence, the second and the label; None for a file without such a header."""
+    names = [h.strip().lower() for h in header]
+    if "sentence2" not in names:
+        return None
+    where = []
+    for choices in PAIR_COLUMNS:
+        found = [names.index(c) for c in choices if c in names]
+        if not found:
+            raise DataError(f"{file}:1: the header names sentence2 but no {' or '.join(choices)} column; name the "
+                            "columns sentence (or sentence1), sentence2 and label")
+        where.append(found[0])
+    return where
+
+
 def _tsv(file: Path, text: str) -> list[tuple]:
     rows = []
     fix = "one labelled example a line, sentence[<TAB>sentence2]<TAB>label"
+    columns = None
     for lineno, line in enumerate(lines(text), 1):
         fields = line.split("\t")
         if not "".join(fields).strip():
             continue
         for field in fields:
             plain(field, f"{file}:{lineno}", fix)
-        if len(fields) not in (2, 3):
+        if lineno == 1:
+            columns = _columns(file, fields)
+            if columns is not None:
+                width = len(fields)
+                continue
+        if columns is not None:  # by the header's names
+            if len(fields) != width:
+                raise DataError(f"{file}:{lineno}: {len(fields)} fields where the header has {width}; "
+                                "one example a line, a TAB between columns")
+            fields = [fields[i] for i in columns]
+        elif len(fields) not in (2, 3):
             raise DataError(f"{file}:{lineno}: expected sentence[<TAB>sentence2]<TAB>label, got {len(fields)} fields")
         try:
             label = int(fields[-1])
@@ -75,6 +105,10 @@ def _tsv(file: Path, text: str) -> list[tuple]:
             if lineno == 1:  # a header row
                 continue
             raise DataError(f"{file}:{lineno}: label {fields[-1]!r} is not an integer") from None
+        if len(fields) == 3 and not (fields[0].strip() and fields[1].strip()):
+            # an empty second text would be packed as a single sentence without a word said
+            raise DataError(f"{file}:{lineno}: empty {'sentence' if not fields[0].strip() else 'sentence2'}; "
+                            "every pair needs both sentences")
         rows.append((*fields[:-1], label))
     return rows
 
@@ -125,6 +159,10 @@ def read_eval(path: str | Path, head: str, num_labels: int):
         from .tagging import read_conll
 
         return read_conll(path)
+    if head == "question-answering":
+        from .qa import read_qa
+
+        return read_qa(path)
     return read_labelled(path, num_labels)
 
 
@@ -132,8 +170,12 @@ def encode_eval(model, data, max_len: int) -> tuple[list[Feed], object]:
     """(feeds, gold) for a LoadedModel: what the head's ``scores`` takes as ``gold``."""
     from .tagging import TaggedData, encode_tagged, model_tags
 
+    from .qa import QAData, encode_pairs
+
     if isinstance(data, TaggedData):
         return encode_tagged(model.tokenizer, data, model.input_names, max_len, model_tags(model.module))
+    if isinstance(data, QAData):
+        return encode_pairs(model.tokenizer, data.examples, model.input_names, max_len)
     return encode_labelled(model.tokenizer, data, model.input_names, max_len), data.labels
 
 

@@ -53,7 +53,7 @@ def xnnpack_leftovers(path: Path) -> dict[str, int]:
     model with LiteRT's default delegate and walking back from each DELEGATE node's outputs."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from ..litert import quiet
+    from ..runtime.litert import quiet
 
     with quiet():  # allocating applies the delegate, which prints an INFO line
         interpreter = Interpreter(model_path=str(path), num_threads=1)

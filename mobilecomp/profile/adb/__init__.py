@@ -316,7 +316,7 @@ def cool_down(adb: Adb, extra: dict) -> float:
 def timed_signature(bundle: Path, art: dict, seq_len: int) -> tuple[str, int]:
     """(signature, its length): the .tflite signature that holds the row's ``seq_len`` tokens, read
     from the file on this machine (the phone's runner is told to run exactly that one)."""
-    from ...litert import TFLiteModel
+    from ...runtime.litert import TFLiteModel
 
     try:
         model = TFLiteModel(bundle / art["file"], threads=1)

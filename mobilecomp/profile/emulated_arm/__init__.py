@@ -78,7 +78,7 @@ def _onnx_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, 
 def _tflite_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, dict]:
     """(job, feeds, runner fields) for a .tflite: signatures are picked and inputs padded here,
     as the host's LiteRT runner does, so the guest only calls the signature runners."""
-    from ...litert import TFLiteModel, example
+    from ...runtime.litert import TFLiteModel, example
 
     try:
         model = TFLiteModel(bundle / art["file"], threads=1)
@@ -114,6 +114,10 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
     profile = parse_device(device)
     tc = toolchain()
     artefacts = [a for a in selected(manifest, options) if a["format"] in GUEST_JOBS]
+    no_guest = [a for a in selected(manifest, options) if a["format"] not in GUEST_JOBS]
+    if no_guest:  # ExecuTorch's Python runtime needs torch (a 427 MB aarch64 wheel) in the sysroot: not set up
+        print(f"emulated-arm: skipping {', '.join(a['name'] for a in no_guest)} (the aarch64 sysroot has no "
+              f"runtime for {', '.join(sorted({a['format'] for a in no_guest}))})", file=sys.stderr)
     if not options.artefacts:
         # onnxruntime's CPU fp16 path casts around every op: under emulation one MiniLM run
         # takes over 5 minutes and says nothing a phone's fp16 kernels would. One rule for

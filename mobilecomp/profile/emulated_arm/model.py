@@ -154,7 +154,7 @@ def _tflite_graph(path: Path):
 
     from ai_edge_litert.interpreter import Interpreter
 
-    from ...litert import quiet
+    from ...runtime.litert import quiet
 
     with quiet():
         interpreter = Interpreter(model_path=str(path))

@@ -1,14 +1,16 @@
 package io.mobilecomp.demo
 
+import io.mobilecomp.core.Answer
 import io.mobilecomp.core.BundleInfo
 import io.mobilecomp.core.Encoding
+import io.mobilecomp.core.Heads
 import io.mobilecomp.core.ModelRunner
 import io.mobilecomp.core.Pooling
 
 /** One timed inference and what the UI shows of it. */
 data class Timed<T>(val value: T, val ms: Double)
 
-/** Turns a bundle's outputs into a sentence embedding or class probabilities. */
+/** Turns a bundle's outputs into a sentence embedding, class probabilities or the task's decoded answer. */
 class Inference(private val bundle: BundleInfo, private val runner: ModelRunner) {
 
     fun encode(text: String): Encoding = bundle.tokenizer.encode(text, bundle.seqLen)
@@ -43,6 +45,22 @@ class Inference(private val bundle: BundleInfo, private val runner: ModelRunner)
         val best = Pooling.argmax(probs)
         return Timed(bundle.label(best) to probs[best], ms)
     }
+
+    /**
+     * The task's answer, decoded by the core (Heads): tags per word, the best words at [MASK], the
+     * answer span in [pair] (the passage), or the class. [pair] is the classifier's second sentence.
+     */
+    fun answer(text: String, pair: String?): Timed<Answer> {
+        val input = Heads.prepare(bundle, text, pair)
+        val (outputs, ms) = timedRun(input.encoding)
+        return Timed(Heads.answer(bundle, input, outputs), ms)
+    }
+
+    /** Heads the core turns into an answer; the encoder's output is an embedding (similarity is shown). */
+    val decodes: Boolean get() = bundle.head in Heads.DECODED
+
+    /** Whether the second text box is read: the encoder's second sentence, a pair, or the QA passage. */
+    val takesSecondText: Boolean get() = bundle.head in setOf("encoder", "classifier", "question-answering")
 
     val isClassifier: Boolean get() = bundle.head != "encoder"
 

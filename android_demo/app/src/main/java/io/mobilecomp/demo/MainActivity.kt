@@ -14,8 +14,9 @@ import java.util.Locale
 import java.util.concurrent.Executors
 
 /**
- * Interactive demo: pick a bundle directory, type text, see sentence similarity (encoder bundles)
- * or label and confidence (classifier bundles) with each inference's latency.
+ * Interactive demo: pick a bundle directory, type text, see sentence similarity (encoder bundles),
+ * label and confidence (classifier bundles; a second text makes a pair) or the task's answer (tags per
+ * word, the best words at [MASK], the answer span in the passage) with each inference's latency.
  */
 class MainActivity : Activity() {
     private val worker = Executors.newSingleThreadExecutor()
@@ -57,7 +58,10 @@ class MainActivity : Activity() {
                 session?.close()
                 val s = BundleSession.open(path, null, threads = 4)
                 session = s
-                textB.post { textB.isEnabled = !s.inference.isClassifier }
+                textB.post {
+                    textB.isEnabled = s.inference.takesSecondText
+                    if (s.bundle.head != "encoder") textB.setText("")  // the encoder's second sentence is no pair or passage
+                }
                 show("${s.bundle.name}: ${s.artefact.name} (${s.runner.describe()["name"]}), head ${s.bundle.head}, " +
                     "seq_len ${s.bundle.seqLen}, vocabulary sha256 checked")
             } catch (e: Exception) {
@@ -73,9 +77,13 @@ class MainActivity : Activity() {
         worker.execute {
             val s = session ?: return@execute show("load a bundle first")
             try {
-                if (s.inference.isClassifier) {
+                if (s.bundle.head == "classifier" && b.isEmpty()) {
                     val r = s.inference.classify(a)
                     show(String.format(Locale.ROOT, "%s  %.1f%%\n%.2f ms", r.value.first, 100 * r.value.second, r.ms))
+                } else if (s.inference.decodes) {
+                    // the task's answer as the core decodes it, e.g. "The/DT cat/NN" or "London, Paris, ..."
+                    val r = s.inference.answer(a, b.takeIf { s.inference.takesSecondText && it.isNotEmpty() })
+                    show(String.format(Locale.ROOT, "%s\n%.2f ms", r.value.text, r.ms))
                 } else {
                     val ea = s.inference.embed(a)
                     val eb = s.inference.embed(b)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .inputs import Feed
+from ..inputs import Feed
+from .buckets import bucket_for, padded
 from .litert import quiet
 
 XNNPACK = "XnnpackBackend"
@@ -22,9 +24,10 @@ def runtime_version() -> str:
 
 def set_threads(threads: int) -> int:
     """The runtime's one thread pool is process-wide: size it for the next runs (0: every core)."""
-    from .runners import cpu_count
+    from .cpu import cpu_count
 
-    with quiet():  # cpuinfo prints 'Failed to open midr file' lines on x86
+    with quiet(), warnings.catch_warnings():  # cpuinfo prints 'Failed to open midr file' lines on x86
+        warnings.simplefilter("ignore")  # the module warns on import that its API is experimental
         from executorch.extension.pybindings import portable_lib
 
         portable_lib._unsafe_reset_threadpool(threads or cpu_count())
@@ -41,12 +44,13 @@ class PteModel:
     """Every method of a .pte exported by mobilecomp (``seqN``: inputs of shape [1, N])."""
 
     def __init__(self, path: Path | str, threads: int = 0) -> None:
-        from .errors import ToolchainError, first_line
+        from ..errors import ToolchainError, first_line
 
         self.path = Path(path)
         self.threads = set_threads(threads)
         try:
             with quiet():
+                import executorch.kernels.quantized  # noqa: F401 - registers embedding_byte (int8 tables)
                 from executorch.runtime import Runtime, Verification
 
                 program = Runtime.get().load_program(str(self.path), verification=Verification.Minimal)
@@ -65,11 +69,7 @@ class PteModel:
 
     def method_for(self, length: int) -> str:
         """The shortest method that holds ``length`` tokens."""
-        fitting = [n for n, size in sorted(self.lengths.items(), key=lambda kv: kv[1]) if size >= length]
-        if not fitting:
-            raise ValueError(f"{self.path.name}: {length} tokens exceed its longest method "
-                             f"({max(self.lengths.values())})")
-        return fitting[0]
+        return bucket_for(self.lengths, length, self.path.name, "method")
 
     def run_one(self, row: Feed, input_names: tuple[str, ...], method: str | None = None) -> list[np.ndarray]:
         """Outputs for one example (arrays of shape (1, L)), padded to the method's length and cut back."""
@@ -77,13 +77,8 @@ class PteModel:
 
         length = int(row["input_ids"].shape[1])
         name = method or self.method_for(length)
-        size = self.lengths[name]
-        args = []
-        for key in input_names[:self.inputs[name]]:
-            padded = np.zeros((1, size), dtype=np.int64)  # pad token 0, mask 0, segment 0
-            padded[:, :length] = row[key][:, :size]
-            args.append(torch.from_numpy(padded))
-        out = self.methods[name].execute(args)
+        args = padded(row, self.lengths[name], dict.fromkeys(input_names[:self.inputs[name]], np.int64))
+        out = self.methods[name].execute([torch.from_numpy(v) for v in args.values()])
         return [v.numpy()[:, :length] if v.dim() == 3 else v.numpy() for v in out]
 
     def run(self, feed: Feed, input_names: tuple[str, ...]) -> list[np.ndarray]:

@@ -5,11 +5,11 @@ each pair of adjacent uint8 x int8 products into a saturating int16: 255*127*2 d
 large activations against large weights are clipped. VNNI, AMX and ARM64 accumulate in int32 and
 are exact. Phones are ARM, so only exact integer math says what an artefact computes on a phone:
 every session that judges numerics runs exact: where this host's default session saturates it sets
-``runners.EXACT_INT8`` (onnxruntime then stores constant int8 weights as uint8 and runs its exact
+``EXACT_INT8`` (onnxruntime then stores constant int8 weights as uint8 and runs its exact
 U8U8 kernels). Whether the default session saturates is measured by a probe, not assumed from the
 flags.
 
-``python -m mobilecomp.numerics`` prints this host's facts as JSON (``--line``: one line); run by
+``python -m mobilecomp.runtime.numerics`` prints this host's facts as JSON (``--line``: one line); run by
 ``avx2_command`` (CPUID masked by ``cpu_view``, or ``qemu-x86_64 -cpu Haswell``) it reports an
 AVX2-only host.
 """
@@ -27,6 +27,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from .cpu import proc_cpuinfo
+
+# onnxruntime's x86 U8S8 kernels without VNNI saturate int16 pair sums; this stores constant int8
+# weights as uint8 for its exact U8U8 kernels. No effect on ARM.
+EXACT_INT8 = {"session.x64quantprecision": "1"}
 
 # The CPU flags that decide onnxruntime's int8 kernels, recorded on every host row.
 INT8_FLAGS = ("avx2", "avx_vnni", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni",
@@ -77,19 +83,6 @@ def _cpuid() -> tuple[str, set[str]] | None:
     return brand.rstrip(b"\0").decode("ascii", "replace").strip(), flags
 
 
-def proc_cpuinfo() -> tuple[str, set[str]]:
-    """(CPU name, flags) as the kernel lists them: not masked by mobilecomp.cpu_view."""
-    cpu, flags = "", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Hardware") and not cpu:
-                cpu = value.strip()
-            elif key.strip() in ("flags", "Features") and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    return cpu or platform.processor() or platform.machine(), flags
 
 
 def u8s8_kernel(flags: set[str], machine: str) -> tuple[str, bool | None]:
@@ -131,8 +124,6 @@ def probe_wrong_outputs(exact: bool | None) -> int:
     MatMuls are) that differ from exact integer math, in the session ``onnx_session(exact=...)``."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from .runners import onnx_session
-
     a = np.full((4, PROBE_K), 255, np.uint8)
     b = np.full((PROBE_K, 8), 127, np.int8)
     graph = helper.make_graph(
@@ -141,8 +132,21 @@ def probe_wrong_outputs(exact: bool | None) -> int:
         [helper.make_tensor_value_info("y", TensorProto.INT32, [None, 8])],
         [numpy_helper.from_array(b, "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    got = onnx_session(model, threads=1, exact=exact).run(None, {"a": a})[0]
+    got = probe_session(model, exact).run(None, {"a": a})[0]
     return int((got != a.astype(np.int32) @ b.astype(np.int32)).sum())
+
+
+def probe_session(model, exact: bool | None):
+    """A 1-thread session of the probe: the default session, or exact mode where ``exact`` is True
+    (None probes the default: what exact_mode_needed() is deciding)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    for key, value in (EXACT_INT8 if exact else {}).items():
+        opts.add_session_config_entry(key, value)
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ class HostInt8:
     default_session_saturates: bool  # measured by the probe
     probe_wrong_outputs: dict[str, int]  # {"default": n, "exact": n} of 32
     onnxruntime: str
-    # "" on the CPU as it is; under mobilecomp.cpu_view, what was masked and the flags it hid
+    # "" on the CPU as it is; under mobilecomp.runtime.cpu_view, what was masked and the flags it hid
     cpu_view: str = ""
 
     def to_dict(self) -> dict:
@@ -187,7 +191,7 @@ def host_int8() -> HostInt8:
     view = ""
     if cpu_view.active():  # /proc/cpuinfo (the kernel's view) still lists what CPUID now hides
         hidden = " ".join(f for f in INT8_FLAGS if f in proc_cpuinfo()[1] - flags) or "nothing"
-        view = f"CPUID masked to AVX2-only by mobilecomp.cpu_view, hiding {hidden}"
+        view = f"CPUID masked to AVX2-only by mobilecomp.runtime.cpu_view, hiding {hidden}"
     return HostInt8(cpu=cpu, machine=machine, flags=tuple(f for f in INT8_FLAGS if f in flags),
                     flags_from="cpuid" if cpuid is not None else "/proc/cpuinfo", u8s8_kernel=kernel,
                     kernel_saturates=by_design, default_session_saturates=wrong["default"] > 0,
@@ -203,7 +207,7 @@ def exact_mode_needed() -> bool:
 
 def avx2_hosts() -> dict[str, list[str]]:
     """The ways this host can run a command as an AVX2-only CPU, fastest first, each as the prefix
-    of that command: "cpuid-masked" (natively, mobilecomp.cpu_view: its wall time is real AVX2
+    of that command: "cpuid-masked" (natively, mobilecomp.runtime.cpu_view: its wall time is real AVX2
     kernel time on this CPU) and "qemu-x86_64" (emulated: numerics only)."""
     from . import cpu_view
 

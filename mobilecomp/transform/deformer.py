@@ -9,7 +9,8 @@ passage and cached:
 - ``passage-*.onnx``: passage_input_ids/attention_mask/token_type_ids -> passage_states
 - ``question-*.onnx``: question_input_ids/attention_mask/token_type_ids + passage_states +
   passage_attention_mask -> the head's outputs (token_embeddings, sentence_embedding for an
-  encoder; logits for a classifier): the per-query graph
+  encoder; logits for a classifier; start_logits, end_logits over question + passage tokens for
+  question answering): the per-query graph
 
 A single-sentence classifier has no question and passage: its nearest form splits each sentence
 at token ``question_len`` (``sentence_feeds``), and both graphs run per input.
@@ -24,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from .inputs import Feed
-from .types import DecomposeSpec
+from ..inputs import Feed
+from ..types import DecomposeSpec
 
 MASK_VALUE = -10000.0
 QUESTION_INPUTS = ("question_input_ids", "question_attention_mask", "question_token_type_ids")
 PASSAGE_INPUTS = ("passage_input_ids", "passage_attention_mask", "passage_token_type_ids")
 FULL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+PER_TOKEN = ("token_embeddings", "start_logits", "end_logits")  # outputs over question + passage tokens
 PAPER_LATENCY_S = {  # DeFormer Table 3: BERT-base vs Decomp-BERT-base on SQuAD
     "Tesla V100 GPU (batch 32)": (0.22, 0.07),
     "Intel i9-7900X CPU (batch 32)": (5.90, 1.66),
@@ -53,13 +55,35 @@ def classifier_head(model):
     return ClassifierHead()
 
 
+def qa_head(model):
+    """qa_outputs of a BertForQuestionAnswering as one module over the states: (start_logits, end_logits)."""
+    import torch
+
+    class QAHead(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qa_outputs = model.qa_outputs
+
+        def forward(self, states):
+            start, end = self.qa_outputs(states).split(1, dim=-1)
+            return start.squeeze(-1), end.squeeze(-1)
+
+    return QAHead()
+
+
+def task_head(hf):
+    """The head module of a transformers task model over its final states, or None for an encoder."""
+    if hasattr(hf, "qa_outputs"):
+        return qa_head(hf)
+    return classifier_head(hf) if hasattr(hf, "classifier") else None
+
+
 def model_modules(model, spec: DecomposeSpec):
-    """``_modules`` of a LoadedModel, with its classifier head when it has one."""
-    hf = model.module.model
-    return _modules(base_model(model.module), spec, classifier_head(hf) if hasattr(hf, "classifier") else None)
+    """``decomposed_modules`` of a LoadedModel, with its task head (classifier, question answering) when it has one."""
+    return decomposed_modules(base_model(model.module), spec, task_head(model.module.model))
 
 
-def _modules(base, spec: DecomposeSpec, head=None):
+def decomposed_modules(base, spec: DecomposeSpec, head=None):
     """(passage module, question module, undecomposed reference module) over ``base`` (a BertModel).
     With ``head`` (a module over the final states) the question and reference modules return its
     output; without, the encoder's (token_embeddings, sentence_embedding)."""
@@ -171,7 +195,7 @@ def paired_feeds(tokenizer, sentences, spec: DecomposeSpec, seq_len: int, batch_
 def sentence_feeds(tokenizer, sentences, spec: DecomposeSpec, seq_len: int, batch_size: int = 32) -> list[Feed]:
     """Single sentences padded to ``seq_len`` and split at token ``question_len``: the first part
     is the "question", the rest the "passage" (the layout the compress stage fine-tunes on)."""
-    from .inputs import encode
+    from ..inputs import encode
 
     return [split_feed(feed, spec) for feed in encode(tokenizer, sentences, FULL_INPUTS, seq_len,
                                                        batch_size=batch_size, pad_to_max=True)]
@@ -193,7 +217,7 @@ def export_graphs(model, spec: DecomposeSpec, feed: Feed, opset: int, passage_pa
 
     import torch
 
-    from .errors import ToolchainError
+    from ..errors import ToolchainError
 
     passage, question, _ = model_modules(model, spec)
     outputs = list(model.output_names)
@@ -214,7 +238,7 @@ def export_graphs(model, spec: DecomposeSpec, feed: Feed, opset: int, passage_pa
                               output_names=outputs, opset_version=opset, dynamo=False,
                               dynamic_axes={**{n: {0: "batch"} for n in QUESTION_INPUTS},
                                             "passage_states": batch_seq, "passage_attention_mask": batch_seq,
-                                            **{n: {0: "batch", 1: "sequence"} if n == "token_embeddings"
+                                            **{n: {0: "batch", 1: "sequence"} if n in PER_TOKEN
                                                else {0: "batch"} for n in outputs}})
     except OSError:  # a full disk is the bundle's to report (BundleWriter), not the exporter's
         raise
@@ -241,7 +265,7 @@ def reference_outputs(model, spec: DecomposeSpec, feeds: list[Feed]) -> dict[str
 
 def cached_passage_states(passage_path, feeds: list[Feed]) -> list[Feed]:
     """Each feed with ``passage_states`` from the passage graph (the cache a device would keep)."""
-    from .runners import onnx_session
+    from ..runtime.ort import onnx_session
 
     session = onnx_session(passage_path, threads=0)
     return [{**feed, "passage_states": session.run(["passage_states"],
@@ -251,7 +275,7 @@ def cached_passage_states(passage_path, feeds: list[Feed]) -> list[Feed]:
 
 def two_graph_outputs(passage_path, question_path, feeds: list[Feed]) -> dict[str, list[np.ndarray]]:
     """The decomposed run: passage graph once per passage, then the question graph on the cache."""
-    from .runners import onnx_session
+    from ..runtime.ort import onnx_session
 
     question = onnx_session(question_path, threads=0)
     names = [i.name for i in question.get_inputs()]
@@ -263,32 +287,6 @@ def two_graph_outputs(passage_path, question_path, feeds: list[Feed]) -> dict[st
     return out
 
 
-def count_deformer(base, spec: DecomposeSpec, seq_len: int):
-    """Per-query counts with the passage cached (question graph), plus the passage graph's and the
-    undecomposed model's, at ``seq_len`` total tokens, batch 1. ``base`` may live on the meta device."""
-    import torch
-
-    from .load.inspect import ModelCounts, _count
-
-    passage, question, _ = _modules(base, spec)
-    device = next(base.parameters()).device
-    q_len, p_len = spec.question_len, seq_len - spec.question_len
-    hidden = base.config.hidden_size
-    zeros = lambda n: torch.zeros(1, n, dtype=torch.long, device=device)  # noqa: E731
-    ones = lambda n: torch.ones(1, n, dtype=torch.long, device=device)  # noqa: E731
-    states = torch.zeros(1, p_len, hidden, device=device)
-    q_flops, q_peak = _count(lambda: question(zeros(q_len), ones(q_len), zeros(q_len), states, ones(p_len)))
-    p_flops, p_peak = _count(lambda: passage(zeros(p_len), ones(p_len), zeros(p_len)))
-    full_flops, full_peak = _count(lambda: base(input_ids=zeros(seq_len), token_type_ids=zeros(seq_len)))
-    params = sum(p.numel() for p in base.parameters())
-    return ModelCounts(params=params, flops=q_flops, peak_activation_bytes=q_peak, seq_len=seq_len, detail={
-        "flops_per_query": "question path with the passage's lower layers cached",
-        "passage_gflops_once": round(p_flops / 1e9, 3),
-        "passage_peak_activation_mb": round(p_peak / 2**20, 2),
-        "undecomposed_gflops": round(full_flops / 1e9, 3),
-        "undecomposed_peak_activation_mb": round(full_peak / 2**20, 2),
-        "flops_speedup": round(full_flops / q_flops, 2),
-        "lower_layers": spec.lower_layers, "question_len": q_len, "passage_len": p_len})
 
 
 def profile_feed(feeds: list[Feed], passage_path) -> dict[str, Any]:

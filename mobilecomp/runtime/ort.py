@@ -8,12 +8,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .inputs import Feed
+from ..inputs import Feed
+from .cpu import cpu_count
+from .numerics import EXACT_INT8, exact_mode_needed
 
 
-# onnxruntime's x86 U8S8 kernels without VNNI saturate int16 pair sums (see numerics.py); this
-# stores constant int8 weights as uint8 for its exact U8U8 kernels. No effect on ARM.
-EXACT_INT8 = {"session.x64quantprecision": "1"}
 # A multi-thread session's pool spins after each run by default, holding a core that the next
 # session timed in the same process needs: host profiling turns it off (docs/threads.md).
 NO_SPINNING = {"session.intra_op.allow_spinning": "0"}
@@ -35,8 +34,6 @@ def onnx_session(path, threads: int = 0, exact: bool | None = None, config: dict
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     if exact is None:
-        from .numerics import exact_mode_needed
-
         exact = exact_mode_needed()
     for key, value in {**(EXACT_INT8 if exact else {}), **(config or {})}.items():
         opts.add_session_config_entry(key, value)
@@ -44,7 +41,7 @@ def onnx_session(path, threads: int = 0, exact: bool | None = None, config: dict
     try:
         return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime's pybind errors share no base class but Exception
-        from .errors import ToolchainError, first_line
+        from ..errors import ToolchainError, first_line
 
         where = path if isinstance(model, str) else "an in-memory ONNX model"
         raise ToolchainError(f"{where}: does not load in onnxruntime ({first_line(exc)}); re-export it") from None
@@ -56,9 +53,6 @@ def run_onnx(session, feeds: list[Feed], output: str) -> np.ndarray:
     parts = [session.run([output], {k: v for k, v in feed.items() if k in wanted})[0] for feed in feeds]
     return np.concatenate(parts, axis=0)
 
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def interleaved_median_ms(calls: list[Callable[[], object]], runs: int = 10) -> list[float]:

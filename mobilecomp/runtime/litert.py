@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .inputs import Feed
+from ..inputs import Feed
 
 RUNTIME = "ai-edge-litert"
 
@@ -73,13 +73,16 @@ def runtime_version() -> str:
     return version(RUNTIME)
 
 
+PER_TOKEN_2D = ("start_logits", "end_logits")  # question answering: one number per token (batch, sequence)
+
+
 class TFLiteModel:
     """One interpreter over every signature of a .tflite; ``threads`` 0 means all cores."""
 
     def __init__(self, path: Path | str, threads: int = 0) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        from .runners import cpu_count
+        from .cpu import cpu_count
 
         self.path = Path(path)
         self.threads = threads or cpu_count()
@@ -87,7 +90,7 @@ class TFLiteModel:
             with quiet():
                 self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
         except (ValueError, RuntimeError) as exc:
-            from .errors import ToolchainError, first_line
+            from ..errors import ToolchainError, first_line
 
             raise ToolchainError(f"{self.path}: does not load in ai-edge-litert ({first_line(exc)}); "
                                  "re-export it") from None
@@ -106,22 +109,15 @@ class TFLiteModel:
 
     def signature_for(self, length: int) -> str:
         """The shortest signature that holds ``length`` tokens."""
-        fitting = [n for n, size in sorted(self.lengths.items(), key=lambda kv: kv[1]) if size >= length]
-        if not fitting:
-            raise ValueError(f"{self.path.name}: {length} tokens exceed its longest signature "
-                             f"({max(self.lengths.values())})")
-        return fitting[0]
+        from .buckets import bucket_for
+
+        return bucket_for(self.lengths, length, self.path.name, "signature")
 
     def padded(self, row: Feed, signature: str) -> dict[str, np.ndarray]:
         """One example's inputs, padded to the signature's length in its dtypes."""
-        length = int(row["input_ids"].shape[1])
-        size = self.lengths[signature]
-        args = {}
-        for key, dtype in self.dtypes[signature].items():
-            padded = np.zeros((1, size), dtype=dtype)  # pad token 0, mask 0, segment 0
-            padded[:, :length] = row[key][:, :size]
-            args[key] = padded
-        return args
+        from .buckets import padded
+
+        return padded(row, self.lengths[signature], self.dtypes[signature])
 
     def run_one(self, row: Feed, signature: str | None = None) -> dict[str, np.ndarray]:
         """Outputs for one example (arrays of shape (1, L) with L <= the signature's length)."""
@@ -133,7 +129,7 @@ class TFLiteModel:
                 out = self.runners[name](**self.padded(row, name))
         else:
             out = self.runners[name](**self.padded(row, name))
-        return {k: (v[:, :length] if v.ndim == 3 else v) for k, v in out.items()}
+        return {k: (v[:, :length] if v.ndim == 3 or k in PER_TOKEN_2D else v) for k, v in out.items()}
 
     def run(self, feed: Feed, names: tuple[str, ...]) -> list[np.ndarray]:
         """Outputs for a variable-length batch, cut back to the batch's shape."""
@@ -144,8 +140,8 @@ class TFLiteModel:
             out = self.run_one(row)
             for n in names:
                 value = out[n]
-                if value.ndim == 3:  # token states: back to the batch's padded length
-                    full = np.zeros((1, feed["input_ids"].shape[1], value.shape[2]), dtype=np.float32)
+                if value.ndim == 3 or n in PER_TOKEN_2D:  # per-token outputs: back to the batch's padded length
+                    full = np.zeros((1, feed["input_ids"].shape[1], *value.shape[2:]), dtype=np.float32)
                     full[:, :used] = value
                     value = full
                 parts[n].append(value.astype(np.float32))

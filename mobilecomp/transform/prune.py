@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .types import PruneSpec
+from ..errors import ConfigError
+from ..types import PruneSpec
 
 METHODS = ("magnitude",)
 SPEED_NOTE = ("unstructured sparsity: the zeros are stored and multiplied densely, so dense "
@@ -33,7 +33,7 @@ def prunable_weights(model) -> list[tuple[str, Any]]:
 
 def _layer_prefix(model) -> str:
     """The registered architecture's layer_prefix, from the transformers config inside ``model``."""
-    from .load.architectures import for_model_type
+    from ..load.architectures import for_model_type
 
     config = next((m.config for m in model.modules() if hasattr(m, "config")), None)
     arch = for_model_type(getattr(config, "model_type", None))

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bundle import read_manifest
-from .errors import BundleError, ConfigError
-from .load.checkpoints import sha256_file
+from ..bundle import read_manifest
+from ..errors import BundleError, ConfigError
+from ..load.checkpoints import sha256_file
 
 FORMAT = "mobilecomp-tokenizer-vectors/1"
 TRUNCATION = "longest_first"  # what `truncation=True` means for the fast tokenizer, pairs included
@@ -140,7 +140,7 @@ def real_cases(count: int, seed: int = 0) -> list[Case]:
     Every sentence with a non-ASCII character goes in first (up to a quarter), since those are
     where tokenizers differ; the rest is a seeded random draw.
     """
-    from .text import oanc_sentences, pang_lee
+    from ..text import oanc_sentences, pang_lee
 
     oanc = list(dict.fromkeys(s for s in oanc_sentences() if s.strip()))
     reviews = list(dict.fromkeys(t for t, _ in pang_lee() if t.strip()))
@@ -180,8 +180,8 @@ def check_core_tokenizer(bundle: Path, manifest: dict) -> str:
     """The bundle's tokenizer kind, after the checks the Android core makes when it opens the
     bundle (the file and its sha256, then the components it implements): a tokenizer the core
     would refuse is refused here with the same line (BundleInfo.open, Tokenizers.forBundle)."""
-    from .files import read_json
-    from .load.tokenizer import CORE_KINDS, core_refusal, kind_of
+    from ..files import read_json
+    from ..load.tokenizer import CORE_KINDS, core_refusal, kind_of
 
     entry = manifest["tokenizer"]
     kind = entry.get("kind", "wordpiece")  # manifests before tokenizer.kind are WordPiece ones
@@ -227,7 +227,7 @@ def tokenizer_vectors(bundle: Path, count: int = MIN_REAL, seed: int = 0) -> tup
 
     if count < 1:
         raise ConfigError(f"--count must be at least 1 (got {count})")
-    from .load.tokenizer import differs, pipeline
+    from ..load.tokenizer import differs, pipeline
 
     bundle = Path(bundle)
     manifest = read_manifest(bundle)

