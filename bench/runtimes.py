@@ -27,6 +27,9 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/mobilecomp-runtimes", type=Path)
     parser.add_argument("--runs", default=30, type=int)
     parser.add_argument("--out", default=ROOT / "docs" / "runtimes.md", type=Path)
+    parser.add_argument("--classifier", default="minilm-l6-polarity-runtimes-int8",
+                        help="a classifier recipe exported with --eval-data for the accuracy table ('' skips it)")
+    parser.add_argument("--eval-data", default=ROOT / "models" / "polarity" / "test.tsv", type=Path)
     parser.add_argument("--render-only", action="store_true", help="re-render from the work bundle")
     args = parser.parse_args()
 
@@ -47,6 +50,10 @@ def main() -> None:
         export_bundle(recipe, bundle, force=True, log=lambda m: print(f"  {m}", file=sys.stderr))
         (bundle / "bench-export-seconds").write_text(f"{time.perf_counter() - t0:.0f}\n")
         profile_bundle(bundle, "host", ProfileOptions(threads=threads, runs=args.runs, warmup=3))
+        if args.classifier:
+            export_bundle(load_recipe(args.classifier), args.work / args.classifier, force=True,
+                          eval_data=str(args.eval_data),
+                          log=lambda m: print(f"  {m}", file=sys.stderr))
     manifest, rows = read_manifest(bundle), read_results(bundle)
     export_s = float((bundle / "bench-export-seconds").read_text())
     p50 = {(r["artefact"], r["threads"]): r["latency_ms"]["p50"] for r in rows}
@@ -70,6 +77,7 @@ def main() -> None:
         coverage.append([art["name"], str(lint["delegate_calls"].get("XnnpackBackend", 0)),
                          ", ".join(f"{k.split('.')[-2] if k.count('.') > 1 else k} x{v}" for k, v in inside.items()),
                          ", ".join(f"{k.split('::')[-1]} x{v}" for k, v in lint["portable_ops"].items())])
+    accuracy = _accuracy_section(args.work / args.classifier, args.eval_data) if args.classifier else []
     int8 = host_int8()
     # the command that measured (a --render-only run only re-renders its files)
     command = "python bench/runtimes.py " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--render-only")
@@ -93,9 +101,33 @@ def main() -> None:
                             "ops on portable kernels (count, in the file)"]), "",
         "ExecuTorch's int8 is torchao's Int8DynamicActivationIntxWeightConfig (int8 weights per channel, "
         "int8 activations per row at run time) on every Linear, exported and lowered again; the "
-        "embedding tables are int8 per row, gathered by quantized_decomposed::embedding_byte.", ""])
+        "embedding tables are int8 per row, gathered by quantized_decomposed::embedding_byte.", "",
+        *accuracy])
     args.out.write_text(text)
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def _accuracy_section(bundle: Path, eval_data: Path) -> list[str]:
+    """The classifier bundle's artefacts with their held-out accuracy, as the export's gate measured it."""
+    from mobilecomp.bundle import read_manifest
+    from mobilecomp.formats import FORMATS
+    from mobilecomp.report.table import markdown
+
+    manifest = read_manifest(bundle)
+    rows = [[FORMATS[a["format"]].runtime, a["name"], f"{a['size_bytes'] / 1e6:.1f}",
+             f"{a['accuracy']['accuracy']:.2f}", f"{a['accuracy']['drop_points']:+.2f}",
+             f"{a['parity']['cos_min']:.4f} / {a['parity']['top1']:.3f}", "pass" if a["passed"] else "FAIL"]
+            for a in manifest["artefacts"]]
+    source = manifest["artefacts"][0]["accuracy"]["source_accuracy"]
+    return ["## The polarity classifier in each runtime, with held-out accuracy", "",
+            f"`{manifest['recipe']['name']}`: {manifest['recipe']['description']}; exported with `--eval-data "
+            f"{eval_data.relative_to(ROOT) if eval_data.is_relative_to(ROOT) else eval_data}` "
+            f"({manifest['eval_data']['examples']} held-out snippets), seq {manifest['recipe']['seq_len']}, by "
+            f"`{manifest['command'] or 'bench/runtimes.py'}`. "
+            f"PyTorch scores {source:.2f}%; drop is in points against it; parity is cos_min / top-1 of the "
+            "probabilities on the parity sentences.", "",
+            markdown(rows, ["runtime", "artefact", "size MB", "accuracy %", "drop", "parity cos_min / top-1",
+                            "gates"]), ""]
 
 
 if __name__ == "__main__":
