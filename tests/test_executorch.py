@@ -146,6 +146,26 @@ def test_host_rows_name_runtime_and_method(pte_bundle):
         assert row["provenance"] == "measured-host" and row["latency_ms"]["p50"] > 0
 
 
+def test_thread_counts_in_one_process_each_get_their_own_pool(pte_bundle, tmp_path):
+    """Timing a .pte at 1 and 2 threads in one process resizes the runtime's process-wide pool between
+    calls; a program loaded on the old pool crashed the process (pthread_mutex_lock assertion, then a
+    segfault). Run in a child process, so a regression fails this test rather than killing the suite."""
+    import subprocess
+    import sys
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(pte_bundle, bundle)
+    (bundle / "results.jsonl").unlink(missing_ok=True)
+    run = subprocess.run([sys.executable, "-m", "mobilecomp", "profile", "--device", "host", str(bundle),
+                          "--threads", "1", "--threads", "2", "--artefact", "executorch-fp32",
+                          "--artefact", "executorch-int8-dynamic", "--runs", "20", "--warmup", "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [json.loads(line) for line in (bundle / "results.jsonl").read_text().splitlines()]
+    assert sorted((r["artefact"], r["threads"]) for r in rows) == [
+        ("executorch-fp32", 1), ("executorch-fp32", 2), ("executorch-int8-dynamic", 1), ("executorch-int8-dynamic", 2)]
+
+
 def test_report_reads_per_runtime(pte_bundle, tmp_path):
     """After host rows exist: the report names each row's runtime and puts the runtimes side by side,
     each with its fastest artefact that passed parity."""

@@ -100,10 +100,11 @@ class ExecuTorchRunner:
         self.feed = feed
 
     def prepare(self) -> None:
-        from ..runtime.pte import pool_threads, set_threads
+        from ..runtime.pte import set_threads
 
-        if pool_threads() != self.threads:
-            set_threads(self.threads)
+        set_threads(self.threads)  # a no-op when the pool has this size already
+        if self.model.methods is None:  # released when the pool was resized for another runner's call
+            self.model.load()
 
     def __call__(self) -> None:
         self.model.run_one(self.feed, self.inputs, self.method)

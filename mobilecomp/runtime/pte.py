@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from .buckets import bucket_for, padded
 from .litert import quiet
 
 XNNPACK = "XnnpackBackend"
+# Every loaded PteModel: their methods' XNNPACK delegates hold the process-wide thread pool, so they
+# are released before the pool is replaced (using one after crashed: pthread_mutex_lock on a freed pool).
+_LOADED: weakref.WeakSet = weakref.WeakSet()
 
 
 def runtime_version() -> str:
@@ -23,31 +27,39 @@ def runtime_version() -> str:
 
 
 def set_threads(threads: int) -> int:
-    """The runtime's one thread pool is process-wide: size it for the next runs (0: every core)."""
+    """The runtime's one thread pool is process-wide: size it for the next runs (0: every core). A new
+    size replaces the pool, so every loaded program is released first and loads again when next run."""
     from .cpu import cpu_count
 
+    wanted = threads or cpu_count()
     with quiet(), warnings.catch_warnings():  # cpuinfo prints 'Failed to open midr file' lines on x86
         warnings.simplefilter("ignore")  # the module warns on import that its API is experimental
         from executorch.extension.pybindings import portable_lib
 
-        portable_lib._unsafe_reset_threadpool(threads or cpu_count())
-    return threads or cpu_count()
-
-
-def pool_threads() -> int:
-    from executorch.extension.pybindings import portable_lib
-
-    return portable_lib._threadpool_get_thread_count()
+        if portable_lib._threadpool_get_thread_count() != wanted:
+            for model in list(_LOADED):
+                model.release()
+            portable_lib._unsafe_reset_threadpool(wanted)
+    return wanted
 
 
 class PteModel:
     """Every method of a .pte exported by mobilecomp (``seqN``: inputs of shape [1, N])."""
 
     def __init__(self, path: Path | str, threads: int = 0) -> None:
-        from ..errors import ToolchainError, first_line
-
         self.path = Path(path)
         self.threads = set_threads(threads)
+        self.load()
+        _LOADED.add(self)
+
+    def release(self) -> None:
+        """Drop the loaded program (before the thread pool it runs on is replaced)."""
+        self.methods = None
+
+    def load(self) -> None:
+        """Load the program and its methods on the current thread pool."""
+        from ..errors import ToolchainError, first_line
+
         try:
             with quiet():
                 import executorch.kernels.quantized  # noqa: F401 - registers embedding_byte (int8 tables)
@@ -75,6 +87,9 @@ class PteModel:
         """Outputs for one example (arrays of shape (1, L)), padded to the method's length and cut back."""
         import torch
 
+        if self.methods is None:  # released when another thread count replaced the pool: load again on ours
+            set_threads(self.threads)
+            self.load()
         length = int(row["input_ids"].shape[1])
         name = method or self.method_for(length)
         args = padded(row, self.lengths[name], dict.fromkeys(input_names[:self.inputs[name]], np.int64))
