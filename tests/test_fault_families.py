@@ -288,8 +288,9 @@ RECIPE_SHAPES = {
     "executorch": {"formats": ["executorch"], "variants": ["fp32"]},  # one lowering: the slowest format to build
     "token-classifier": {"head": "token-classifier", "num_labels": 3},
     "fill-mask": {"head": "fill-mask", "variants": ["fp32"]},
+    "question-answering": {"head": "question-answering", "variants": ["fp32"]},
     **{arch: {"checkpoint": {**TINY_RECIPE["checkpoint"], "architecture": arch}}
-       for arch in ("albert", "deberta-v2", "modernbert")},
+       for arch in ("albert", "deberta-v2", "modernbert", "xlm-roberta")},
 }
 
 
@@ -340,7 +341,8 @@ def _compress_student(scene: Scene, drawn) -> list[str]:
 # fp32 only: a random head's int8 may fail its gate, which is a result (a bundle that says so), not a fault
 HEAD_RECIPES = {"BertForTokenClassification": {"head": "token-classifier", "variants": ["fp32"]},
                 "BertForMaskedLM": {"head": "fill-mask", "variants": ["fp32"]},
-                "BertForSequenceClassification": {"head": "classifier", "variants": ["fp32"]}}
+                "BertForSequenceClassification": {"head": "classifier", "variants": ["fp32"]},
+                "BertForQuestionAnswering": {"head": "question-answering", "variants": ["fp32"]}}
 HEAD_CONFIG = st.sampled_from(["num_labels", "id2label", "label2id", "architectures", "vocab_size",
                                "tie_word_embeddings", "problem_type"])
 
@@ -430,14 +432,14 @@ FAMILIES = [
            _labelled, _export_labelled, (D, B, C), examples=25),
     Family("checkpoint-mutations", "checkpoint", "the tiny checkpoint with a tensor dropped, added or reshaped, or a "
            "config.json size off by one", _mutations, _mutated_checkpoint, (K, C), examples=25),
-    Family("recipe-shapes", "recipe", "an ExecuTorch, token-classifier, fill-mask, ALBERT, DeBERTa-v2 or ModernBERT "
-           "recipe with any field replaced by any value, or removed", _shaped_fields, _export_shaped, (C, K, B, T),
+    Family("recipe-shapes", "recipe", "an ExecuTorch, token-classifier, fill-mask, question-answering, ALBERT, "
+           "DeBERTa-v2, ModernBERT or XLM-R recipe with any field replaced by any value, or removed", _shaped_fields, _export_shaped, (C, K, B, T),
            may_succeed=True, examples=30),
     Family("compress-options", "recipe", "a wrs student recipe with any compress or checkpoint field replaced by any "
            "value or architecture name, or removed", _compress_fields, _compress_student, (C, K, B, D),
            may_succeed=True, examples=20),
-    Family("head-checkpoints", "checkpoint", "a token-classification, masked-LM or sequence-classification "
-           "checkpoint with a head tensor dropped or reshaped, or a config.json field replaced or removed",
+    Family("head-checkpoints", "checkpoint", "a token-classification, masked-LM, sequence-classification or question-"
+           "answering checkpoint with a head tensor dropped or reshaped, or a config.json field replaced or removed",
            _head_checkpoints, _mutated_head, (K, C), may_succeed=True, examples=20),
     Family("tokenizer-files", "checkpoint", "the checkpoint's tokenizer.json with any field replaced by any value or "
            "another component type, or removed", _tokenizer_fields, _export_tokenizer, (K, C, D),

@@ -290,10 +290,18 @@ def encode_pairs(tokenizer, examples, input_names: tuple[str, ...], seq_len: int
     feeds, offsets = [], []
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
-        enc = tokenizer([e.question for e in chunk], [e.context for e in chunk], truncation="only_second",
-                        max_length=seq_len, padding="max_length" if pad_to_max else "longest",
-                        return_offsets_mapping=True,
-                        return_token_type_ids=True if "token_type_ids" in input_names else None)
+        try:
+            enc = tokenizer([e.question for e in chunk], [e.context for e in chunk], truncation="only_second",
+                            max_length=seq_len, padding="max_length" if pad_to_max else "longest",
+                            return_offsets_mapping=True,
+                            return_token_type_ids=True if "token_type_ids" in input_names else None)
+        except Exception as exc:  # noqa: BLE001 - tokenizers' Rust errors share no base class but Exception
+            if "Truncation error" not in str(exc):
+                raise
+            from ..errors import ConfigError
+
+            raise ConfigError(f"seq_len {seq_len} leaves no room for a passage: a question and its special tokens "
+                              f"fill it; raise seq_len (the shipped QA recipes use 384)") from None
         for row in range(len(chunk)):
             ids = enc.sequence_ids(row)
             offsets.append(np.array([o if s == 1 else (-1, -1) for o, s in zip(enc["offset_mapping"][row], ids)],

@@ -298,12 +298,6 @@ public final class BertTokenizer implements Tokenizer {
 
     // ---- packing ------------------------------------------------------------------------------
 
-    /** [CLS] text [SEP], truncated and padded to {@code maxLength}. */
-    @Override
-    public Encoding encode(String text, int maxLength) {
-        return encode(text, null, maxLength);
-    }
-
     /**
      * [CLS] a [SEP] b [SEP] with token type ids 0 for a (and its separators) and 1 for b, both
      * truncated longest_first to fit {@code maxLength}, then padded with [PAD] (mask 0, type 0).

@@ -129,11 +129,6 @@ public abstract class PipelineTokenizer implements Tokenizer {
     }
 
     @Override
-    public Encoding encode(String text, int maxLength) {
-        return encode(text, null, maxLength);
-    }
-
-    @Override
     public Encoding encode(String text, String pair, int maxLength) {
         int[] a = tokenIds(text);
         int[] b = pair == null || pair.isEmpty() ? null : tokenIds(pair);

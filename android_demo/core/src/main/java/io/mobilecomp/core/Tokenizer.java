@@ -15,7 +15,9 @@ public interface Tokenizer {
     String kind();
 
     /** {@code text} with the single-sequence template, truncated and padded to {@code maxLength}. */
-    Encoding encode(String text, int maxLength);
+    default Encoding encode(String text, int maxLength) {
+        return encode(text, null, maxLength);
+    }
 
     /**
      * {@code text} and {@code pair} with the pair template, truncated longest_first so both
