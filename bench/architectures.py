@@ -346,9 +346,21 @@ def doc(argv: list[str], arm_device: str) -> None:
               "global: at 53-80 real tokens in a seq-160 signature the distilled student's logits moved by 2.7e-4 "
               "that way, 3e-7 with the mask as given (measured 2026-12-05; both lint clean). The ONNX graphs keep "
               "transformers' own masks and matched PyTorch at 8 to 200 tokens (max |diff| <= 3e-7).",
-              "- DeFormer (decompose) refuses every architecture but bert, naming it; pruning finds each "
-              "architecture's layers through its `layer_prefix`; the per-row int8 variants find feed-forward "
-              "MatMuls through its `ffn` pattern."]
+              "- DeFormer (decompose) splits every registered architecture but MobileBERT through the class: its "
+              "layers by `layer_prefix` (ALBERT's shared group once per layer index), `embedding_projection`, "
+              "position ids from `pad_token_id + 1` where `positions_from_pad`, token types only where the class "
+              "takes them (the graphs' and the manifest's inputs drop them for DistilBERT, RoBERTa, DeBERTa-v3 and "
+              "ModernBERT), each task model's own head (`classifier_head`), and `deformer_layers` where the encoder"
+              " builds per-layer inputs (DeBERTa: relative positions over each segment and a 0/1 mask; ModernBERT: "
+              "rotary tables and global or sliding-window masks per segment, its final norm after the upper "
+              "layers). tests/test_deformer.py: the DistilBERT, RoBERTa and ELECTRA transplants of MiniLM pass "
+              "parity in both graphs (fp32, int8-dynamic) and split exactly as MiniLM does; DeBERTa-v3 and "
+              "ModernBERT students distilled from the real teacher pass parity in both graphs; with no layer split "
+              "each reference equals the task model's own forward. MobileBERT is refused in one line naming "
+              "`checkpoint.architecture` (its trigram embeddings mix neighbouring tokens across the "
+              "question/passage boundary), as is a DeBERTa config with `conv_kernel_size` (a convolution that does "
+              "the same). Pruning finds each architecture's layers through its `layer_prefix`; the per-row int8 "
+              "variants find feed-forward MatMuls through its `ffn` pattern."]
     DOC.write_text("\n".join(lines) + "\n")
     log(f"wrote {DOC.relative_to(ROOT)}")
 

@@ -75,7 +75,7 @@ def main() -> None:
 
     from mobilecomp.load import quiet_transformers
     from mobilecomp.load.checkpoints import embedded_dir
-    from mobilecomp.transform.deformer import decomposed_modules, qa_head
+    from mobilecomp.transform.deformer import decomposed_modules, task_head
     from mobilecomp.types import DecomposeSpec
     from mobilecomp.verify.qa import TASK, cloze_qa_split, encode_deformer, encode_pairs, jsonl, scores
 
@@ -102,7 +102,7 @@ def main() -> None:
     def forward(feed, decomposed: bool):
         inputs = [torch.from_numpy(feed[n]) for n in ("input_ids", "attention_mask", "token_type_ids")]
         if decomposed:
-            return decomposed_modules(model.bert, decomposed, qa_head(model))[2](*inputs)
+            return decomposed_modules(model.bert, decomposed, task_head(model))[2](*inputs)
         out = model(*inputs[:2], token_type_ids=inputs[2])
         return out.start_logits, out.end_logits
 
@@ -131,7 +131,7 @@ def main() -> None:
         for step in range(1, args.steps + 1):  # a pass over the cached batches per step: milliseconds each
             loss = 0.0
             for states, keep, target in cached:
-                start_logits, end_logits = qa_head(model)(states)
+                start_logits, end_logits = task_head(model)(states)
                 start_logits, end_logits = (x.masked_fill(~keep, -1e4) for x in (start_logits, end_logits))
                 loss = loss + (torch.nn.functional.cross_entropy(start_logits, target[:, 0])
                                + torch.nn.functional.cross_entropy(end_logits, target[:, 1])) / 2

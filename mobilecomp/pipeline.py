@@ -13,12 +13,12 @@ import numpy as np
 from . import __version__
 from .bundle import (BundleWriter, append_lines, append_results, bundle_lock, check_runnable, describe_artefact,
                      read_manifest, read_results)
-from .errors import ConfigError, DataError, ToolchainError
+from .errors import ConfigError, ToolchainError
 from .export import export
 from .formats import FORMATS
 from .export.cache import build_id, export_key, has_all, variant_key
 from .quantise.cache import feeds_sha256
-from .inputs import encode, profiling_feed
+from .inputs import profiling_feed
 from .inputs import check_tokens
 from .load import bundle_bytes, check_config, load_model, source_paths
 from .load.checkpoints import weights_sha256
@@ -29,10 +29,9 @@ from .transform.prune import checkpoint_sparsity, onnx_weight_stats, prune_model
 from .profile import ProfileOptions, measured_alike, profile, selected
 from .quantise import VARIANTS, QuantContext
 from .schema import to_dict
-from .text import calibration_corpus, parity_corpus
 from .types import Manifest, ProfileRow, Recipe
 from .verify import artefact_outputs, check_parity, reference_outputs
-from .verify.accuracy import accuracy_report, encode_eval, eval_texts, read_eval
+from .verify.accuracy import accuracy_report, encode_eval, eval_texts
 
 
 @dataclass
@@ -68,18 +67,9 @@ def _export_bundle(recipe: Recipe, out: Path, checkpoint: str | None, force: boo
     if eval_data is not None and not HEADS[recipe.head].accuracy_metric:
         raise ConfigError(f"--eval-data needs a classifier recipe (head: {_labelled_heads()}); "
                           f"{recipe.name} has head: {recipe.head}")
-    labelled = read_eval(eval_data, recipe.head, recipe.num_labels) if eval_data is not None else None
-    if recipe.head == "question-answering":  # (question, passage) pairs: the built task's, or --parity-text QA JSONL
-        from .verify.qa import calibration_pairs, parity_pairs
-
-        corpus, calibration = parity_pairs(parity_text), calibration_pairs()
-    else:
-        corpus = parity_corpus(parity_text)
-        calibration = calibration_corpus()
-        if corpus.pairs is not None and (recipe.head != "classifier" or recipe.decompose is not None):
-            raise DataError(f"--parity-text {parity_text}: sentence pairs (a TAB on each line) are for a classifier "
-                              f"of pairs; {recipe.name} (head: {recipe.head}"
-                              f"{', DeFormer' if recipe.decompose else ''}) reads single sentences")
+    head = HEADS[recipe.head]
+    labelled = head.read_eval(eval_data, recipe.num_labels) if eval_data is not None else None
+    corpus, calibration = head.parity_texts(parity_text, recipe)
     check_config(recipe, checkpoint)
     sources = source_paths(recipe, checkpoint) + [Path(p) for p in (parity_text, eval_data) if p]
     # refuses an existing non-bundle, a --out holding the inputs, a busy, read-only or full disk: before any work
@@ -108,19 +98,18 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
             log) -> Manifest:
     """Every (format, variant) of a plain (undecomposed) model, each gated on parity."""
     head = HEADS[recipe.head]
-    feeds = _parity_feeds(head, model, corpus, recipe.seq_len)
+    feeds = head.feeds(model, corpus, recipe.seq_len)
     tmp = writer.tmp
     cache = _artefact_cache(model, recipe, log)  # None: nothing is reused or kept
-    log(f"PyTorch reference on {len(corpus.sentences)} {'pairs' if head.name == 'question-answering' else 'sentences'}"
-        f" of {corpus.name}")
+    log(f"PyTorch reference on {len(corpus.sentences)} {head.rows} of {corpus.name}")
     reference = _reference(cache, model, feeds, tmp, log)
     _write_inputs(tmp, model, recipe, corpus, reference[head.primary])
     tokenizer = bundle_tokenizer(model.tokenizer, Path(model.tokenizer_dir), tmp / "tokenizer")
     ctx_base = dict(
-        calibration=_parity_feeds(head, model, calibration, recipe.seq_len, batch_size=8, pad_to_max=True),
+        calibration=head.feeds(model, calibration, recipe.seq_len, batch_size=8, pad_to_max=True),
         # a per-token primary output is compared over the whole text at once: one length for all
-        tuning=_parity_feeds(head, model, calibration, recipe.seq_len, pad_to_max=head.primary in head.per_token),
-        primary_output=head.primary, work_dir=tmp, model=model)
+        tuning=head.feeds(model, calibration, recipe.seq_len, pad_to_max=head.primary in head.per_token),
+        primary_output=head.primary, work_dir=tmp, model=model, head=head)
     if cache is not None:  # what the variants read besides their fp32 file: in their keys
         cache.common["texts"] = {"calibration": feeds_sha256(ctx_base["calibration"]),
                                  "tuning": feeds_sha256(ctx_base["tuning"])}
@@ -181,24 +170,13 @@ def _export(recipe: Recipe, model, writer: BundleWriter, corpus, calibration, la
         recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
         model={"architecture": model.architecture, "head": model.head, "params": model.params,
                "inputs": list(model.input_names), "outputs": list(model.output_names),
-               "primary_output": head.primary, "seq_len": recipe.seq_len, **_head_details(model, recipe),
+               "primary_output": head.primary, "seq_len": recipe.seq_len, **head.details(model, recipe),
                **loaded_counts(model, recipe), **({"pruning": pruning} if pruning else {})},
         parity_corpus=corpus.describe(), artefacts=artefacts, unbuilt=unbuilt,
         eval_data=labelled.describe() if labelled is not None else None, versions=_versions(),
         numerics=_parity_numerics(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), command=command)
     return manifest
-
-
-def _parity_feeds(head, model, corpus, seq_len: int, batch_size: int = 16, pad_to_max: bool = False) -> list:
-    """The parity (or calibration) text encoded as ``head`` reads it: (question, passage) pairs in the
-    tokenizer's pair encoding for question answering; sentences (fill-mask: one token masked) otherwise."""
-    if head.name == "question-answering":
-        from .verify.qa import encode_pairs
-
-        return encode_pairs(model.tokenizer, corpus.examples, model.input_names, seq_len, batch_size, pad_to_max)[0]
-    return head.parity_feeds(encode(model.tokenizer, corpus.sentences, model.input_names, seq_len,
-                                    batch_size=batch_size, pad_to_max=pad_to_max, pairs=corpus.pairs), model.tokenizer)
 
 
 def _artefact_cache(model, recipe: Recipe, log):
@@ -282,22 +260,6 @@ def _labelled_heads() -> str:
     return " or ".join(name for name, h in HEADS.items() if h.accuracy_metric)
 
 
-def _head_details(model, recipe: Recipe) -> dict:
-    """What a device needs to read the head's outputs: the encoder's pooling, a tagger's tag names."""
-    if recipe.head == "encoder":
-        return {"pooling": recipe.pooling}
-    if recipe.head == "question-answering":
-        from .verify.qa import TASK
-
-        return {"answer": f"best span of passage tokens, at most {HEADS[recipe.head].max_answer_len} tokens "
-                          "(verify.decode.best_span)", "task": TASK}
-    if recipe.head == "token-classifier" and hasattr(model.module, "model"):
-        from .verify.tagging import model_tags
-
-        return {"labels": list(model_tags(model.module)), "labelled_positions": "first subword of each word"}
-    return {}
-
-
 def _source_scores(reference: dict[str, list[np.ndarray]], labelled, gold, head, log) -> dict:
     """The PyTorch source's scores on the labelled data: what each artefact's accuracy is gated against."""
     source = head.score(reference, gold)
@@ -322,26 +284,16 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
     from .quantise.onnxruntime import int8_dynamic
 
     spec, head = recipe.decompose, HEADS[recipe.head]
-    if head.uses_classifier:
-        if labelled is not None and labelled.pairs:
-            raise ConfigError(f"{labelled.name}: a DeFormer classifier is gated on single sentences; "
-                              "pass a file without a second sentence column")
-        feeds = deformer.sentence_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
-        unit = f"sentences split at token {spec.question_len}"
-    elif head.name == "question-answering":
-        from .verify.qa import encode_deformer
-
-        feeds = encode_deformer(model.tokenizer, corpus.examples, spec, recipe.seq_len)[0]
-        unit = "(question, passage) pairs"
-    else:
-        feeds = deformer.paired_feeds(model.tokenizer, corpus.sentences, spec, recipe.seq_len)
-        unit = "(question, passage) pairs"
+    if head.uses_classifier and labelled is not None and labelled.pairs:
+        raise ConfigError(f"{labelled.name}: a DeFormer classifier is gated on single sentences; "
+                          "pass a file without a second sentence column")
+    feeds, unit = head.deformer_feeds(model.tokenizer, corpus, spec, recipe.seq_len)
     pairs = sum(len(f["input_ids"]) for f in feeds)
     tmp = writer.tmp
     log(f"PyTorch undecomposed DeFormer reference on {pairs} {unit} of {corpus.name}")
     reference = _counted(log, "reference batches", lambda part: deformer.reference_outputs(model, spec, part), feeds)
     if labelled is not None:
-        eval_feeds, gold = _deformer_eval(model, labelled, spec, recipe.seq_len, head)
+        eval_feeds, gold = head.deformer_eval(model.tokenizer, labelled, spec, recipe.seq_len)
         source_scores = _source_scores(deformer.reference_outputs(model, spec, eval_feeds), labelled,
                                        gold, head, log)
     log(f"PyTorch reference of the plain model (all layers joint) on the same {pairs} {unit}")
@@ -386,16 +338,15 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
     artefacts.append(full)
     (tmp / "inputs").mkdir()
     profile = deformer.profile_feed(feeds, tmp / "passage-fp32.onnx")
-    np.savez(tmp / "inputs" / "profile.npz", **profile)
+    np.savez(tmp / "inputs" / "profile.npz", **deformer.bundle_feed(profile, model))
     parity_feed = deformer.cached_passage_states(tmp / "passage-fp32.onnx", [
         {k: np.concatenate([f[k] for f in feeds]) for k in feeds[0]}])[0]
-    np.savez(tmp / "inputs" / "parity.npz", **parity_feed)
+    np.savez(tmp / "inputs" / "parity.npz", **deformer.bundle_feed(parity_feed, model))
     np.savez(tmp / "inputs" / "reference.npz", **{head.primary: np.concatenate(reference[head.primary])})
     manifest = Manifest(
         recipe=to_dict(recipe), checkpoint=model.checkpoint, tokenizer=tokenizer,
         model={"architecture": model.architecture, "head": model.head, "params": model.params,
-               "inputs": list(deformer.QUESTION_INPUTS) + ["passage_states", "passage_attention_mask"],
-               "passage_inputs": list(deformer.PASSAGE_INPUTS), "outputs": list(model.output_names),
+               **deformer.manifest_inputs(model), "outputs": list(model.output_names),
                "primary_output": head.primary, "seq_len": recipe.seq_len,
                "decompose": {**to_dict(spec), "passage_len": recipe.seq_len - spec.question_len, "inputs": unit,
                              "reference": "undecomposed PyTorch forward, block-diagonal attention "
@@ -410,23 +361,11 @@ def _export_deformer(recipe: Recipe, model, writer: BundleWriter, corpus, labell
     return manifest
 
 
-def _deformer_eval(model, labelled, spec, seq_len: int, head) -> tuple[list, object]:
-    """(feeds, gold) of labelled data in DeFormer's layout: QA pairs, or single sentences split at
-    ``question_len`` for a classifier."""
-    from .transform import deformer
-
-    if head.name == "question-answering":
-        from .verify.qa import encode_deformer
-
-        return encode_deformer(model.tokenizer, labelled.examples, spec, seq_len)
-    return deformer.sentence_feeds(model.tokenizer, labelled.sentences, spec, seq_len), labelled.labels
-
-
 def _write_inputs(tmp: Path, model, recipe: Recipe, corpus, primary_reference: list[np.ndarray]) -> None:
     """Inputs and reference outputs, so any device can check parity without PyTorch."""
     (tmp / "inputs").mkdir()
     np.savez(tmp / "inputs" / "profile.npz", **profiling_feed(model.tokenizer, model.input_names, recipe.seq_len))
-    parity = _parity_feeds(HEADS[recipe.head], model, corpus, recipe.seq_len, batch_size=len(corpus.sentences))[0]
+    parity = HEADS[recipe.head].feeds(model, corpus, recipe.seq_len, batch_size=len(corpus.sentences))[0]
     np.savez(tmp / "inputs" / "parity.npz", **parity)
     length = parity["input_ids"].shape[1]  # per-token outputs: padded to the stored inputs' length
     per_token = HEADS[recipe.head].primary in HEADS[recipe.head].per_token
@@ -510,7 +449,7 @@ def evaluate_bundle(bundle: Path, data_path: str, log=lambda msg: None) -> list[
     if not HEADS[recipe.head].accuracy_metric:
         raise ConfigError(f"{bundle}: eval needs a classifier bundle (head: {_labelled_heads()}); this one has "
                           f"head: {recipe.head}")
-    data = read_eval(data_path, recipe.head, recipe.num_labels)
+    data = HEADS[recipe.head].read_eval(data_path, recipe.num_labels)
     check_runnable(Path(bundle), [a for a in manifest["artefacts"] if a["format"] in RUNNERS])
     with bundle_lock(bundle, "evaluating"):
         return _evaluate_locked(Path(bundle), manifest, recipe, data, data_path, log)
@@ -537,7 +476,7 @@ def _evaluate_locked(bundle: Path, manifest: dict, recipe: Recipe, data, data_pa
         if data.pairs and head.uses_classifier:
             raise ConfigError(f"{data_path}: a DeFormer classifier runs on single sentences; "
                               "pass a file without a second sentence column")
-        feeds, gold = _deformer_eval(model, data, recipe.decompose, recipe.seq_len, head)
+        feeds, gold = head.deformer_eval(model.tokenizer, data, recipe.decompose, recipe.seq_len)
         source = head.score(deformer.reference_outputs(model, recipe.decompose, feeds), gold)
         files = {a["name"]: Path(bundle) / a["file"] for a in manifest["artefacts"]}
 

@@ -106,17 +106,24 @@ def check_seed_fields(recipe: Recipe, where: str) -> None:
     if recipe.prune is not None and recipe.prune.method not in METHODS:
         raise ConfigError(f"{where}: prune.method '{recipe.prune.method}' is unknown (known: {', '.join(METHODS)})")
     if recipe.decompose is not None:
-        if spec.architecture != "bert" or recipe.formats != ("onnx",):
-            raise ConfigError(f"{where}: decompose (DeFormer) splits BERT's layer stack: it needs "
-                              f"checkpoint.architecture bert (not {spec.architecture}) and formats: [onnx] "
+        from .load.architectures import ARCHITECTURES
+
+        arch = ARCHITECTURES[spec.architecture]
+        if arch.no_deformer:
+            splits = ", ".join(n for n, a in ARCHITECTURES.items() if not a.no_deformer)
+            raise ConfigError(f"{where}: decompose (DeFormer) cannot split checkpoint.architecture {arch.name}: "
+                              f"{arch.no_deformer}; use one of {splits}, or drop decompose")
+        if recipe.formats != ("onnx",):
+            raise ConfigError(f"{where}: decompose (DeFormer) writes two ONNX graphs: it needs formats: [onnx] "
                               f"(not {', '.join(recipe.formats)})")
         if recipe.head not in ("encoder", "classifier", "question-answering") or recipe.pooling != "mean":
             raise ConfigError(f"{where}: decompose is built for head: encoder (pooling: mean), classifier or "
                               f"question-answering, not {recipe.head}")
-        layers = spec.config.get("num_hidden_layers", 12)
+        field = arch.shape[0]  # the config field counting the applied layers (DistilBERT's n_layers)
+        layers = spec.config.get(field, arch.published.get(field, 12))
         if recipe.decompose.lower_layers >= layers:
             raise ConfigError(f"{where}: decompose.lower_layers {recipe.decompose.lower_layers} must be "
-                              f"below num_hidden_layers ({layers})")
+                              f"below {field} ({layers})")
         unsupported = sorted(set(recipe.variants) - {"fp32", "int8-dynamic"})
         if unsupported:
             raise ConfigError(f"{where}: variants '{unsupported[0]}' is not built for decompose "

@@ -60,19 +60,6 @@ def test_scores():
     assert result["f1"] == pytest.approx(50.0)  # tp 1, fp 1, fn 1
 
 
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    """MiniLM cut to 2 layers with a head trained on 800 Pang & Lee snippets (a linear probe:
-    seconds; full fine-tuning takes minutes)."""
-    work = tmp_path_factory.mktemp("clf")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "finetune_polarity.py"), "--keep-layers", "2",
-                    "--limit", "800", "--probe", "--epochs", "4", "--out", str(work / "model"), "--split-dir", str(work / "split")],
-                   check=True, capture_output=True)
-    test = (work / "split" / "test.tsv").read_text().splitlines()
-    (work / "eval.tsv").write_text("\n".join(test[:201]) + "\n")  # header + 200 held-out examples
-    return work
-
-
 def _flip_classifier(src: Path, dst: Path, ctx) -> dict:
     """A destroyed artefact: the classifier's weights negated, so every prediction flips."""
     model = onnx.load(str(src))

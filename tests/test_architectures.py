@@ -16,6 +16,8 @@ from mobilecomp.load.architectures import ARCHITECTURES
 from mobilecomp.recipe import load_recipe
 from mobilecomp.types import CheckpointSpec, Recipe
 
+from conftest import DISTILLED_VARIANTS
+
 TESTS = Path(__file__).parent
 TRANSPLANTS = ("distilbert", "roberta", "xlm-roberta", "electra")
 # Max |token state - MiniLM's| on real tokens (NOTES, measured 2026-12-05). DistilBERT's 1.6e-6 was
@@ -312,21 +314,7 @@ def test_model_type_picks_the_architecture(name):
     assert _published(name).config.model_type == name and for_model_type(name) is ARCHITECTURES[name]
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory) -> Path:
-    """all-MiniLM-L6-v2 cut to 2 layers with a probe-trained polarity head: a real teacher, in seconds."""
-    import subprocess
-    import sys
-
-    work = tmp_path_factory.mktemp("teacher")
-    subprocess.run([sys.executable, str(TESTS.parent / "examples" / "finetune_polarity.py"), "--keep-layers", "2",
-                    "--limit", "64", "--probe", "--epochs", "1", "--out", str(work / "model"),
-                    "--split-dir", str(work / "split")], check=True, capture_output=True)
-    return work / "model"
-
-
 # A variant the toolchain cannot build for an architecture: pinned, with the reason the bundle and CLI give.
-DISTILLED_VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-rowwise-ffn", "int8-smooth")
 UNBUILT = {
     ("albert", "onnx-int8-smooth"): "SmoothQuant found no LayerNorm feeding Q, K and V weight MatMuls in the graph "
                                     "(albert: one shared layer",
@@ -339,23 +327,8 @@ UNBUILT = {
 }
 
 
-def _student_recipe(directory: Path, name: str, teacher: Path) -> Path:
-    import yaml
-
-    path = directory / f"{name}-student.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": f"{name}-student", "description": f"a 2-layer {name} distilled from the tiny teacher",
-        "checkpoint": {"source": "hf-dir", "architecture": name, "path": str(directory / "student")},
-        "compress": {"method": "wrs", "teacher": str(teacher), "budget_s": 60, "epochs": 2, "batch": 16,
-                     "max_len": 24, "lr": 1e-3,
-                     "options": {"layers": 2, "hidden": 64, "architecture": name, "pretrain_share": 0.3}},
-        "head": "classifier", "seq_len": 24, "formats": ["onnx", "tflite"], "variants": list(DISTILLED_VARIANTS),
-        "parity": {"int8-dynamic": {"cos_min": 0.98, "top1": 0.95}}}))
-    return path
-
-
 @pytest.mark.parametrize("name", DISTILLED)
-def test_distilled_end_to_end(name, teacher, tmp_path):
+def test_distilled_end_to_end(name, distilled, tmp_path):
     """`compress` distils a student of this layout from the real teacher (the teacher's WordPiece and, where
     the layout has them, its embeddings); `export --recipe R --checkpoint DIR` takes it through ONNX and
     TFLite; every artefact passes parity and lint, and what cannot be built says why in one line."""
@@ -363,10 +336,7 @@ def test_distilled_end_to_end(name, teacher, tmp_path):
 
     from safetensors.torch import load_file
 
-    recipe = _student_recipe(tmp_path, name, teacher)
-    run = CliRunner().invoke(main, ["compress", "--recipe", str(recipe), "--limit", "96"])
-    assert run.exit_code == 0, run.output
-    student = tmp_path / "student"
+    recipe, student = distilled(name)
     card = json.loads((student / "mobilecomp_compress.json").read_text())
     assert card["details"]["label"] == "distilled" and card["details"]["architecture"] == name
     assert json.loads((student / "config.json").read_text())["model_type"] == name
@@ -418,7 +388,7 @@ def test_deformer_refuses_another_architecture(tmp_path):
         "name": "split-modernbert", "description": "", "seq_len": 32, "formats": ["onnx"], "variants": ["fp32"],
         "checkpoint": {"source": "architecture", "architecture": "modernbert", "config": {"num_hidden_layers": 2}},
         "decompose": {"lower_layers": 1, "question_len": 8}}))
-    with pytest.raises(ConfigError, match=r"decompose \(DeFormer\).*not modernbert"):
+    with pytest.raises(ConfigError, match=r"decompose \(DeFormer\) cannot split checkpoint.architecture modernbert: "):
         load_recipe(str(path))
 
 

@@ -4,8 +4,6 @@ probe-trained) MiniLM teacher in seconds; one student goes on through export, pa
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,6 @@ from mobilecomp.cli import main
 from mobilecomp.compress import CARD, LOSS_LOG, METHODS, compress
 from mobilecomp.recipe import load_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
 # Each registered method with options small enough for seconds (a guard below fails for a new
 # method without an entry here).
 TINY_OPTIONS = {
@@ -30,15 +27,9 @@ TINY_OPTIONS = {
 
 
 @pytest.fixture(scope="module")
-def teacher(tmp_path_factory) -> Path:
-    """MiniLM cut to 2 layers with a probe-trained head on 400 polarity snippets: a real teacher."""
-    work = tmp_path_factory.mktemp("teacher")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "finetune_polarity.py"), "--keep-layers", "2",
-                    "--limit", "400", "--probe", "--epochs", "4", "--out", str(work / "model"),
-                    "--split-dir", str(work / "split")], check=True, capture_output=True)
-    test = (work / "split" / "test.tsv").read_text().splitlines()
-    (work / "eval.tsv").write_text("\n".join(test[:101]) + "\n")  # header + 100 held-out examples
-    return work
+def teacher(classifier) -> Path:
+    """conftest's MiniLM cut to 2 layers with a probe-trained polarity head (model/, eval.tsv): a real teacher."""
+    return classifier
 
 
 def student_recipe(directory: Path, teacher: Path, method: str, options: dict, **compress_fields) -> Path:

@@ -142,10 +142,44 @@ def test_deformer_classifier_profiles_both_graphs(arm, tmp_path):
     export_bundle(load_recipe(str(tmp_path / "tiny-deformer-cls.yaml")), bundle,
                   parity_text=str(tmp_path / "text.txt"))
     rows = _run(bundle, "emulated-arm:pixel-4", threads=(1,), artefacts=("onnx-int8-dynamic",
-                                                                        "onnx-passage-int8-dynamic"))
+                                                                        "onnx-passage-int8-dynamic", "onnx-full-fp32"))
     question, passage = rows[("onnx-int8-dynamic", 1)], rows[("onnx-passage-int8-dynamic", 1)]
     assert question.parity["passed"] and question.parity["top1"] is not None
     assert passage.parity is None and passage.extra["instructions"] > 0 and passage.latency_ms.mean > 0
+    assert "no output of its own" in passage.extra["device_parity"]
+    # the undecomposed baseline is not judged against the DeFormer's stored reference (it would "fail")
+    full = rows[("onnx-full-fp32", 1)]
+    assert full.parity is None and "holds the DeFormer's reference" in full.extra["device_parity"]
+    assert full.extra["instructions"] > question.extra["instructions"]  # all layers over both segments
+
+
+@pytest.mark.parametrize("head", ["token-classifier", "question-answering"])
+def test_per_token_heads_check_parity_under_emulation(arm, tmp_path, head):
+    """Per-token outputs (tag logits, start logits) come back at each parity row's own length: they must
+    be padded like the stored reference, not fail to stack (a token-classifier bundle's profile on
+    emulated ARM used to end in a numpy concatenate error)."""
+    import dataclasses
+
+    from mobilecomp.pipeline import export_bundle
+    from mobilecomp.recipe import load_recipe
+
+    recipe = load_recipe(str(DATA / "tiny-bert.yaml"))
+    recipe = dataclasses.replace(recipe, name=f"tiny-{head}", head=head,
+                                 num_labels=5 if head == "token-classifier" else recipe.num_labels,
+                                 formats=("onnx", "tflite"), variants=("fp32",),
+                                 # a question and a passage need more than the tiny recipe's 32 tokens
+                                 seq_len=128 if head == "question-answering" else recipe.seq_len, tflite_seq_lens=(16,))
+    bundle = tmp_path / "bundle"
+    export_bundle(recipe, bundle)
+    rows = _run(bundle, "emulated-arm:pixel-4", threads=(1,))
+    assert {a for a, _ in rows} == {"onnx-fp32", "tflite-fp32"}
+    for row in rows.values():
+        # untrained: size and latency only; fp32 against its own PyTorch source must still agree
+        assert row.parity["passed"], row.parity["failures"]
+        assert row.parity["cos_min"] > 0.9999
+        # per-token argmax agreement for tags; a device holds only QA's start logits, so no span check there
+        assert row.parity["top1"] == (1.0 if head == "token-classifier" else None)
+        assert row.parity["max_abs"] < 1e-3  # pads are zero on both sides, real tokens agree
 
 
 def test_missing_qemu_names_the_fix(monkeypatch, tiny_bundle):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -182,23 +180,6 @@ def test_pooling_is_checked_with_the_recipe(tmp_path):
 
 
 # ---- a real POS tagger, end to end ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tagger(tmp_path_factory):
-    """MiniLM cut to 2 layers with a Penn-tag classifier trained on 400 OANC sentences (a linear
-    probe: seconds; full fine-tuning takes minutes), and 120 held-out sentences as CoNLL."""
-    work = tmp_path_factory.mktemp("pos")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "finetune_pos.py"), "--keep-layers", "2", "--limit", "400",
-                    "--probe", "--test-limit", "120", "--out", str(work / "model"), "--split-dir", str(work / "split")],
-                   check=True, capture_output=True)
-    sentences = (work / "split" / "test.conll").read_text().split("\n\n")
-    (work / "eval.conll").write_text("\n\n".join(sentences[:120]) + "\n")
-    recipe = {**yaml.safe_load((ROOT / "export_recipes" / "minilm-l6-pos-int8.yaml").read_text()),
-              "name": "pos-2l", "seq_len": 48, "variants": ["fp32", "int8-dynamic"],
-              "parity": {"int8-dynamic": {"top1": 0.95}}}
-    (work / "pos-2l.yaml").write_text(yaml.safe_dump(recipe))
-    return work
 
 
 def test_pos_tagger_checkpoint_export(tagger, tmp_path):

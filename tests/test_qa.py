@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mobilecomp.cli import main
@@ -183,29 +181,6 @@ def test_cloze_qa_split_is_disjoint_and_answers_stand_where_they_say():
 # ---- a real QA checkpoint, end to end -----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reader(tmp_path_factory):
-    """MiniLM cut to 2 layers with its span head trained on 128 cloze-QA questions' cached states
-    (seconds; the encoder is untouched), and 48 held-out questions as QA JSONL."""
-    work = tmp_path_factory.mktemp("qa")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "finetune_qa.py"), "--keep-layers", "2", "--head-only",
-                    "--limit", "128", "--steps", "100", "--test-limit", "48", "--out", str(work / "model"),
-                    "--split-dir", str(work / "split")], check=True, capture_output=True)
-    (work / "eval.jsonl").write_text("".join((work / "split" / "test.jsonl").read_text().splitlines(True)[:48]))
-    base = yaml.safe_load((ROOT / "export_recipes" / "minilm-l6-qa-int8.yaml").read_text())
-    # a head trained on frozen 2-layer states answers few questions and has flat logits: near-tie spans
-    # flip under int8 (top1 0.70-0.86 measured), and on 48 questions each flipped answer moves EM by
-    # 2.08 points; fp32 is held to exactness below
-    loose = {"top1": 0.5, "cos_min": 0.95}
-    (work / "qa-2l.yaml").write_text(yaml.safe_dump({**base, "name": "qa-2l", "seq_len": 192,
-                                                     "max_accuracy_drop": 12.5, "parity": {"int8-dynamic": loose}}))
-    deformer = yaml.safe_load((ROOT / "export_recipes" / "deformer-minilm-qa-int8.yaml").read_text())
-    (work / "deformer-qa-2l.yaml").write_text(yaml.safe_dump({
-        **deformer, "name": "deformer-qa-2l", "seq_len": 192, "decompose": {"lower_layers": 1, "question_len": 64},
-        "max_accuracy_drop": 12.5, "parity": {"int8-dynamic": loose}}))
-    return work
-
-
 def _export(reader: Path, recipe: str, out: Path) -> dict:
     """The reader checkpoint exported through the CLI with a recipe of the fixture's, gated on its eval data."""
     run = CliRunner().invoke(main, ["export", "--recipe", str(reader / recipe), "--checkpoint",
@@ -263,3 +238,68 @@ def test_a_qa_checkpoint_is_refused_by_a_classifier_recipe_naming_its_head(reade
     with pytest.raises(CheckpointError, match="asks for head: classifier but the checkpoint has a "
                                               "question-answering head .* use head: question-answering"):
         load_model(replace(recipe, head="classifier"), checkpoint=str(reader / "model"))
+
+
+# ---- DeFormer's fixed question length ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def minilm_tokenizer():
+    from transformers import AutoTokenizer
+
+    from mobilecomp.load.checkpoints import embedded_dir
+
+    return AutoTokenizer.from_pretrained(embedded_dir("all-minilm-l6-v2"), local_files_only=True)
+
+
+@settings(max_examples=8, deadline=None, database=None, derandomize=True)
+@given(question_len=st.integers(4, 72), passage_len=st.integers(-4, 40))
+@example(question_len=64, passage_len=40).via("fits")
+@example(question_len=8, passage_len=24).via("question cut")
+@example(question_len=64, passage_len=1).via("no passage")
+def test_deformer_qa_holds_every_question_whole_or_names_the_field(minilm_tokenizer, question_len, passage_len):
+    """A question is never cut to fit DeFormer's question_len: it fits whole, or the export stops with
+    one ConfigError naming decompose.question_len (or seq_len, where no passage token is left)."""
+    from mobilecomp.errors import ConfigError
+    from mobilecomp.types import DecomposeSpec
+    from mobilecomp.verify.qa import encode_deformer, parity_pairs
+
+    examples = parity_pairs().examples[:6]
+    seq_len = question_len + passage_len
+    questions = [minilm_tokenizer(e.question, add_special_tokens=False)["input_ids"] for e in examples]
+    needed = max(map(len, questions)) + 2  # with [CLS] and [SEP]
+    try:
+        feeds, gold = encode_deformer(minilm_tokenizer, examples, DecomposeSpec(1, question_len), seq_len)
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message
+        if passage_len < 2:
+            assert message.startswith(f"seq_len {seq_len} leaves no room for a passage"), message
+            assert f"raise seq_len to at least {question_len + 2}" in message
+        else:
+            assert message.startswith(f"decompose.question_len {question_len} cannot hold"), message
+            assert f"raise decompose.question_len to at least {needed}" in message
+        return
+    assert passage_len >= 2 and needed <= question_len
+    ids = np.concatenate([f["input_ids"] for f in feeds])
+    mask = np.concatenate([f["attention_mask"] for f in feeds])
+    for row, question in enumerate(questions):
+        assert list(ids[row, 1:len(question) + 1]) == question and mask[row, :question_len].sum() == len(question) + 2
+        assert mask[row, question_len:].sum() >= 2 and (gold.offsets[row][question_len] >= 0).all()
+
+
+@pytest.mark.parametrize("decompose, seq_len, field", [
+    ({"lower_layers": 1, "question_len": 8}, 32, "decompose.question_len 8"),
+    ({"lower_layers": 1, "question_len": 31}, 32, "seq_len 32"),
+])
+def test_a_deformer_qa_recipe_too_short_for_its_text_is_one_line_and_no_bundle(tmp_path, decompose, seq_len, field):
+    recipe = yaml.safe_load((ROOT / "tests" / "data" / "tiny-bert.yaml").read_text())
+    recipe.update(name="tiny-deformer-qa", head="question-answering", decompose=decompose, seq_len=seq_len,
+                  variants=["fp32"])
+    (tmp_path / "tiny-deformer-qa.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "out"
+    run = CliRunner().invoke(main, ["export", "--recipe", str(tmp_path / "tiny-deformer-qa.yaml"), "--out", str(out)])
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), run.output
+    errors = [line for line in run.stderr.splitlines() if line.startswith("mobilecomp: error:")]
+    assert len(errors) == 1 and field in errors[0] and "Traceback" not in run.output, run.output
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["tiny-deformer-qa.yaml"]

@@ -122,6 +122,7 @@ def tiny_fp32(tmp_path_factory, tiny_recipe):
 
 
 def _context(tiny_fp32, work: Path, lines: list[str]):
+    from mobilecomp.load.heads import HEADS
     from mobilecomp.quantise import VARIANTS, QuantContext
 
     model, _, tuning = tiny_fp32
@@ -129,7 +130,7 @@ def _context(tiny_fp32, work: Path, lines: list[str]):
     budget = replace(VARIANTS["onnx"]["int8-accurate"].budget, cos_min=0.99995)
     work.mkdir(exist_ok=True)
     return QuantContext(calibration=tuning, tuning=tuning, primary_output="sentence_embedding", budget=budget,
-                        work_dir=work, model=model, log=lines.append)
+                        work_dir=work, model=model, log=lines.append, head=HEADS["encoder"])
 
 
 def test_keep_float_gives_quantize_dynamic_exclude_bit_for_bit(tiny_fp32, tmp_path):
@@ -152,13 +153,13 @@ def test_keep_float_gives_quantize_dynamic_exclude_bit_for_bit(tiny_fp32, tmp_pa
 
 
 def test_sweep_shortcut_and_cache_give_the_plain_sweeps_result(tiny_fp32, tmp_path, cache_dir):
-    from mobilecomp.quantise.onnxruntime import _sweep, _sweep_key, int8_accurate, weight_matmuls
-    from mobilecomp.runtime.ort import onnx_session, run_onnx
+    from mobilecomp.quantise.onnxruntime import _sweep, _sweep_key, int8_accurate, tuning_outputs, weight_matmuls
+    from mobilecomp.runtime.ort import onnx_session
 
     _, src, tuning = tiny_fp32
     lines: list[str] = []
     ctx = _context(tiny_fp32, tmp_path / "w", lines)
-    reference = run_onnx(onnx_session(src), tuning, "sentence_embedding")
+    reference = tuning_outputs(onnx_session(src), ctx)
     names = weight_matmuls(src)
     target = ctx.budget.cos_min + 0.003
     plain = _sweep(src, ctx, reference, names, target, len(names) // 3, shortcut=False)

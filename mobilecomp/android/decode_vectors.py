@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import BundleError, ConfigError
 from ..verify.decode import best_span, first_subwords, top_k, word_labels
+from . import check_undecomposed
 
 FORMAT = "mobilecomp-decode-vectors/1"
 HEADS = ("token-classifier", "fill-mask", "question-answering")
@@ -40,6 +41,8 @@ def decode_vectors(bundle: Path | None, head: str | None = None, count: int | No
     from ..bundle import read_manifest
 
     manifest = read_manifest(Path(bundle)) if bundle is not None else None
+    if manifest is not None:
+        check_undecomposed(manifest)
     named = manifest["model"]["head"] if manifest else head
     if head is not None and manifest is not None and head != named:
         raise ConfigError(f"--head {head}: the bundle's head is {named}; leave --head out")

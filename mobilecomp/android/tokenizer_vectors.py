@@ -23,6 +23,7 @@ from typing import Any
 from ..bundle import read_manifest
 from ..errors import BundleError, ConfigError
 from ..load.checkpoints import sha256_file
+from . import check_undecomposed
 
 FORMAT = "mobilecomp-tokenizer-vectors/1"
 TRUNCATION = "longest_first"  # what `truncation=True` means for the fast tokenizer, pairs included
@@ -231,6 +232,7 @@ def tokenizer_vectors(bundle: Path, count: int = MIN_REAL, seed: int = 0) -> tup
 
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
+    check_undecomposed(manifest)  # before the tokenizer, in BundleInfo.open's order
     kind = check_core_tokenizer(bundle, manifest)
     tokenizer = load_bundle_tokenizer(bundle)
     spec_path = bundle / "tokenizer" / "tokenizer.json"

@@ -20,28 +20,33 @@ class Options:
 
 
 def decomposed_classifier(model, spec):
-    """logits(enc) of ``model`` (a BertForSequenceClassification) run with ``spec``'s decomposition."""
-    from ..transform.deformer import classifier_head, decomposed_modules
+    """logits(enc) of ``model`` (a sequence classifier of an architecture DeFormer splits) run with
+    ``spec``'s decomposition."""
+    from ..transform.deformer import architecture, base_model_of, decomposed_modules, graph_inputs, task_head
 
-    _, _, reference = decomposed_modules(model.bert, spec, classifier_head(model))
+    _, _, reference = decomposed_modules(base_model_of(model), spec, task_head(model))
+    full = graph_inputs(architecture(model))[0]  # token types only where the architecture takes them
 
     def forward(enc):
-        return reference(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        return reference(*(enc[n] for n in full))
 
     return forward
 
 
 def run(ctx, options: Options):
     from ..errors import ConfigError
+    from ..load.architectures import for_model_type
     from . import Student
 
     spec = ctx.recipe.decompose
     if spec is None:
         raise ConfigError(f"recipe {ctx.recipe.name}: compress.method deformer needs a decompose section "
                           "(lower_layers, question_len)")
-    if ctx.teacher.config.model_type != "bert":  # the split is written on BertModel's modules
-        raise ConfigError(f"recipe {ctx.recipe.name}: compress.method deformer splits a BERT teacher, not "
-                          f"{ctx.teacher.config.model_type}; use a bert teacher or another method")
+    arch = for_model_type(ctx.teacher.config.model_type)
+    if arch is None or arch.no_deformer:
+        why = arch.no_deformer if arch else "not a registered architecture"
+        raise ConfigError(f"recipe {ctx.recipe.name}: compress.method deformer cannot split the teacher's architecture "
+                          f"{ctx.teacher.config.model_type}: {why}; use another teacher or method")
     model = teacher_copy(ctx)
     forward = decomposed_classifier(model, spec)
     task_phase(ctx, model, ctx.teacher_tokenizer, "decomposed finetune", forward=forward)

@@ -40,6 +40,15 @@ class Architecture:
     ffn: str = ""
     prefix: str = ""  # the task models' attribute (and key prefix) holding the base model; "" = the name
     counts_on_meta: bool = True  # False: a forward on the meta device fails; the FLOPs counter builds on the CPU
+    # DeFormer (transform/deformer.py) runs the embeddings and the applied layers itself: why its lower
+    # layers cannot see question and passage apart ("" = they can); the base model's module between the
+    # embeddings and the first layer ("" = none, or absent from a config that needs none); how the sequence
+    # classifier reads the final states (a key of transform.deformer.CLASSIFIER_HEADS); how it runs the
+    # embeddings and layers (a key of transform.deformer.LAYERS: the masks, positions and per-layer inputs)
+    no_deformer: str = ""
+    embedding_projection: str = ""
+    classifier_head: str = "pooler"
+    deformer_layers: str = "bert"
 
     def build_config(self, overrides: dict[str, Any]):
         import transformers
@@ -91,6 +100,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                        num_feedforward_networks=4, normalization_type="no_norm",
                        trigram_input=True, classifier_activation=False),
         source="MobileBERT (Sun et al., 2020), google/mobilebert-uncased config.json",
+        no_deformer="its trigram embeddings (trigram_input) mix each token with its neighbours, across the "
+                    "question/passage boundary, before any layer",
     ),
 }
 ARCHITECTURES["distilbert"] = Architecture(
@@ -107,6 +118,7 @@ ARCHITECTURES["distilbert"] = Architecture(
     derivable=("embeddings.position_ids",),
     layers_field="n_layers",
     shape=("n_layers", "dim", "n_heads", "hidden_dim"),
+    classifier_head="pre-classifier",
 )
 ARCHITECTURES["roberta"] = Architecture(
     name="roberta",
@@ -121,6 +133,7 @@ ARCHITECTURES["roberta"] = Architecture(
     qkv_attention="encoder.layer.*.attention.self",
     positions_from_pad=True,
     tokenizer="byte-level-bpe",
+    classifier_head="sequence",
 )
 # XLM-R is RoBERTa's layout with a 250k SentencePiece vocabulary: only the names and the published config differ
 ARCHITECTURES["xlm-roberta"] = dataclasses.replace(
@@ -145,6 +158,8 @@ ARCHITECTURES["electra"] = Architecture(
                    num_attention_heads=4, intermediate_size=1024),
     source="ELECTRA-Small (Clark et al., 2020): 14M params; google/electra-small-discriminator config.json",
     qkv_attention="encoder.layer.*.attention.self",
+    embedding_projection="embeddings_project",  # only where embedding_size != hidden_size
+    classifier_head="sequence",
 )
 # The three below cannot hold BERT's weights (shared layers, disentangled attention, rotary GeGLU):
 # their real weights here are students distilled from the teacher (compress method wrs, `architecture`).
@@ -165,6 +180,8 @@ ARCHITECTURES["albert"] = Architecture(
     layers_field="num_hidden_groups",
     ffn=r"\.ffn(_output)?(_\d+)?$",  # later applications of the shared layer are exported as ffn_1, ffn_2...
     tokenizer="unigram",
+    embedding_projection="encoder.embedding_hidden_mapping_in",
+    classifier_head="pooler-linear",
 )
 ARCHITECTURES["deberta-v2"] = Architecture(  # the name is transformers' model_type: DeBERTa-v3 is a v2 model
     name="deberta-v2",
@@ -190,6 +207,9 @@ ARCHITECTURES["deberta-v2"] = Architecture(  # the name is transformers' model_t
     ffn=r"layer\.\d+\.(intermediate|output)\.dense$",  # not attention.output.dense
     tflite_mask="as-given",  # DeBERTa turns any mask into a 0/1 one: -10000 would read as "keep"
     counts_on_meta=False,  # its relative positions call .item()
+    # relative positions depend on i - j only: each segment's lower layers get their own, over its length
+    deformer_layers="deberta",
+    classifier_head="context-pooler",
     prefix="deberta",
     tokenizer="unigram",
 )
@@ -215,6 +235,9 @@ ARCHITECTURES["modernbert"] = Architecture(
     tflite_mask="as-given",
     derivable=(),  # the rotary tables are non-persistent buffers
     tokenizer="byte-level-bpe",
+    # rotary positions and sliding windows depend on i - j only: each segment's lower layers get their own
+    deformer_layers="modernbert",
+    classifier_head="pooled-head",
 )
 # The layout MobileBERT's paper counts (its Table 1: Q, K and V read the 512-wide block input);
 # architecture-only, since the released weights share a 128-wide Q/K bottleneck instead.
@@ -238,6 +261,16 @@ def layer_list(model):
         holder = getattr(holder, name)
     # one module per applied layer; ALBERT's list holds its num_hidden_groups shared groups instead
     return (holder, attr) if len(getattr(holder, attr)) == config.num_hidden_layers else None
+
+
+def applied_layers(base, arch: Architecture) -> list:
+    """One module per layer the base model applies, in order: its layer list, or for ALBERT's shared
+    groups the group each layer index applies (AlbertTransformer's int(i / (layers / groups)))."""
+    holder = base
+    for name in arch.layer_prefix.split("."):
+        holder = getattr(holder, name)
+    layers, count = list(holder), base.config.num_hidden_layers
+    return layers if len(layers) == count else [layers[int(i / (count / len(layers)))] for i in range(count)]
 
 
 def for_model_type(model_type: str | None) -> Architecture | None:

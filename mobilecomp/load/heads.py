@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 POOLINGS = ("mean", "cls")  # encoder: how token states become one sentence embedding
+COSINE_SCORE = "cos_min on tuning text"  # the encoder's search score, named as its records always have
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,80 @@ class Head:
         """``scores`` from all outputs by name; by default the primary output's."""
         return self.scores(outputs[self.primary], gold)
 
+    # The budget fields besides cos_min that the sensitivity searches hold (cos_mean always): the
+    # agreement numbers ``compare`` returns for this head
+    agreement = ("top1",)
+
+    @property
+    def scored(self) -> tuple[str, ...]:
+        """The outputs ``compare`` reads: what a search runs on each trial."""
+        return (self.primary,)
+
+    def tuning_score(self, reference: dict[str, list[np.ndarray]], candidate: dict[str, list[np.ndarray]],
+                     feeds: list[dict[str, np.ndarray]], budget) -> float:
+        """What a sensitivity search maximises, from ``compare`` on the tuning text (never the parity
+        corpus): the lowest cosine, held under the budget's cos_min by the worst shortfall of cos_mean
+        and ``agreement`` against the budget, so a trial whose agreement misses its budget (or clears it
+        by less than the search's margin) never meets a target set above cos_min."""
+        numbers = self.compare(reference, candidate, feeds)
+        cos = np.nan_to_num(np.asarray(numbers["cosines"], dtype=np.float64), nan=-1.0)
+        values = {"cos_mean": float(cos.mean()), **{name: numbers.get(name) for name in self.agreement}}
+        margins = [value - getattr(budget, name) for name, value in values.items()
+                   if value is not None and getattr(budget, name) is not None]
+        score = float(cos.min())
+        return min(score, budget.cos_min + min(margins)) if margins and budget.cos_min is not None else score
+
+    def tuning_score_name(self, budget) -> str:
+        """``tuning_score`` in words, for the search's recorded details."""
+        held = [name for name in ("cos_mean", *self.agreement) if getattr(budget, name) is not None]
+        return (f"{self.name} parity on tuning text: cos_min, held under the budget's cos_min by the worst "
+                f"shortfall of {', '.join(held) or 'nothing'} against the budget ({self.parity_metric})")
+
+    rows = "sentences"  # what one parity row is, in log lines
+
+    def parity_texts(self, parity_text: str | None, recipe):
+        """(parity corpus, calibration text): --parity-text or the shipped sentences, and the shipped
+        calibration sentences. Sentence pairs are refused unless the head reads them."""
+        from ..errors import DataError
+        from ..text import calibration_corpus, parity_corpus
+
+        corpus = parity_corpus(parity_text)
+        if corpus.pairs is not None and (not self.uses_classifier or recipe.decompose is not None):
+            raise DataError(f"--parity-text {parity_text}: sentence pairs (a TAB on each line) are for a classifier "
+                            f"of pairs; {recipe.name} (head: {recipe.head}"
+                            f"{', DeFormer' if recipe.decompose else ''}) reads single sentences")
+        return corpus, calibration_corpus()
+
+    def feeds(self, model, texts, seq_len: int, batch_size: int = 16, pad_to_max: bool = False) -> list:
+        """``texts`` (parity or calibration) encoded as this head reads them, in batches padded to
+        their longest (or to ``seq_len``)."""
+        from ..inputs import encode
+
+        return self.parity_feeds(encode(model.tokenizer, texts.sentences, model.input_names, seq_len,
+                                        batch_size=batch_size, pad_to_max=pad_to_max, pairs=texts.pairs),
+                                 model.tokenizer)
+
+    def deformer_feeds(self, tokenizer, texts, spec, seq_len: int) -> tuple[list, str]:
+        """(feeds in DeFormer's layout, what one row is in words): an encoder's sentences cut into
+        (question, passage) pairs."""
+        from ..transform import deformer
+
+        return deformer.paired_feeds(tokenizer, texts.sentences, spec, seq_len), "(question, passage) pairs"
+
+    def deformer_eval(self, tokenizer, labelled, spec, seq_len: int) -> tuple[list, Any]:
+        """(feeds, gold) of labelled data in DeFormer's layout."""
+        return self.deformer_feeds(tokenizer, labelled, spec, seq_len)[0], labelled.labels
+
+    def read_eval(self, path, num_labels: int):
+        """The --eval-data file in this head's form: labelled TSV/JSONL sentences."""
+        from ..verify.accuracy import read_labelled
+
+        return read_labelled(path, num_labels)
+
+    def details(self, model, recipe) -> dict:
+        """What a device needs to read the head's outputs, for the manifest's model section."""
+        return {}
+
 
 @dataclass(frozen=True)
 class EncoderHead(Head):
@@ -88,6 +163,20 @@ class EncoderHead(Head):
         return {"cosines": row_cosines(ref, cand), "top1": None,
                 "spearman": pairwise_similarity_spearman(ref, cand) if len(ref) > 2 else None}
 
+    def details(self, model, recipe):
+        return {"pooling": recipe.pooling}
+
+    def tuning_score(self, reference, candidate, feeds, budget):
+        """The lowest cosine of the sentence embeddings alone (what the searches have always scored,
+        which the default recipe's int8-accurate file depends on)."""
+        from ..metrics import comparable, row_cosines
+
+        ref, cand = np.concatenate(reference[self.primary]), np.concatenate(candidate[self.primary])
+        return float(row_cosines(comparable(self.primary, ref), comparable(self.primary, cand)).min())
+
+    def tuning_score_name(self, budget):
+        return COSINE_SCORE
+
 
 @dataclass(frozen=True)
 class ClassifierHead(Head):
@@ -106,6 +195,13 @@ class ClassifierHead(Head):
 
         return scores(np.concatenate(outputs), gold)
 
+    def deformer_feeds(self, tokenizer, texts, spec, seq_len):
+        """Single sentences split at ``question_len`` (no second text to put beside them)."""
+        from ..transform import deformer
+
+        return (deformer.sentence_feeds(tokenizer, texts.sentences, spec, seq_len),
+                f"sentences split at token {spec.question_len}")
+
 
 @dataclass(frozen=True)
 class TokenClassifierHead(Head):
@@ -121,6 +217,19 @@ class TokenClassifierHead(Head):
         from ..metrics import token_scores
 
         return token_scores(outputs, gold.label_ids, gold.tags)
+
+    def read_eval(self, path, num_labels):
+        """CoNLL (one ``token TAG`` a line)."""
+        from ..verify.tagging import read_conll
+
+        return read_conll(path)
+
+    def details(self, model, recipe):
+        if not hasattr(model.module, "model"):  # an ONNX source: no tag names to read
+            return {}
+        from ..verify.tagging import model_tags
+
+        return {"labels": list(model_tags(model.module)), "labelled_positions": "first subword of each word"}
 
 
 @dataclass(frozen=True)
@@ -149,6 +258,8 @@ class FillMaskHead(Head):
         shared = [len(set(top_k(r, self.k)) & set(top_k(c, self.k))) / min(self.k, len(r)) for r, c in zip(ref, cand)]
         return {"cosines": row_cosines(comparable("logits", ref), comparable("logits", cand)), "spearman": None,
                 "top1": float((ref.argmax(1) == cand.argmax(1)).mean()), "topk": float(np.mean(shared)), "k": self.k}
+
+    agreement = ("top1", "topk")
 
     def parity_feeds(self, feeds, tokenizer):
         """Each sentence with its middle real token replaced by the mask token (a fixed choice, so
@@ -208,6 +319,44 @@ class QuestionAnsweringHead(Head):
         from ..verify.qa import scores
 
         return scores(outputs["start_logits"], outputs["end_logits"], gold)
+
+    rows = "pairs"
+
+    @property
+    def scored(self):
+        return self.outputs  # spans decode from both
+
+    def parity_texts(self, parity_text, recipe):
+        """The built task's parity and calibration pairs, or --parity-text QA JSONL for parity."""
+        from ..verify.qa import calibration_pairs, parity_pairs
+
+        return parity_pairs(parity_text), calibration_pairs()
+
+    def feeds(self, model, texts, seq_len, batch_size=16, pad_to_max=False):
+        """The tokenizer's pair encoding: question, then passage truncated to fit ``seq_len``."""
+        from ..verify.qa import encode_pairs
+
+        return encode_pairs(model.tokenizer, texts.examples, model.input_names, seq_len, batch_size, pad_to_max)[0]
+
+    def deformer_feeds(self, tokenizer, texts, spec, seq_len):
+        return self.deformer_eval(tokenizer, texts, spec, seq_len)[0], "(question, passage) pairs"
+
+    def deformer_eval(self, tokenizer, labelled, spec, seq_len):
+        from ..verify.qa import encode_deformer
+
+        return encode_deformer(tokenizer, labelled.examples, spec, seq_len)
+
+    def read_eval(self, path, num_labels):
+        """QA JSONL (verify.qa.read_qa)."""
+        from ..verify.qa import read_qa
+
+        return read_qa(path)
+
+    def details(self, model, recipe):
+        from ..verify.qa import TASK
+
+        return {"answer": f"best span of passage tokens, at most {self.max_answer_len} tokens "
+                          "(verify.decode.best_span)", "task": TASK}
 
 
 def mlm_logits(model, states):

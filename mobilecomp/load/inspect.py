@@ -162,10 +162,11 @@ def inspect_recipe(recipe: Recipe, seq_len: int | None = None) -> ModelCounts:
 
     seq_len = seq_len or recipe.seq_len
     model = meta_model(recipe)
-    base = getattr(model, "bert", model)
     inputs = tuple(n for n in ARCHITECTURES[recipe.checkpoint.architecture].inputs)
     if recipe.decompose is not None:
-        return count_deformer(base, recipe.decompose, seq_len)
+        from ..transform.deformer import base_model_of
+
+        return count_deformer(base_model_of(model), recipe.decompose, seq_len)
     counts = count_model(model, seq_len, inputs)
     if recipe.prune is not None:
         from ..transform.prune import prunable_weights
@@ -202,18 +203,23 @@ def count_deformer(base, spec: DecomposeSpec, seq_len: int):
     undecomposed model's, at ``seq_len`` total tokens, batch 1. ``base`` may live on the meta device."""
     import torch
 
-    from ..transform.deformer import decomposed_modules
+    from ..transform.deformer import architecture, decomposed_modules, graph_inputs
 
     passage, question, _ = decomposed_modules(base, spec)
+    full, _, _ = graph_inputs(architecture(base))
     device = next(base.parameters()).device
     q_len, p_len = spec.question_len, seq_len - spec.question_len
     hidden = base.config.hidden_size
     zeros = lambda n: torch.zeros(1, n, dtype=torch.long, device=device)  # noqa: E731
     ones = lambda n: torch.ones(1, n, dtype=torch.long, device=device)  # noqa: E731
+
+    def feed(n):  # ids, mask (and token types) of n tokens, in the graphs' input order
+        return [ones(n) if name == "attention_mask" else zeros(n) for name in full]
+
     states = torch.zeros(1, p_len, hidden, device=device)
-    q_flops, q_peak = _count(lambda: question(zeros(q_len), ones(q_len), zeros(q_len), states, ones(p_len)))
-    p_flops, p_peak = _count(lambda: passage(zeros(p_len), ones(p_len), zeros(p_len)))
-    full_flops, full_peak = _count(lambda: base(input_ids=zeros(seq_len), token_type_ids=zeros(seq_len)))
+    q_flops, q_peak = _count(lambda: question(*feed(q_len), states, ones(p_len)))
+    p_flops, p_peak = _count(lambda: passage(*feed(p_len)))
+    full_flops, full_peak = _count(lambda: base(**{n: v for n, v in zip(full, feed(seq_len)) if n != "attention_mask"}))
     params = sum(p.numel() for p in base.parameters())
     return ModelCounts(params=params, flops=q_flops, peak_activation_bytes=q_peak, seq_len=seq_len, detail={
         "flops_per_query": "question path with the passage's lower layers cached",

@@ -31,10 +31,19 @@ class ProfileOptions:
             raise ConfigError(f"--runs {self.runs} / --warmup {self.warmup}: at least 1 run and 0 warm-up runs")
 
 
-def judged_alone(art: dict) -> bool:
-    """Whether an artefact has an output of its own to judge: a DeFormer's passage graph does not
-    (the question graph's output, computed from its states, judges the pair)."""
-    return not art["variant"].startswith("passage-")
+def unjudged(manifest: dict, art: dict) -> str | None:
+    """Why the bundle's stored reference (inputs/reference.npz) cannot judge ``art``'s outputs on a
+    device, in words; None when it can."""
+    if art["variant"].startswith("passage-"):
+        return "a DeFormer passage graph has no output of its own (its question graph's row judges the pair)"
+    decompose = manifest["model"].get("decompose") or {}
+    if art["name"] == decompose.get("baseline_artefact"):
+        gate = art.get("parity") or {}
+        at_export = f" (cos_min {gate['cos_min']:.4f})" if gate.get("cos_min") is not None else ""
+        return (f"inputs/reference.npz holds the DeFormer's reference ({decompose.get('reference', 'decomposed')}), "
+                f"not the undecomposed model's; {art['name']} was compared with its own PyTorch forward at "
+                f"export{at_export}")
+    return None
 
 
 def _host(bundle: Path, manifest: dict, spec: str, options: ProfileOptions) -> list[ProfileRow]:

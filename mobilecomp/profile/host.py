@@ -19,7 +19,7 @@ from ..bundle import read_inputs
 from ..runtime.cpu import cpu_count
 from ..runtime.ort import EXACT_INT8, NO_SPINNING, onnx_session, run_onnx
 from ..types import DeviceInfo, Latency, ProfileRow
-from . import ProfileOptions, judged_alone, selected
+from . import ProfileOptions, selected, unjudged
 
 
 def host_device() -> DeviceInfo:
@@ -120,11 +120,11 @@ HOST_RUNNERS = {"onnx": OnnxRuntimeRunner, "tflite": LiteRTRunner, "executorch":
 
 def default_session_check(bundle: Path, manifest: dict, art: dict) -> dict | None:
     """Parity of onnxruntime's default session on this CPU (whose int8 kernel saturates), on the
-    export gate's own batches: the number a user who deploys with default options gets (None for
-    a DeFormer passage graph, which has no output of its own)."""
+    export gate's own batches: the number a user who deploys with default options gets (None where
+    the stored reference cannot judge the artefact: a DeFormer's passage graph and undecomposed baseline)."""
     from ..verify import device_parity, stored_feeds
 
-    if not judged_alone(art):
+    if unjudged(manifest, art) is not None:
         return None
     feeds = stored_feeds(bundle)
     candidate = run_onnx(onnx_session(bundle / art["file"], threads=0, exact=False), feeds,

@@ -23,6 +23,7 @@ class QuantContext:
     primary_output: str
     budget: Budget  # the variant's parity budget; searches aim at it
     work_dir: Path
+    head: Any  # load.heads.Head: what a search runs (``scored`` outputs) and how it scores a trial
     model: Any = None  # the LoadedModel, for formats that quantise while converting (TFLite)
     log: Callable[[str], None] = lambda msg: None  # lines within the variant's step: progress, cache use
     background: Any = None  # export.background.Background: TFLite files started ahead, or None
@@ -34,16 +35,14 @@ class QuantContext:
         LiteRT's outputs are the same whatever the count."""
         return 1 if self.background is not None and self.background.busy() else 0
 
-    def tuning_cos_min(self, reference: np.ndarray, candidate: np.ndarray) -> float:
-        """Lowest cosine between the primary outputs of two runs over the tuning text:
-        what every search optimises, whatever the format."""
-        from ..metrics import comparable, real_tokens, row_cosines, token_parity
+    def tuning_score(self, reference: dict[str, list[np.ndarray]], candidate: dict[str, list[np.ndarray]]) -> float:
+        """The head's parity score of two runs over the tuning text (one array per tuning batch, by
+        output name): what every search maximises, whatever the format."""
+        return self.head.tuning_score(reference, candidate, self.tuning, self.budget)
 
-        name = self.primary_output
-        if reference.ndim == 3:  # per-token logits (the tuning text is padded to one length): real tokens only
-            real = real_tokens(np.concatenate([feed["attention_mask"] for feed in self.tuning]))
-            return float(np.nan_to_num(token_parity([reference], [candidate], [real])["cosines"], nan=-1.0).min())
-        return float(row_cosines(comparable(name, reference), comparable(name, candidate)).min())
+    @property
+    def score_name(self) -> str:
+        return self.head.tuning_score_name(self.budget)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ToolchainError
-from ..runtime.ort import interleaved_median_ms, onnx_session, run_onnx
+from ..runtime.ort import interleaved_median_ms, onnx_session
 from . import QuantContext
-from .onnxruntime import quantise_embedding_rows, tuning_cos_min
+from .onnxruntime import quantise_embedding_rows, tuning_outputs, tuning_score
 
 TUNING_MARGIN = 0.001  # the search aims this far above the budget (the parity corpus is other text)
 NBITS_BLOCK = 128  # 8-bit MatMulNBits block along K (32: cos_min 0.999 but slower on x86)
@@ -175,16 +175,16 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
         rewrite(model, [u for u in units if u not in kept])
         return model
 
-    reference = run_onnx(onnx_session(smoothed), ctx.tuning, ctx.primary_output)
+    reference = tuning_outputs(onnx_session(smoothed), ctx)
     target = (ctx.budget.cos_min or 0.995) + TUNING_MARGIN
     feed = {k: v[:1] for k, v in ctx.calibration[0].items()}
     float_ms, int8_ms = time_models([smoothed, configured(frozenset())], feed)
     saved = latency_saved(macs, float_ms, int8_ms)
-    result = search(units, lambda kept: tuning_cos_min(onnx_session(configured(kept)), ctx, reference), target, saved)
+    result = search(units, lambda kept: tuning_score(onnx_session(configured(kept)), ctx, reference), target, saved)
     model = configured(frozenset(result.kept))
     _finish(model, dst, [])
     return {**_ROWWISE, "smoothquant": {**smoothing, "group": "Q/K/V (duplicated LayerNorm)"},
-            "search": {**result.describe(), "unit": "weight MatMul", "score": "cos_min on tuning text",
+            "search": {**result.describe(), "unit": "weight MatMul", "score": ctx.score_name,
                        "tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
                        "timing_ms_1_thread": {"float": float_ms, "all_int8": int8_ms,
                                               "seq_len": int(feed["input_ids"].shape[1])}},

@@ -285,13 +285,14 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
     trial_file = ctx.work_dir / "int8-mixed-trial.tflite"
     layers = fully_connected_layers(float_file)
 
-    def outputs(path: Path) -> np.ndarray:
+    def outputs(path: Path) -> dict[str, list[np.ndarray]]:
         model = TFLiteModel(path, threads=0)
-        return np.concatenate([model.run(feed, (ctx.primary_output,))[0] for feed in ctx.tuning])
+        runs = [model.run(feed, ctx.head.scored) for feed in ctx.tuning]
+        return {name: [run[i] for run in runs] for i, name in enumerate(ctx.head.scored)}
 
     def score(kept: frozenset[str]) -> float:
         _dynamic_int8(float_file, trial_file, [layers[name] for name in kept])
-        return ctx.tuning_cos_min(reference, outputs(trial_file))
+        return ctx.tuning_score(reference, outputs(trial_file))
 
     reference = outputs(float_file)
     target = (ctx.budget.cos_min or 0.995) + TUNING_MARGIN
@@ -308,7 +309,7 @@ def int8_mixed(src: Path, dst: Path, ctx: QuantContext) -> dict:
             "weights": "int8 per channel", "activations": "int8 per row, ranges computed at run time",
             "smoothquant": {**smoothing, "group": "Q/K/V (the attention input, divided in the graph)"},
             "search": {**result.describe(), "unit": "FULLY_CONNECTED weight (its op in every signature)",
-                       "score": "cos_min on tuning text",
+                       "score": ctx.score_name,
                        "tuning_sentences": sum(len(f["input_ids"]) for f in ctx.tuning),
                        "timing_ms_1_thread": {"float": float_ms, "all_int8": int8_ms, "seq_len": lengths[-1]}},
             "kept_fp32": result.kept}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.ort import onnx_session, run_onnx
+from ..load.heads import COSINE_SCORE
+from ..runtime.ort import onnx_session
 from . import QuantContext
 from .calibration import FeedReader
 
@@ -109,9 +110,16 @@ def int8_dynamic(src: Path, dst: Path, ctx: QuantContext) -> dict:
             "embeddings": "int8, one scale per row", "op_types": ["MatMul", "Gather"]}
 
 
-def tuning_cos_min(session, ctx: QuantContext, reference: np.ndarray) -> float:
-    """Lowest cosine to ``reference`` over the tuning text: what every search optimises."""
-    return ctx.tuning_cos_min(reference, run_onnx(session, ctx.tuning, ctx.primary_output))
+def tuning_outputs(session, ctx: QuantContext) -> dict[str, list[np.ndarray]]:
+    """The outputs the head's score reads, one array per tuning batch."""
+    names = list(ctx.head.scored)
+    runs = [session.run(names, _inputs_of(session, feed)) for feed in ctx.tuning]
+    return {name: [run[i] for run in runs] for i, name in enumerate(names)}
+
+
+def tuning_score(session, ctx: QuantContext, reference: dict[str, list[np.ndarray]]) -> float:
+    """The head's score against ``reference`` over the tuning text: what every search optimises."""
+    return ctx.tuning_score(reference, tuning_outputs(session, ctx))
 
 
 def keep_float(quantised, original, kept: list[str]):
@@ -150,9 +158,9 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     """Dynamic int8 that keeps in fp32 the MatMuls whose quantisation costs the most.
 
     The sensitivity sweep and the mixed-precision search are search.py's (shared with the
-    other formats): sensitivity of a node = how much cos_min on the tuning text rises when
-    only that node is left in fp32; nodes are kept fp32, highest gain
-    first, until the tuning cos_min clears the budget with a margin (the parity corpus is
+    other formats): sensitivity of a node = how much the head's score on the tuning text
+    (Head.tuning_score; the encoder's: cos_min) rises when only that node is left in fp32; nodes
+    are kept fp32, highest gain first, until the score clears the budget with a margin (the parity corpus is
     different text), or a third of them are kept. The result is cached (cache.py) for the next
     export of the same checkpoint; a cached one is rebuilt and rescored before it is used.
     """
@@ -161,12 +169,12 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     target = (ctx.budget.cos_min or 0.985) + 0.003
     candidates = weight_matmuls(src)
     max_kept = max(1, len(candidates) // 3)
-    reference = run_onnx(onnx_session(src, threads=1), ctx.tuning, ctx.primary_output)
+    reference = tuning_outputs(onnx_session(src, threads=1), ctx)
     key = _sweep_key(src, ctx, target, max_kept)
     stored = cache.load(key, lambda r: _valid_sweep(r, candidates)) if key else None
     if stored is not None:
         dynamic_int8(src, dst, exclude=stored["kept_fp32"])
-        reached = tuning_cos_min(onnx_session(dst, threads=1), ctx, reference)
+        reached = tuning_score(onnx_session(dst, threads=1), ctx, reference)
         if abs(reached - stored["sweep"]["reached_cos_min"]) <= 1e-9:
             ctx.log(f"int8-accurate: reused the sweep cached in {cache.entry_path(key)} (rebuilt, same tuning "
                     f"cos_min {reached:.4f})")
@@ -177,7 +185,7 @@ def int8_accurate(src: Path, dst: Path, ctx: QuantContext) -> dict:
     try:
         result = _sweep(src, ctx, reference, candidates, target, max_kept, shortcut=True)
         dynamic_int8(src, dst, exclude=result["kept_fp32"])
-        reached = tuning_cos_min(onnx_session(dst, threads=1), ctx, reference)
+        reached = tuning_score(onnx_session(dst, threads=1), ctx, reference)
         if abs(reached - result["sweep"]["reached_cos_min"]) > 1e-9:
             raise ValueError(f"tuning cos_min {reached} against {result['sweep']['reached_cos_min']} in the sweep")
     except ValueError as exc:  # the shortcut met a graph it does not know: quantise every trial as before
@@ -213,6 +221,8 @@ def _sweep_key(src: Path, ctx: QuantContext, target: float, max_kept: int) -> di
     return {"variant": "onnx-int8-accurate", "checkpoint_sha256": checkpoint["sha256"],
             "fp32_sha256": sha256_file(src), "tuning_tokens_sha256": feeds_sha256(ctx.tuning),
             "primary_output": ctx.primary_output, "target_cos_min": target, "max_kept": max_kept,
+            # the encoder's key predates the head's score: unchanged, so its cached sweeps still apply
+            **({} if ctx.score_name == COSINE_SCORE else {"score": ctx.score_name}),
             "versions": tool_versions("onnxruntime", "onnx", "numpy"),
             "host_int8": {**host_int8().to_dict(), "exact_mode": exact_mode_needed()}}
 
@@ -224,14 +234,14 @@ class LayerParts:
     of the all-int8 graph gives those tensors for the tuning text, and a trial that keeps a MatMul
     of layer L in float runs only the part of the graph from layer L's input on: MiniLM's
     leave-one-out trials do ~40% less work. A part is used only where, unchanged, it gives the
-    whole graph's output bit for bit (checked on the longest tuning batch); elsewhere ``outputs``
-    returns None and the caller runs the whole graph."""
+    whole graph's scored outputs bit for bit (checked on the longest tuning batch); elsewhere
+    ``outputs`` returns None and the caller runs the whole graph."""
 
     def __init__(self, quantised, original, candidates: list[str], ctx: QuantContext) -> None:
         from onnx import TensorProto, helper
         from onnx.utils import Extractor
 
-        self.original, self.ctx, primary = original, ctx, ctx.primary_output
+        self.original, self.ctx, self.names = original, ctx, list(ctx.head.scored)
         readers: dict[str, int] = {}
         for node in original.graph.node:
             if node.name in candidates:
@@ -246,20 +256,21 @@ class LayerParts:
         probe = _copy_model(quantised)
         probe.graph.output.extend(helper.make_tensor_value_info(cut, TensorProto.FLOAT, None) for cut in cuts)
         session = onnx_session(probe, threads=1)
-        runs = [session.run([primary, *cuts], _inputs_of(session, feed)) for feed in ctx.tuning]
-        self.base = np.concatenate([run[0] for run in runs])
-        self.states = {cut: [run[1 + i] for run in runs] for i, cut in enumerate(cuts)}
+        runs = [session.run([*self.names, *cuts], _inputs_of(session, feed)) for feed in ctx.tuning]
+        self.base = {name: [run[i] for run in runs] for i, name in enumerate(self.names)}
+        self.states = {cut: [run[len(self.names) + i] for run in runs] for i, cut in enumerate(cuts)}
         longest = max(range(len(ctx.tuning)), key=lambda i: ctx.tuning[i]["input_ids"].size)
         inputs = [i.name for i in quantised.graph.input]
         extractor = Extractor(quantised)
         self.parts, self.nodes = {}, {}
         for cut in cuts:
-            part = extractor.extract_model([cut, *inputs], [primary])
-            if np.array_equal(self._run(part, cut, [longest]), runs[longest][0]):
+            part = extractor.extract_model([cut, *inputs], self.names)
+            got = self._run(part, cut, [longest])
+            if all(np.array_equal(got[name][0], runs[longest][i]) for i, name in enumerate(self.names)):
                 self.parts[cut], self.nodes[cut] = part, {n.name for n in part.graph.node}
 
-    def outputs(self, kept: str | None) -> np.ndarray | None:
-        """The primary output over the tuning text with ``kept`` alone in float (None: all int8)."""
+    def outputs(self, kept: str | None) -> dict[str, list[np.ndarray]] | None:
+        """The scored outputs over the tuning text with ``kept`` alone in float (None: all int8)."""
         if kept is None:
             return self.base
         cut = self.layer_of.get(kept)
@@ -267,11 +278,11 @@ class LayerParts:
             return None
         return self._run(keep_float(self.parts[cut], self.original, [kept]), cut, range(len(self.ctx.tuning)))
 
-    def _run(self, part, cut: str, batches) -> np.ndarray:
+    def _run(self, part, cut: str, batches) -> dict[str, list[np.ndarray]]:
         session = onnx_session(part, threads=1)
-        return np.concatenate([session.run([self.ctx.primary_output],
-                                           {**_inputs_of(session, self.ctx.tuning[i]), cut: self.states[cut][i]})[0]
-                               for i in batches])
+        runs = [session.run(self.names, {**_inputs_of(session, self.ctx.tuning[i]), cut: self.states[cut][i]})
+                for i in batches]
+        return {name: [run[i] for run in runs] for i, name in enumerate(self.names)}
 
 
 def _copy_model(model):
@@ -287,7 +298,7 @@ def _inputs_of(session, feed: dict) -> dict:
     return {k: v for k, v in feed.items() if k in wanted}
 
 
-def _sweep(src: Path, ctx: QuantContext, reference: np.ndarray, candidates: list[str], target: float,
+def _sweep(src: Path, ctx: QuantContext, reference: dict[str, list[np.ndarray]], candidates: list[str], target: float,
            max_kept: int, shortcut: bool) -> dict:
     """The sensitivity sweep and the search; ``shortcut`` builds each trial from one quantised
     graph (keep_float) instead of quantising it again, and runs the ranking's trials from the kept
@@ -316,15 +327,15 @@ def _sweep(src: Path, ctx: QuantContext, reference: np.ndarray, candidates: list
         if shortcut and not embeddings and len(kept) <= 1:  # the ranking's trials
             outputs = layers.outputs(next(iter(kept), None))
             if outputs is not None:
-                return ctx.tuning_cos_min(reference, outputs)
+                return ctx.tuning_score(reference, outputs)
         if shortcut:
             model = keep_float(quantised[embeddings], original, sorted(kept))
-            return tuning_cos_min(onnx_session(model, threads=1), ctx, reference)
+            return tuning_score(onnx_session(model, threads=1), ctx, reference)
         trial = ctx.work_dir / f"sweep-{threading.get_ident()}.onnx"
         with one_at_a_time:  # quantize_dynamic writes and deletes a scratch file beside src
             dynamic_int8(src, trial, exclude=sorted(kept), embeddings=embeddings)
         try:
-            return tuning_cos_min(onnx_session(trial, threads=1), ctx, reference)
+            return tuning_score(onnx_session(trial, threads=1), ctx, reference)
         finally:
             trial.unlink(missing_ok=True)
 
@@ -347,6 +358,7 @@ def _sweep(src: Path, ctx: QuantContext, reference: np.ndarray, candidates: list
                       "target_cos_min": target, "all_int8_cos_min": base, "ranking_base_cos_min": ranking_base,
                       "reached_cos_min": result.reached, "met": result.met, "trials": result.trials,
                       "latency_share": "by MACs", "gain_by_node": result.describe()["gain_by_node"],
+                      **({} if ctx.score_name == COSINE_SCORE else {"score": ctx.score_name}),
                       "trial_models": ("one quantize_dynamic, each trial's kept MatMuls restored from the fp32 "
                                        "graph (the same outputs as quantising each trial)") if shortcut
                       else "quantize_dynamic per trial"}}

@@ -2,11 +2,12 @@
 
 A *unit* is one layer (an ONNX MatMul, a TFLite fully-connected op) that a recipe can
 quantise or keep in float. The caller gives a ``score(kept)`` function that builds the
-configuration with the ``kept`` units in float and returns its cos_min on tuning text (never
-the parity corpus), and each unit's weight (its MACs; the latency a unit saves when quantised
-is taken as its share of the measured float-minus-int8 time).
+configuration with the ``kept`` units in float and returns the head's score on tuning text
+(never the parity corpus; Head.tuning_score: the encoder's is cos_min, the other heads' also hold
+their agreement numbers against the budget), and each unit's weight (its MACs; the latency a
+unit saves when quantised is taken as its share of the measured float-minus-int8 time).
 
-- ``sensitivity``: per unit, the parity cost of quantising it (the cos_min gained when only
+- ``sensitivity``: per unit, the parity cost of quantising it (the score gained when only
   it is kept in float, everything else quantised).
 - ``search``: keeps units in float, best parity gained per millisecond given up first, until
   the score clears the target; then drops any kept unit the target does not need, most

@@ -124,6 +124,14 @@ def stored_feeds(bundle: Path, batch_size: int = 16) -> list[Feed]:
     return feeds
 
 
+def per_token_width(bundle: Path, manifest: dict) -> int | None:
+    """The stored parity inputs' width where the primary output is per token (a device that runs each
+    row at its own length zero-pads its outputs to it, as the stored reference is), else None."""
+    if manifest["model"]["primary_output"] not in HEADS[manifest["model"]["head"]].per_token:
+        return None
+    return int(read_inputs(Path(bundle), "parity.npz")["input_ids"].shape[1])
+
+
 def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray, indices: list[int],
                   how: str) -> dict:
     """A device's primary outputs on the parity rows ``indices`` against the bundle's stored
@@ -138,8 +146,9 @@ def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray
                           f"expected {reference.shape}; re-export the bundle")
     head = manifest["model"]["head"]
     # per-token outputs are judged on real tokens only: their rows' masks, cut to the stored length
+    per_token = primary in HEADS[head].per_token
     masks = (read_inputs(Path(bundle), "parity.npz")["attention_mask"][indices][:, :reference.shape[1]]
-             if primary in HEADS[head].per_token else np.ones((len(indices), 1), dtype=np.int64))
+             if per_token else np.ones((len(indices), 1), dtype=np.int64))
     numbers = HEADS[head].parity([reference], [candidate], [masks])
     cos = np.nan_to_num(numbers["cosines"], nan=-1.0)
     budget_raw = ((art.get("parity") or {}).get("budget")) or {}
@@ -148,7 +157,8 @@ def device_parity(bundle: Path, manifest: dict, art: dict, candidate: np.ndarray
     report = ParityReport(
         corpus=f"{corpus['name']} ({len(indices)} of {corpus['sentences']}, {how})",
         sentences=len(indices), output=primary, cos_min=float(cos.min()), cos_mean=float(cos.mean()),
-        max_abs=float(np.abs(reference - candidate).max()),
+        # per token: real tokens only (a pad position's value depends on how the rows were batched)
+        max_abs=float(np.abs(reference - candidate)[masks.astype(bool) if per_token else ...].max()),
         spearman=numbers["spearman"], top1=numbers["top1"], budget=budget, failures=[],
         topk=numbers.get("topk"), k=numbers.get("k"))
     # max_abs budgets are set on every output over the full set; here only the primary one is compared

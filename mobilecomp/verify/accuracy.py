@@ -153,19 +153,6 @@ def scores(logits: np.ndarray, labels: tuple[int, ...]) -> dict:
     return result
 
 
-def read_eval(path: str | Path, head: str, num_labels: int):
-    """The --eval-data file in the head's form: CoNLL for a token classifier, TSV/JSONL otherwise."""
-    if head == "token-classifier":
-        from .tagging import read_conll
-
-        return read_conll(path)
-    if head == "question-answering":
-        from .qa import read_qa
-
-        return read_qa(path)
-    return read_labelled(path, num_labels)
-
-
 def encode_eval(model, data, max_len: int) -> tuple[list[Feed], object]:
     """(feeds, gold) for a LoadedModel: what the head's ``scores`` takes as ``gold``."""
     from .tagging import TaggedData, encode_tagged, model_tags

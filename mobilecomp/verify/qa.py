@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..files import read_bytes, read_jsonl, DATA_LIMIT
 from ..inputs import Feed
 from ..text import plain
@@ -298,8 +298,6 @@ def encode_pairs(tokenizer, examples, input_names: tuple[str, ...], seq_len: int
         except Exception as exc:  # noqa: BLE001 - tokenizers' Rust errors share no base class but Exception
             if "Truncation error" not in str(exc):
                 raise
-            from ..errors import ConfigError
-
             raise ConfigError(f"seq_len {seq_len} leaves no room for a passage: a question and its special tokens "
                               f"fill it; raise seq_len (the shipped QA recipes use 384)") from None
         for row in range(len(chunk)):
@@ -314,10 +312,22 @@ def encode_pairs(tokenizer, examples, input_names: tuple[str, ...], seq_len: int
 def encode_deformer(tokenizer, examples, spec, seq_len: int, batch_size: int = 16) -> tuple[list[Feed], QAGold]:
     """DeFormer's layout of (question, passage) pairs: [CLS] question [SEP] padded to
     ``spec.question_len`` (token type 0), then passage [SEP] padded to the rest of ``seq_len``
-    (token type 1); full inputs with their question_* and passage_* slices."""
+    (token type 1); full inputs with their question_* and passage_* slices. A question is never
+    cut (a cut one asks something else): one that does not fit, or a seq_len that leaves no passage
+    token, is a ConfigError naming the field."""
     from ..transform.deformer import split_feed
 
     q_len, p_len = spec.question_len, seq_len - spec.question_len
+    if p_len < 2:  # a passage token and its [SEP]
+        raise ConfigError(f"seq_len {seq_len} leaves no room for a passage after decompose.question_len {q_len}; "
+                          f"raise seq_len to at least {q_len + 2} (the shipped DeFormer QA recipe uses 384 with "
+                          "question_len 64)")
+    questions = tokenizer([e.question for e in examples], add_special_tokens=False)["input_ids"] if examples else []
+    longest = max(map(len, questions), default=0)
+    if longest + 2 > q_len:
+        raise ConfigError(f"decompose.question_len {q_len} cannot hold a question of {longest} tokens with its "
+                          f"[CLS] and [SEP]; raise decompose.question_len to at least {longest + 2} (and seq_len "
+                          "with it)")
     feeds, offsets = [], []
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
@@ -327,10 +337,9 @@ def encode_deformer(tokenizer, examples, spec, seq_len: int, batch_size: int = 1
         types = np.zeros((n, seq_len), dtype=np.int64)
         types[:, q_len:] = 1
         for row, example in enumerate(chunk):
-            q = tokenizer(example.question, add_special_tokens=False, truncation=True, max_length=q_len - 2)
             p = tokenizer(example.context, add_special_tokens=False, truncation=True, max_length=p_len - 1,
                           return_offsets_mapping=True)
-            question = [tokenizer.cls_token_id, *q["input_ids"], tokenizer.sep_token_id]
+            question = [tokenizer.cls_token_id, *questions[start + row], tokenizer.sep_token_id]
             passage = [*p["input_ids"], tokenizer.sep_token_id]
             ids[row, :len(question)], mask[row, :len(question)] = question, 1
             ids[row, q_len:q_len + len(passage)], mask[row, q_len:q_len + len(passage)] = passage, 1

@@ -2,7 +2,9 @@
 
 ``profile_adb`` profiles every device of a lab (:mod:`.lab`: serials, a remote adb server, STF) in
 parallel, one thread each. Per device it reads the phone's device row in one shell call, pushes runner and artefacts to
-/data/local/tmp/mobilecomp/<sha256>/ (skipped when that hash is already there), checks each
+/data/local/tmp/mobilecomp/<sha256>/ (skipped when that hash is already there), each artefact with
+the inputs its own graph names (a DeFormer bundle's passage, question and undecomposed graphs
+take different ones; each row's sequence length is its graph's), checks each
 artefact's parity on the device where its runner can dump outputs (:mod:`.parity`; every row says
 in words whether it did), runs every (threads, artefact) configuration (a .tflite: the signature of
 the row's sequence length, by name) in one shell call that also records the thermal zones
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ...bundle import read_inputs
-from ...errors import DeviceError, MobilecompError
+from ...errors import BundleError, DeviceError, MobilecompError
 from ...types import Latency, ProfileRow
 from .. import ProfileOptions, selected
 from .device import (DEVICE_SCRIPT, THERMAL, PhoneState, big_core_count, big_cores, hottest, mask,
@@ -55,16 +57,60 @@ def profile_adb(bundle: Path, manifest: dict, spec: str, options: ProfileOptions
     from .lab import lab_devices
 
     resume = load_resume(bundle)
-    # read once, before the device threads: numpy parses .npy headers with ast.literal_eval, and
-    # CPython 3.11.7's ast fails ("recursion depth mismatch") when two threads parse at once
-    inputs = read_inputs(bundle, "profile.npz")
-    feed = {k: v for k, v in inputs.items() if k in manifest["model"].get("inputs", inputs)}
+    feeds = read_feeds(bundle, manifest, options)
     with lab_devices(spec, options.extra, say) as adbs:
         many = len(adbs) > 1
         with ThreadPoolExecutor(max_workers=len(adbs), thread_name_prefix="adb-device") as pool:
-            outcomes = list(pool.map(lambda adb: _run_device(adb, bundle, manifest, feed, options, resume, many),
+            outcomes = list(pool.map(lambda adb: _run_device(adb, bundle, manifest, feeds, options, resume, many),
                                      adbs))
     return settle(bundle, outcomes)
+
+
+@dataclass
+class Feeds:
+    """What each artefact is fed, read once before the device threads: numpy parses .npy headers
+    with ast.literal_eval, and CPython 3.11.7's ast fails ("recursion depth mismatch") when two
+    threads parse at once."""
+
+    profile: dict[str, dict[str, np.ndarray]]  # artefact name -> its own inputs from profile.npz
+    parity: dict[str, np.ndarray]  # all of parity.npz; each artefact takes its inputs' names from it
+
+
+def read_feeds(bundle: Path, manifest: dict, options: ProfileOptions) -> Feeds:
+    inputs = read_inputs(bundle, "profile.npz")
+    profile = {a["name"]: {n: inputs[n] for n in input_names(bundle, manifest, a, inputs, "profile.npz")}
+               for a in selected(manifest, options) if a["format"] in DEFAULT_FOR_FORMAT}
+    return Feeds(profile, read_inputs(bundle, "parity.npz"))
+
+
+def input_names(bundle: Path, manifest: dict, art: dict, inputs: dict, where: str) -> list[str]:
+    """The inputs ``art`` takes, all present in ``inputs`` (the bundle's inputs/WHERE). An ONNX
+    graph's are read from the graph: a DeFormer bundle's question, passage and undecomposed graphs
+    each take their own. A .tflite's are the manifest's (the runner picks a signature by length)."""
+    if art["format"] == "onnx":
+        import onnx
+
+        graph = onnx.load(str(bundle / art["file"]), load_external_data=False).graph
+        weights = {t.name for t in graph.initializer}  # an older exporter lists weights as inputs too
+        names = [i.name for i in graph.input if i.name not in weights]
+    else:
+        names = list(manifest["model"]["inputs"])
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise BundleError(f"inputs/{where}: no '{missing[0]}', which {art['file']} takes (it has: "
+                          f"{', '.join(inputs)}); re-export the bundle")
+    return names
+
+
+def token_shape(feed: dict[str, np.ndarray], art: dict) -> tuple[int, int]:
+    """(batch, tokens) of an artefact's inputs: its first integer input of two dimensions, the
+    token ids (a DeFormer question graph's row counts its question tokens, a passage graph's its
+    passage tokens)."""
+    ids = next((v for v in feed.values() if v.ndim == 2 and v.dtype.kind in "iu"), None)
+    if ids is None:
+        raise BundleError(f"{art['file']}: no token-id input among its inputs "
+                          f"({', '.join(f'{k} {v.dtype} {v.shape}' for k, v in feed.items())}); re-export the bundle")
+    return int(ids.shape[0]), int(ids.shape[1])
 
 
 @dataclass
@@ -78,12 +124,12 @@ class Outcome:
     error: MobilecompError | None = None
 
 
-def _run_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.ndarray], options: ProfileOptions,
+def _run_device(adb: Adb, bundle: Path, manifest: dict, feeds: Feeds, options: ProfileOptions,
                 resume: dict[str, list[str]], many: bool) -> Outcome:
     outcome = Outcome(adb.serial or "the attached device")
     log = (lambda m: say(f"[{outcome.serial}] {m}")) if many else say
     try:
-        profile_device(adb, bundle, manifest, feed, options, resume, outcome, log)
+        profile_device(adb, bundle, manifest, feeds, options, resume, outcome, log)
     except MobilecompError as exc:
         outcome.error = exc
     return outcome
@@ -115,7 +161,7 @@ def settle(bundle: Path, outcomes: list[Outcome]) -> list[ProfileRow]:
                       "rows are complete; reconnect the failed ones and rerun the same command to resume")
 
 
-def profile_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.ndarray], options: ProfileOptions,
+def profile_device(adb: Adb, bundle: Path, manifest: dict, feeds: Feeds, options: ProfileOptions,
                    resume: dict[str, list[str]], outcome: Outcome, say) -> None:
     """One device: its row, push, run every configuration; rows and done keys land in ``outcome``."""
     extra = options.extra
@@ -165,7 +211,7 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.nd
     if not artefacts:
         return
 
-    seq_len, batch = int(feed["input_ids"].shape[1]), int(feed["input_ids"].shape[0])
+    shapes = {a["name"]: token_shape(feeds.profile[a["name"]], a) for a in artefacts}  # (batch, tokens)
     vocab = vocab_size(bundle, manifest)
     threads_list = options.threads or tuple(dict.fromkeys((1, big_core_count(state.cores))))
 
@@ -174,16 +220,18 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.nd
     check_space(state, artefacts, runners, bundle)
     remote_runner = {fmt: push_runner(adb, r) for fmt, r in runners.items()}
     with tempfile.TemporaryDirectory(prefix="mobilecomp-adb-") as tmp:
-        remote_art = {a["name"]: push_artefact(adb, bundle, a, feed, runners[a["format"]], Path(tmp))
-                      for a in artefacts}
-        signatures = {a["name"]: timed_signature(bundle, a, seq_len) for a in artefacts if a["format"] == "tflite"}
+        remote_art = {a["name"]: push_artefact(adb, bundle, a, feeds.profile[a["name"]], runners[a["format"]],
+                                               Path(tmp)) for a in artefacts}
+        signatures = {a["name"]: timed_signature(bundle, a, shapes[a["name"]][1])
+                      for a in artefacts if a["format"] == "tflite"}
         parity = {}  # artefact -> (report or None, words): run once, before its timed configurations
         for art in artefacts:
             runner = runners[art["format"]]
             if all(f"{art['sha256']}:{runner.name}:{t}" in outcome.done for t in threads_list):
                 continue
             parity[art["name"]] = check_parity(adb, bundle, manifest, art, runner, remote_runner[art["format"]],
-                                               remote_art[art["name"]], Path(tmp),
+                                               remote_art[art["name"]], Path(tmp), feeds.parity,
+                                               list(feeds.profile[art["name"]]),
                                                int(extra.get("parity_sentences") or PARITY_SENTENCES))
             say(f"{art['name']}: {parity[art['name']][1]['words']}")
         for threads in threads_list:
@@ -195,13 +243,15 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feed: dict[str, np.nd
                     continue
                 waited = cool_down(adb, extra)
                 signature = signatures.get(art["name"])
-                length = signature[1] if signature else seq_len
+                batch, length = shapes[art["name"]]
+                length = signature[1] if signature else length
+                feed = feeds.profile[art["name"]]
                 stats, thermal = run_one(adb, runner, remote_runner[art["format"]], remote_art[art["name"]],
                                          art, threads, cpus, options, feed, vocab, Path(tmp), extra, signature)
                 say(f"{art['name']} {threads}t on cpus {cpus or 'any'}: p50 {stats.get('p50', stats['mean']):.2f} ms "
                     f"(mean {stats['mean']:.2f} ms, {stats.get('n', '?')} runs)")
                 outcome.rows.append(make_row(manifest, art, runner, stats, thermal, info, threads, length,
-                                             batch, cpus, waited, signature, parity.get(art["name"])))
+                                             batch, cpus, waited, signature, parity.get(art["name"]), feed))
                 outcome.done.add(key)
 
 
@@ -259,16 +309,16 @@ def check_space(state: PhoneState, artefacts: list[dict], runners: dict[str, Run
 # ---- pushing ------------------------------------------------------------------------------------
 
 
-def _present(adb: Adb, directory: str, sha: str) -> bool:
+def _present(adb: Adb, directory: str, stamp: str) -> bool:
     res = adb.shell(f"cat {directory}/.complete 2>/dev/null", timeout=30)
-    return res.out.strip() == sha
+    return res.out.strip() == stamp
 
 
-def _push_all(adb: Adb, files: list[tuple[Path, str]], directory: str, sha: str) -> None:
+def _push_all(adb: Adb, files: list[tuple[Path, str]], directory: str, stamp: str) -> None:
     adb.shell(f"rm -rf {directory} && mkdir -p {directory}", timeout=60, check=True)
     for local, name in files:
         adb.push(local, f"{directory}/{name}")
-    adb.shell(f"chmod 755 {directory}/* 2>/dev/null; echo {sha} > {directory}/.complete", timeout=30, check=True)
+    adb.shell(f"chmod 755 {directory}/* 2>/dev/null; echo {stamp} > {directory}/.complete", timeout=30, check=True)
 
 
 def push_runner(adb: Adb, runner: Runner) -> str:
@@ -280,18 +330,22 @@ def push_runner(adb: Adb, runner: Runner) -> str:
 
 
 def push_artefact(adb: Adb, bundle: Path, art: dict, feed: dict, runner: Runner, tmp: Path) -> str:
-    """/data/local/tmp/mobilecomp/<sha256>/ with the model and its inputs; nothing pushed when there."""
+    """/data/local/tmp/mobilecomp/<sha256>/ with the model and its inputs; nothing pushed when both are there."""
+    import hashlib
+
     directory = f"{REMOTE_ROOT}/{art['sha256']}"
     model = Path(art["file"]).name
-    if _present(adb, directory, art["sha256"]):
-        return f"{directory}/{model}"
     inputs = tmp / f"{art['sha256'][:12]}.inputs.bin"
     write_inputs(feed, inputs)
+    # one graph (one sha256) may be timed on another bundle's inputs (another seq_len): the stamp holds both
+    stamp = f"{art['sha256']}:{hashlib.sha256(inputs.read_bytes()).hexdigest()[:16]}"
+    if _present(adb, directory, stamp):
+        return f"{directory}/{model}"
     files = [(bundle / art["file"], model), (inputs, "inputs.bin")]
     if art["format"] == "onnx":
         pbs = write_perf_test_data(feed, tmp / f"{art['sha256'][:12]}-data")
         files += [(pb, f"test_data_set_0/{pb.name}") for pb in pbs]
-    _push_all(adb, files, directory, art["sha256"])
+    _push_all(adb, files, directory, stamp)
     res = adb.shell(f"sha256sum {directory}/{model} 2>/dev/null", timeout=120)
     if res.rc == 0 and res.out.split() and res.out.split()[0] != art["sha256"]:
         adb.shell(f"rm -rf {directory}", timeout=60)
@@ -395,8 +449,9 @@ def run_one(adb: Adb, runner: Runner, exe: str, model: str, art: dict, threads: 
 
 def make_row(manifest: dict, art: dict, runner: Runner, stats: dict, thermal: dict, info, threads: int,
              seq_len: int, batch: int, cpus: list[int], waited: float, signature: tuple[str, int] | None = None,
-             parity: tuple[dict | None, dict] | None = None) -> ProfileRow:
-    """One row; ``signature``: the .tflite signature timed; ``parity``: (report, words) from the device."""
+             parity: tuple[dict | None, dict] | None = None, feed: dict | None = None) -> ProfileRow:
+    """One row; ``signature``: the .tflite signature timed; ``parity``: (report, words) from the device;
+    ``feed``: the inputs the runner was given (their shapes go in the row)."""
     samples = stats.pop("samples", None)
     latency = Latency(samples) if samples else Latency([stats["mean"]])
     describe = dict(runner.describe)
@@ -414,6 +469,7 @@ def make_row(manifest: dict, art: dict, runner: Runner, stats: dict, thermal: di
         timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"), parity=report,
         extra={"measured_by": runner.name, "device_parity": words["words"],
                **({"signature": signature[0]} if signature else {}),
+               **({"input_shapes": {k: list(v.shape) for k, v in feed.items()}} if feed else {}),
                "taskset_cpus": cpus, "taskset_mask": mask(cpus) if cpus else None,
                "thermal_c_before": thermal["before"], "thermal_c_after": thermal["after"],
                "cooldown_wait_s": waited, "runner_stats": stats,

@@ -25,6 +25,10 @@ BUNDLE_FILES = ("manifest.json", "tokenizer", "inputs")
 
 def profile_app(adb: Adb, bundle: Path, manifest: dict, artefacts: list[dict], threads_list, options,
                 android: bool, remote_root: str, say) -> list[ProfileRow]:
+    from ...android import DEFORMER_REFUSAL
+
+    if manifest["model"].get("decompose") is not None:
+        raise DeviceError(f"--runner app: {DEFORMER_REFUSAL}; time its graphs with --runner ort-runner")
     if not android:
         raise DeviceError(f"{adb.serial} is not Android: --runner app needs the demo app "
                           "(android_demo/) installed on a phone; use --runner ort-runner here")

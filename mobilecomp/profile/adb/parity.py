@@ -5,7 +5,9 @@ ort-runner's output-dump mode (``-o``) runs an evenly spaced subset of the parit
 default, named in the report) and writes every float output; :func:`check` pulls that file and
 judges it with :func:`mobilecomp.verify.device_parity`. Runners that print no outputs
 (benchmark_model makes random inputs; onnxruntime_perf_test) cannot be checked: their rows say so
-in words, with the reason.
+in words, with the reason. Each graph gets the inputs it names (a DeFormer's question graph: its
+question and the passage states stored in parity.npz); a DeFormer's passage graph and its
+undecomposed baseline have no stored reference of their own, and their rows say so.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...bundle import read_inputs
-from ...errors import DeviceError
+from ...errors import BundleError, DeviceError
 from .transport import DeviceLost
-from .. import judged_alone
+from .. import unjudged
 from .runners import Runner, write_inputs
 
 PARITY_SENTENCES = 32  # as on emulated ARM: spread evenly over the bundle's parity set
@@ -37,10 +38,8 @@ NOT_CHECKED = {
 }
 
 
-def subset(bundle: Path, sentences: int = PARITY_SENTENCES) -> list[int]:
-    """Row indices of the parity subset: ``sentences`` evenly spaced over the parity set."""
-    with np.load(Path(bundle) / "inputs" / "parity.npz") as data:
-        total = len(data[data.files[0]])
+def subset(total: int, sentences: int = PARITY_SENTENCES) -> list[int]:
+    """Row indices of the parity subset: ``sentences`` evenly spaced over the ``total`` parity rows."""
     n = min(total, sentences)
     return sorted({round(i * (total - 1) / max(n - 1, 1)) for i in range(n)})
 
@@ -70,19 +69,25 @@ def read_outputs(path: Path) -> dict[str, np.ndarray]:
 
 
 def check(adb, bundle: Path, manifest: dict, art: dict, runner: Runner, exe: str, model: str, tmp: Path,
+          parity: dict[str, np.ndarray], names: list[str],
           sentences: int = PARITY_SENTENCES) -> tuple[dict | None, dict]:
-    """(parity report or None, words): the runner's outputs on the device against reference.npz."""
+    """(parity report or None, words): the runner's outputs on the device against reference.npz.
+    ``parity``: the bundle's parity.npz; ``names``: the inputs the artefact takes from it."""
     from ...verify import device_parity
 
     if runner.name in NOT_CHECKED:
         return None, not_checked(NOT_CHECKED[runner.name])
-    if not judged_alone(art):
-        return None, not_checked("a DeFormer passage graph has no output of its own (its question graph's "
-                                 "row judges the pair)")
-    indices = subset(bundle, sentences)
-    parity = read_inputs(bundle, "parity.npz")  # at the stored width: per-token outputs line up with the reference
+    why = unjudged(manifest, art)
+    if why:
+        return None, not_checked(why)
+    missing = [n for n in names if n not in parity]
+    if missing:
+        raise BundleError(f"inputs/parity.npz: no '{missing[0]}', which {art['file']} takes (it has: "
+                          f"{', '.join(parity)}); re-export the bundle")
+    indices = subset(len(next(iter(parity.values()))), sentences)
     local = tmp / f"{art['sha256'][:12]}.parity.bin"
-    write_inputs({k: np.ascontiguousarray(v[indices]) for k, v in parity.items()}, local)
+    # at the stored width: per-token outputs line up with the reference
+    write_inputs({k: np.ascontiguousarray(parity[k][indices]) for k in names}, local)
     directory = model.rsplit("/", 1)[0]
     adb.push(local, f"{directory}/parity.bin")
     libdir = exe.rsplit("/", 1)[0]
@@ -100,8 +105,6 @@ def check(adb, bundle: Path, manifest: dict, art: dict, runner: Runner, exe: str
         if "usage:" in text and "-o outputs.bin" not in text:  # a user's build from before the dump mode
             return None, not_checked(f"this {runner.name} build has no output-dump mode (-o); rebuild it from "
                                      "mobilecomp's ort_runner.c (docs/adb.md)")
-        if "is not in the inputs file" in text:  # a graph fed by another graph's states (DeFormer question)
-            return None, not_checked(f"{art['name']} needs inputs the parity sentences do not give ({text[-120:]})")
         tail = text.splitlines()[-1] if text else "no output"
         if rc >= 128 and rc - 128 in signal.Signals._value2member_map_:
             raise DeviceError(f"{runner.name} crashed ({signal.Signals(rc - 128).name}) on {art['name']} (its parity "
@@ -119,9 +122,11 @@ def check(adb, bundle: Path, manifest: dict, art: dict, runner: Runner, exe: str
     if primary not in outputs:
         raise DeviceError(f"{art['name']}: the device's outputs have no '{primary}' (they have: "
                           f"{', '.join(outputs) or 'none'}); re-export the bundle")
+    # a DeFormer question graph reads the passage states the host's fp32 passage graph stored, as on emulated ARM
+    cached = ", passage states from inputs/parity.npz" if "passage_states" in names else ""
     report = device_parity(bundle, manifest, art, outputs[primary].astype(np.float32), indices,
-                           f"{SUBSET}, run by {runner.name} on the device")
+                           f"{SUBSET}, run by {runner.name} on the device{cached}")
     verdict = "within" if report["passed"] else "OUTSIDE"
     return report, {"checked": True, "words": f"parity checked on device: {runner.name} outputs on "
-                                              f"{len(indices)} of the parity sentences ({SUBSET}), cos_min "
-                                              f"{report['cos_min']:.4f}, {verdict} the artefact's budget"}
+                                              f"{len(indices)} of the parity sentences ({SUBSET}{cached}), "
+                                              f"cos_min {report['cos_min']:.4f}, {verdict} the artefact's budget"}

@@ -242,6 +242,9 @@ def write_inputs(feed: dict[str, np.ndarray], path: Path) -> None:
     parts = [b"MCIN", struct.pack("<I", len(feed))]
     for name, arr in feed.items():
         arr = np.ascontiguousarray(arr)
+        if arr.dtype not in ONNX_TYPES:
+            raise DeviceError(f"input '{name}' is {arr.dtype}; ort-runner's inputs file holds "
+                              f"{', '.join(map(str, ONNX_TYPES))} only")
         raw = name.encode()
         parts += [struct.pack("<I", len(raw)), raw, struct.pack("<II", ONNX_TYPES[arr.dtype], arr.ndim),
                   struct.pack(f"<{arr.ndim}q", *arr.shape), arr.tobytes()]

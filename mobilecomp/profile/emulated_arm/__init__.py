@@ -19,8 +19,8 @@ from ...bundle import read_inputs
 from ...devices import DeviceProfile, device_paths, load_device
 from ...errors import ConfigError, DeviceError
 from ...types import DeviceInfo, Latency, ProfileRow
-from ...verify import device_parity
-from .. import ProfileOptions, judged_alone, selected
+from ...verify import device_parity, per_token_width
+from .. import ProfileOptions, selected, unjudged
 from .model import CORES, FIT_FILE, PHONE_RUNTIME, Params, Workload, fitted_params, gemm_weight_bytes
 from .model import estimate_ms as core_estimate_ms
 
@@ -132,6 +132,7 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
         raise ConfigError(f"arm_runs {runs}: counting needs the median of at least 3 runs")
     with np.load(bundle / "inputs" / "parity.npz") as data:
         total = len(data[data.files[0]])
+    per_token = per_token_width(bundle, manifest)
     n = min(total, int(options.extra.get("arm_parity_sentences", PARITY_SENTENCES)))
     indices = sorted({round(i * (total - 1) / max(n - 1, 1)) for i in range(n)})
     with np.load(bundle / "inputs" / "profile.npz") as data:
@@ -150,12 +151,13 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
         for art in artefacts:
             t0 = time.perf_counter()
             job, feeds, runner = GUEST_JOBS[art["format"]](bundle, art, indices)
-            alone = judged_alone(art)
+            why_not = unjudged(manifest, art)
             result = run_guest(tc, profile.qemu_cpu, GUEST, {
-                **job, "primary": manifest["model"]["primary_output"], "warmup": WARMUP_RUNS, "runs": runs,
-                **({} if alone else {"parity": None})}, what=f"artefact {art['name']}", feeds=feeds)
+                **job, "primary": manifest["model"]["primary_output"], "per_token_length": per_token,
+                "warmup": WARMUP_RUNS, "runs": runs,
+                **({} if why_not is None else {"parity": None})}, what=f"artefact {art['name']}", feeds=feeds)
             parity = (device_parity(bundle, manifest, art, result.outputs["primary"], indices, "evenly spaced")
-                      if alone else None)
+                      if why_not is None else None)
             classes = result.classes()
             weight_bytes = gemm_weight_bytes(bundle / art["file"], art["format"])
             extra = {
@@ -165,6 +167,7 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
                 "qemu_cpu": profile.qemu_cpu, "guest_threads": 1,
                 "emulation_seconds": round(time.perf_counter() - t0, 1),
                 "weight_bytes": weight_bytes,
+                **({} if why_not is None else {"device_parity": f"parity not checked on device: {why_not}"}),
                 "estimate": "ms = runtime_factor * (stall[core] * sum(count * cpi[core]) / (f1 + thread_efficiency * "
                             "(f2 + ... + fN)) + weight_bytes / dram_bandwidth); parameters in device_info.latency_model",
             }

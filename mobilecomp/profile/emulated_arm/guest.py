@@ -80,7 +80,7 @@ class TFLiteModel:
             for k, (signature, length) in enumerate(job["parity_rows"]):
                 inputs = {name: data[f"{k}.{name}"] for name in self.inputs}
                 value = self.interpreter.get_signature_runner(signature)(**inputs)[job["primary"]]
-                rows.append(value[:, :length] if value.ndim == 3 else value)
+                rows.append(value[:, :length] if job.get("per_token_length") else value)
         return rows
 
     def profile_run(self, job):
@@ -108,7 +108,11 @@ def main(job_path):
         if job["primary"] not in model.outputs:
             raise SystemExit(f"model has no output '{job['primary']}' (it has {model.outputs})")
         t0 = time.perf_counter()
-        saved["primary"] = np.concatenate([row.astype(np.float32) for row in model.parity_outputs(job)])
+        rows = model.parity_outputs(job)
+        width = job.get("per_token_length")
+        if width:  # rows ran at their own lengths: zero-padded like the stored reference, so they stack
+            rows = [np.pad(row, [(0, 0), (0, width - row.shape[1])] + [(0, 0)] * (row.ndim - 2)) for row in rows]
+        saved["primary"] = np.concatenate([row.astype(np.float32) for row in rows])
         result["parity_seconds"] = time.perf_counter() - t0
     run = model.profile_run(job)
     for _ in range(job["warmup"]):

@@ -86,6 +86,11 @@ public final class BundleInfo {
         Map<String, Object> model = obj(manifest, "model", "manifest");
         Map<String, Object> tok = obj(manifest, "tokenizer", "manifest");
         name = str(recipe, "name", "recipe");
+        if (model.get("decompose") != null) {  // mobilecomp.android.DEFORMER_REFUSAL, word for word
+            throw new BundleException("manifest.json: model.decompose: a DeFormer bundle runs two graphs (the "
+                    + "passage's states fed to the question's) and the Android core runs one; export the recipe "
+                    + "without decompose for the app");
+        }
         head = str(model, "head", "model");
         seqLen = (int) num(model, "seq_len", "model");
         inputs = strings(model, "inputs");
