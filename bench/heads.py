@@ -412,7 +412,7 @@ def render(rows: list[dict]) -> None:
     arm = arm_results()
     if arm["device"]:
         lines += ["", f"Emulated-phone column: `.venv/bin/python bench/heads.py --arm {arm['device'].split(':')[1]}` "
-                  f"(started {arm['started']} UTC): estimated-emulated-arm, the real aarch64 onnxruntime and LiteRT "
+                  f"(started {arm['started']}): estimated-emulated-arm, the real aarch64 onnxruntime and LiteRT "
                   "under qemu-user, instruction counts of 1-thread runs through the project's latency model "
                   "(docs/emulated-arm.md); each row's parity was checked on ARM against the stored PyTorch reference "
                   "(8 evenly spaced parity rows). fp32 and int8-dynamic only; the plain QA model at seq 384 int8 only."]
