@@ -28,5 +28,5 @@ for step in scripts/setup.d/*.sh; do
   echo "setup: $step" >&2
   VENV="$VENV" PY="$PY" bash "$step"
 done
-echo "setup: host $("$PY" -m mobilecomp.numerics --line)" >&2  # which kind of host ran what follows
+echo "setup: host $("$PY" -m mobilecomp.runtime.numerics --line)" >&2  # which kind of host ran what follows
 echo "setup: done" >&2
