@@ -378,20 +378,6 @@ def test_distilled_end_to_end(name, distilled, tmp_path):
         assert built["onnx-int8-smooth"]["details"]["smoothquant"]["groups"] >= 1
 
 
-def test_deformer_refuses_another_architecture(tmp_path):
-    import yaml
-
-    from mobilecomp.errors import ConfigError
-
-    path = tmp_path / "split-modernbert.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "split-modernbert", "description": "", "seq_len": 32, "formats": ["onnx"], "variants": ["fp32"],
-        "checkpoint": {"source": "architecture", "architecture": "modernbert", "config": {"num_hidden_layers": 2}},
-        "decompose": {"lower_layers": 1, "question_len": 8}}))
-    with pytest.raises(ConfigError, match=r"decompose \(DeFormer\) cannot split checkpoint.architecture modernbert: "):
-        load_recipe(str(path))
-
-
 @pytest.mark.parametrize("name", DISTILLED)
 def test_pruning_finds_the_layers_through_the_class(name):
     """Magnitude and RPP pruning prune the Linears inside the architecture's layers (layer_prefix)."""

@@ -73,12 +73,14 @@ def convert(model: LoadedModel, lens: tuple[int, ...], path: Path,
 
 
 def xnnpack_decompositions() -> dict:
-    """ATen rewrites that keep BERT's LayerNorm and attention matmuls inside XNNPACK, applied before
-    lowering. The partitioner takes no layer_norm, and its default matmul decomposition adds a
-    same-shape expand_copy before each bmm; both ran on portable kernels between delegate calls
+    """ATen rewrites that keep BERT's LayerNorm, attention matmuls and gelu_new's cube inside XNNPACK,
+    applied before lowering. The partitioner takes no layer_norm, and its default matmul decomposition
+    adds a same-shape expand_copy before each bmm; both ran on portable kernels between delegate calls
     (MiniLM-L6, seq 128: 13 native_layer_norm and 24 expand_copy, 27 delegate calls). Rewritten,
     fp32 stays within 5e-7 of PyTorch and ran 83.6 ms against 88.8 ms (host, 1 thread, p50 of 60
-    interleaved runs, busy 2-core Xeon)."""
+    interleaved runs, busy 2-core Xeon). XNNPACK has no pow: gelu_new's x ** 3 split ALBERT's graph
+    into 9 delegate calls, where int8-dynamic ran at 61 ms against fp32's 11 (as products: 3 calls,
+    3.3 against 8.7 ms; docs/runtimes.md)."""
     import torch
 
     aten = torch.ops.aten
@@ -101,7 +103,11 @@ def xnnpack_decompositions() -> dict:
         out = aten.bmm(a.reshape(n, a.shape[2], a.shape[3]), b.reshape(n, b.shape[2], b.shape[3]))
         return out.reshape(a.shape[0], a.shape[1], a.shape[2], b.shape[3])
 
-    return {aten.layer_norm.default: layer_norm, aten.matmul.default: matmul}
+    def cube(x, exponent):
+        # gelu_new's x ** 3 (ALBERT, ELECTRA's gelu variants): XNNPACK has no pow, products it takes
+        return x * x * x if exponent == 3 else NotImplemented
+
+    return {aten.layer_norm.default: layer_norm, aten.matmul.default: matmul, aten.pow.Tensor_Scalar: cube}
 
 
 def _coverage(edge, method: str) -> dict:
