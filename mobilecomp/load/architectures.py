@@ -60,6 +60,11 @@ class Architecture:
             raise KeyError(unknown[0])
         return config_cls(**{**self.published, **overrides})
 
+    def base_model(self, model):
+        """The base model inside a transformers task model of this architecture (the attribute, and key
+        prefix, ``prefix`` or the name); the model itself when it is the base model."""
+        return getattr(model, self.prefix or self.name, model)
+
     def task_class(self, suffix: str) -> str:
         """The transformers class with a task head: the base class's prefix + ``suffix``
         (BertModel + ForTokenClassification -> BertForTokenClassification; "Model": the base class)."""
@@ -255,7 +260,7 @@ def layer_list(model):
     arch = for_model_type(getattr(config, "model_type", None))
     if arch is None:
         return None
-    holder = getattr(model, arch.prefix or arch.name, model)  # a task model holds its base model
+    holder = arch.base_model(model)
     *path, attr = arch.layer_prefix.split(".")
     for name in path:
         holder = getattr(holder, name)

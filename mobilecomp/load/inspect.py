@@ -185,9 +185,9 @@ def loaded_counts(model, recipe: Recipe) -> dict[str, Any]:
         return {**out, "counted_on": "the equivalent BERT config on the meta device (the graph is ONNX)"}
     inner = model.module.model
     if recipe.decompose is not None:
-        from ..transform.deformer import base_model
+        from ..transform.deformer import base_model_of
 
-        counts = count_deformer(base_model(model.module), recipe.decompose, recipe.seq_len)
+        counts = count_deformer(base_model_of(inner), recipe.decompose, recipe.seq_len)
     else:
         counts = count_model(inner, recipe.seq_len, tuple(n for n in model.input_names))
     if recipe.prune is not None:

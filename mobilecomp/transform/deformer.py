@@ -70,7 +70,7 @@ def architecture(model):
 def base_model_of(model):
     """The base model inside a transformers task model (the model itself when it is one)."""
     arch = architecture(model)
-    return getattr(model, arch.prefix or arch.name, model) if arch is not None else model
+    return arch.base_model(model) if arch is not None else model
 
 
 def graph_inputs(arch) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -294,11 +294,6 @@ def decomposed_modules(base, spec: DecomposeSpec, head=None):
             return finish(encoder.run(hidden, attention_mask, at, upper), attention_mask)
 
     return Passage().eval(), Question().eval(), Reference().eval()
-
-
-def base_model(module):
-    """The base model inside a LoadedModel's wrapped module."""
-    return base_model_of(module.model)
 
 
 def paired_feeds(tokenizer, sentences, spec: DecomposeSpec, seq_len: int, batch_size: int = 8,
