@@ -291,6 +291,10 @@ RECIPE_SHAPES = {
     "question-answering": {"head": "question-answering", "variants": ["fp32"]},
     **{arch: {"checkpoint": {**TINY_RECIPE["checkpoint"], "architecture": arch}}
        for arch in ("albert", "deberta-v2", "modernbert", "xlm-roberta")},
+    # DeFormer through a non-BERT class: its own per-layer inputs (rotary tables, sliding windows)
+    "deformer-modernbert": {"checkpoint": {**TINY_RECIPE["checkpoint"], "architecture": "modernbert"},
+                            "head": "classifier", "num_labels": 2, "variants": ["fp32"],
+                            "decompose": {"lower_layers": 1, "question_len": 12}},
 }
 
 
@@ -433,7 +437,7 @@ FAMILIES = [
     Family("checkpoint-mutations", "checkpoint", "the tiny checkpoint with a tensor dropped, added or reshaped, or a "
            "config.json size off by one", _mutations, _mutated_checkpoint, (K, C), examples=25),
     Family("recipe-shapes", "recipe", "an ExecuTorch, token-classifier, fill-mask, question-answering, ALBERT, "
-           "DeBERTa-v2, ModernBERT or XLM-R recipe with any field replaced by any value, or removed", _shaped_fields, _export_shaped, (C, K, B, T),
+           "DeBERTa-v2, ModernBERT, XLM-R or ModernBERT DeFormer recipe with any field replaced by any value, or removed", _shaped_fields, _export_shaped, (C, K, B, T),
            may_succeed=True, examples=30),
     Family("compress-options", "recipe", "a wrs student recipe with any compress or checkpoint field replaced by any "
            "value or architecture name, or removed", _compress_fields, _compress_student, (C, K, B, D),
