@@ -365,7 +365,9 @@ def _minilm(bundle: Path | None) -> str:
 DOC = """# Emulated ARM: how the estimate is made and how far off it is
 
 `mobilecomp profile --device emulated-arm:PROFILE BUNDLE` runs every ONNX and TFLite artefact on
-the real aarch64 onnxruntime and ai-edge-litert (the PyPI aarch64 wheels, same versions as the host) under
+the real aarch64 onnxruntime and ai-edge-litert (the PyPI aarch64 wheels, same versions as the host),
+and every ExecuTorch one on ExecuTorch's C++ runtime and XNNPACK (the aarch64 wheel of
+executorch-numpy-runtime, Python 3.13, ExecuTorch 1.3.1; one thread), under
 Debian's qemu-user, with an explicit CPU model from the profile (`cortex-a76` for dot-product
 phones, `cortex-a53` for ARMv8.0 ones). It checks parity on ARM against the PyTorch reference with
 the artefact's own budget, counts executed instructions per class with a qemu TCG plugin
@@ -502,6 +504,11 @@ Machine: {machine} (2 shared cores), qemu-user 7.2 (Debian 12), {runtimes}; {dat
   sentence, because a classifier's top-1 over 32 moves in steps of 1/32.
 * fp16 artefacts are slow to emulate (qemu computes half precision in software): the MiniLM fp16
   file ran over 5 minutes for one artefact; pick artefacts with `--artefact`.
+* ExecuTorch rows run ExecuTorch 1.3.1 (inside executorch-numpy-runtime 1.4.0, the one torch-free
+  aarch64 build on PyPI), while the .pte files come from executorch 1.4.1: 1.3.1 loads and runs
+  them (fp32 and int8, XNNPACK) and parity is checked on every row, but the kernels are 1.3.1's. Its thread pool has no
+  setting: the guest shows one CPU, so it runs on the calling thread (the row's
+  `guest_threads_started` is 0).
 * The fake /proc/cpuinfo in the sysroot is rewritten per profile: do not run two profiles at once.
 """
 

@@ -140,11 +140,15 @@ def compress_cmd(recipe_name, out, budget_s, limit, force, as_json) -> None:
     result = compress(load_recipe(recipe_name), Path(out) if out else None, force=force, budget_s=budget_s,
                       limit=limit, log=lambda msg: click.echo(f"  {msg}", err=True))
     card = result.card
+    held_out = ", ".join(f"{name} {value:.2f} (teacher {card['teacher']['test'][name]:.2f})"
+                         for name, value in card["test"].items())
+    if card["drop_points"] is not None:
+        held_out += f", drop {card['drop_points']:+.2f} points"
+    evaluate = f" --eval-data {card['eval_data']}" if card["eval_data"] else ""
     _emit(as_json, card, f"student: {result.directory}\n{card['method']} ({card['paper']}): "
-                         f"{card['params'] / 1e6:.2f}M params, held-out accuracy {card['test_accuracy']:.2f}% "
-                         f"(teacher {card['teacher']['test_accuracy']:.2f}%, drop {card['drop_points']:+.2f} "
-                         f"points), trained {card['train_seconds']:.0f} s\n"
-                         f"next: mobilecomp export --recipe {card['recipe']} --eval-data models/polarity/test.tsv")
+                         f"{card['params'] / 1e6:.2f}M params, head {card['head']}, held-out {held_out}, "
+                         f"trained {card['train_seconds']:.0f} s\n"
+                         f"next: mobilecomp export --recipe {card['recipe']}{evaluate}")
 
 
 @main.command(name="profile")
@@ -247,14 +251,19 @@ def setup_group() -> None:
 @click.option("--force", is_flag=True, help="Rebuild the sysroot and the plugin even if cached.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was set up as JSON.")
 def setup_arm_cmd(force: bool, as_json: bool) -> None:
-    """qemu-user, an arm64 Python 3.11 sysroot with onnxruntime and ai-edge-litert, and the instruction-counting plugin."""
-    from .profile.emulated_arm.setup import setup_arm
+    """qemu-user, arm64 sysroots (Python 3.11 with onnxruntime and ai-edge-litert, Python 3.13 with
+    ExecuTorch's runtime) and the instruction-counting plugin."""
+    from .profile.emulated_arm.setup import setup_arm, toolchain
 
     tc = setup_arm(force=force, log=lambda msg: click.echo(f"  {msg}", err=True))
+    et = toolchain("executorch")
+    version = et.guest.version("executorch-numpy-runtime")
     _emit(as_json, {"qemu": tc.qemu_version, "onnxruntime": tc.onnxruntime, "ai_edge_litert": tc.litert,
-                    "sysroot": str(tc.sysroot)},
+                    "sysroot": str(tc.sysroot), "executorch_numpy_runtime": version,
+                    "executorch_sysroot": str(et.sysroot)},
           f"emulated ARM ready: qemu {tc.qemu_version}, onnxruntime {tc.onnxruntime}, "
-          f"ai-edge-litert {tc.litert}, sysroot {tc.sysroot}")
+          f"ai-edge-litert {tc.litert}, sysroot {tc.sysroot}; executorch-numpy-runtime {version}, "
+          f"sysroot {et.sysroot}")
 
 
 @main.command(name="devices")

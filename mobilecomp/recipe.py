@@ -75,11 +75,7 @@ def check_names(recipe: Recipe, where: str) -> None:
     if recipe.compress is not None:
         from .compress import method_options
 
-        if recipe.head != "classifier":
-            raise ConfigError(f"{where}: compress trains sequence-classification students (head: classifier); "
-                              f"head {recipe.head} has no compress method yet")
-
-        method_options(recipe.compress, where)
+        method_options(recipe.compress, where, recipe.head)
         if recipe.checkpoint.source != "hf-dir" or not recipe.checkpoint.path:
             raise ConfigError(f"{where}: a compress section needs checkpoint.source hf-dir with a path "
                               "(where the student is written)")

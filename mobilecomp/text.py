@@ -128,6 +128,17 @@ def distillation_corpus() -> Corpus:
                                              if s not in held and len(s.split()) >= 4))
 
 
+DISTILLED = 4000  # sentences of the shuffled distillation corpus that compress distils on
+
+
+def distilled_sentences(count: int = DISTILLED) -> list[str]:
+    """The first ``count`` sentences of the distillation corpus in one fixed shuffle (seed 0): the
+    unlabelled text compress distils on, which the tasks built from OANC leave out."""
+    pool = list(distillation_corpus().sentences)
+    random.Random(0).shuffle(pool)
+    return pool[:count]
+
+
 @functools.cache
 def _splits() -> tuple[list[str], list[str]]:
     """Disjoint parity and calibration sets with short, medium and long sentences in equal shares."""

@@ -205,3 +205,102 @@ def test_pkd_truncates_the_layers_of_any_architecture(tmp_path):
     run = CliRunner().invoke(main, ["compress", "--recipe", str(recipe)])
     assert run.exit_code == 2 and "a albert teacher's are shared" in run.output and "Traceback" not in run.output
     assert not (tmp_path / "albert-student").exists()
+
+
+# ---- students of the other heads: pkd from a real teacher of that head (conftest's 2-layer probes) ----
+
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory) -> Path:
+    """all-MiniLM-L6-v2 cut to its lower 2 layers: a real encoder teacher (its sentence embeddings)."""
+    import shutil
+
+    from transformers import BertModel
+
+    from mobilecomp.load.checkpoints import embedded_dir
+
+    source, out = embedded_dir("all-minilm-l6-v2"), tmp_path_factory.mktemp("encoder") / "model"
+    model = BertModel.from_pretrained(source, local_files_only=True)
+    model.encoder.layer = model.encoder.layer[:2]
+    model.config.num_hidden_layers = 2
+    model.save_pretrained(out)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copyfile(source / name, out / name)
+    return out
+
+
+# head -> (the conftest fixture holding its teacher under model/, seq_len, the card's numbers and their range)
+HEAD_STUDENTS = {
+    "token-classifier": ("tagger", 48, {"accuracy": (0, 100)}),
+    "question-answering": ("reader", 128, {"accuracy": (0, 100), "f1": (0, 100)}),
+    "encoder": ("embedder", 48, {"cosine_to_teacher": (-1, 1)}),
+}
+
+
+def test_every_head_compress_trains_has_a_student_test():
+    from mobilecomp.compress.objectives import NO_OBJECTIVE, OBJECTIVES
+    from mobilecomp.load.heads import HEADS
+
+    assert set(HEAD_STUDENTS) == set(OBJECTIVES) - {"classifier"}  # the classifier's: the tests above
+    assert set(OBJECTIVES) | set(NO_OBJECTIVE) == set(HEADS)
+
+
+def head_recipe(directory: Path, head: str, teacher: Path, seq_len: int, method: str = "pkd") -> Path:
+    path = directory / f"tiny-{head}.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": f"tiny-{head}", "description": f"tiny pkd {head} student",
+        "checkpoint": {"source": "hf-dir", "architecture": "bert", "path": str(directory / "student")},
+        "compress": {"method": method, "teacher": str(teacher), "options": {"layers": 1}, "budget_s": 5,
+                     "epochs": 2, "batch": 16, "max_len": seq_len, "lr": 1e-3},
+        "head": head, "seq_len": seq_len, "formats": ["onnx"], "variants": ["fp32"]}))
+    return path
+
+
+@pytest.mark.parametrize("head", sorted(HEAD_STUDENTS))
+def test_pkd_trains_a_student_of_each_head(head, request, tmp_path):
+    """From the real teacher of that head: a 1-layer student of the head's class whose card carries the
+    head's held-out metric, and which exports through its recipe with fp32 parity."""
+    import math
+
+    import transformers
+
+    from mobilecomp.load.architectures import ARCHITECTURES
+    from mobilecomp.load.heads import HEADS
+
+    fixture, seq_len, numbers = HEAD_STUDENTS[head]
+    found = request.getfixturevalue(fixture)
+    teacher = found / "model" if (found / "model").is_dir() else found
+    recipe = head_recipe(tmp_path, head, teacher, seq_len)
+    result = compress(load_recipe(str(recipe)), limit=32)
+    card = json.loads((result.directory / CARD).read_text())
+    assert card["head"] == head and card["metric"].startswith("held-out") and card["data"]["test"] == 32
+    assert set(card["test"]) == set(numbers) == set(card["teacher"]["test"])
+    for name, (low, high) in numbers.items():
+        assert math.isfinite(card["test"][name]) and low <= card["test"][name] <= high, card["test"]
+    cls = getattr(transformers, HEADS[head].model_class(ARCHITECTURES["bert"]))
+    student = cls.from_pretrained(result.directory, local_files_only=True)
+    assert type(student) is cls and student.config.num_hidden_layers == 1
+    assert card["params"] < card["teacher"]["params"]
+
+    run = CliRunner().invoke(main, ["export", "--recipe", str(recipe), "--out", str(tmp_path / "b")])
+    assert run.exit_code == 0, run.output
+    (artefact,) = json.loads((tmp_path / "b" / "manifest.json").read_text())["artefacts"]
+    assert artefact["name"] == "onnx-fp32" and artefact["parity"]["passed"]
+
+
+def test_compress_refuses_a_head_it_cannot_train(tagger, tmp_path):
+    """A method that does not train the head, fill-mask (no trained masked-LM teacher) and a teacher of
+    another head are each one line, before anything is written."""
+    wrs = head_recipe(tmp_path, "token-classifier", tagger / "model", 48, method="wrs")
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(wrs)])
+    assert run.exit_code == 2 and "compress.method wrs trains head classifier students, not head: token-classifier" \
+        in run.output and "use pkd" in run.output
+
+    fill = head_recipe(tmp_path, "fill-mask", tagger / "model", 48)
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(fill)])
+    assert run.exit_code == 2 and "no trained masked-LM teacher exists here" in run.output
+
+    wrong = head_recipe(tmp_path, "classifier", tagger / "model", 48)  # the POS tagger under a classifier recipe
+    run = CliRunner().invoke(main, ["compress", "--recipe", str(wrong)])
+    assert run.exit_code != 0 and "asks for head: classifier but the checkpoint has a token-classification head" \
+        in run.output and "Traceback" not in run.output
+    assert not (tmp_path / "student").exists()

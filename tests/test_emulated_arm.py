@@ -1,4 +1,4 @@
-"""Emulated ARM: the real aarch64 onnxruntime and LiteRT under qemu-user on tiny bundles (no mocks of qemu)."""
+"""Emulated ARM: the real aarch64 onnxruntime, LiteRT and ExecuTorch under qemu-user on tiny bundles (no mocks of qemu)."""
 
 from __future__ import annotations
 
@@ -125,6 +125,55 @@ def test_tflite_runs_on_the_aarch64_litert(arm, tiny_tflite_bundle):
     # XNNPACK's int8 kernels take SDOT on a dot-product CPU
     assert rows[("tflite-int8-dynamic", 1)].extra["instruction_classes"]["dot"] > 0
     assert rows[("tflite-fp32", 1)].extra["instruction_classes"]["dot"] == 0
+
+
+@pytest.fixture(scope="session")
+def tiny_pte_bundle(tmp_path_factory, tiny_recipe) -> Path:
+    """fp32 and int8-dynamic .pte (XNNPACK) of the tiny BERT, written by this repo's executorch."""
+    pytest.importorskip("executorch", reason="executorch not installed (scripts/setup.d/17-executorch.sh)")
+    import dataclasses
+
+    from mobilecomp.pipeline import export_bundle
+
+    recipe = dataclasses.replace(tiny_recipe, name="tiny-pte", formats=("executorch",),
+                                 variants=("fp32", "int8-dynamic"))
+    out = tmp_path_factory.mktemp("bundles") / "tiny-pte"
+    export_bundle(recipe, out)
+    return out
+
+
+def test_executorch_runs_on_the_aarch64_runtime(arm, tiny_pte_bundle):
+    """A .pte runs in the trixie sysroot's ExecuTorch runtime (executorch-numpy-runtime, no torch) on
+    the caller's thread alone, counted, estimated and parity-checked like the other formats."""
+    rows = _run(tiny_pte_bundle, "emulated-arm:pixel-4", threads=(1,))
+    assert {a for a, _ in rows} == {"executorch-fp32", "executorch-int8-dynamic"}
+    guest = arm_setup.toolchain("executorch").guest
+    for row in rows.values():
+        assert row.provenance == PROVENANCE
+        assert row.runner["name"] == "executorch-numpy-runtime"
+        assert row.runner["version"] == guest.version("executorch-numpy-runtime")
+        assert row.runner["machine"] == "aarch64" and row.runner["method"] == "seq32"
+        assert "cortex-a76" in row.runner["emulator"] and "trixie" in row.device_info.os
+        assert row.parity["passed"], row.parity["failures"]
+        assert row.parity["sentences"] == 8
+        assert row.extra["instructions"] == sum(row.extra["instruction_classes"].values()) > 100_000
+        assert row.extra["count_spread"] < 0.01 and row.latency_ms.mean > 0
+        assert row.extra["guest_threads_started"] == 0  # its thread pool has the one CPU the guest shows
+    assert rows[("executorch-fp32", 1)].parity["cos_min"] > 0.9999
+    assert rows[("executorch-int8-dynamic", 1)].extra["instruction_classes"]["dot"] > 0
+    assert rows[("executorch-fp32", 1)].extra["instruction_classes"]["dot"] == 0
+    # the memory term reads the XNNPACK subgraphs' matrices (see the ONNX and TFLite case below)
+    assert rows[("executorch-fp32", 1)].extra["weight_bytes"] == 16384 * 4
+    assert rows[("executorch-int8-dynamic", 1)].extra["weight_bytes"] == 16384
+
+
+def test_every_format_has_a_guest():
+    from mobilecomp.formats import FORMATS
+    from mobilecomp.profile.emulated_arm import GUEST_JOBS
+    from mobilecomp.profile.emulated_arm.guest import RUNTIMES
+
+    assert set(GUEST_JOBS) == set(RUNTIMES) == set(FORMATS)
+    assert all(arm_setup.guest_for(fmt) in arm_setup.guests() for fmt in FORMATS)
 
 
 def test_deformer_classifier_profiles_both_graphs(arm, tmp_path):

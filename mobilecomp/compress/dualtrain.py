@@ -14,6 +14,8 @@ from .train import task_phase
 from .wrs import compact_student, init_embeddings_from_teacher, sentence_phase
 
 PAPER = "DualTrain + SharedProjUp (Zhao et al., 2019)"
+HEADS = ("classifier",)
+WHY_HEADS = "its student reads its own vocabulary, so per-token teacher targets do not line up with its tokens"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from ..transform.prune import prunable_weights
 from .train import task_phase, teacher_copy
 
 PAPER = "Compressing BERT: magnitude weight pruning (Gordon et al., 2020)"
+HEADS = ("classifier",)
+WHY_HEADS = "the paper prunes GLUE sequence classifiers, and only that is checked here"
 
 
 @dataclass(frozen=True)

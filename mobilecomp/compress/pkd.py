@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from .train import normalised_mse, task_phase, teacher_copy
 
 PAPER = "Patient Knowledge Distillation (Sun et al., 2019)"
+# truncation keeps the teacher's head and tokenizer, and the patient loss reads [CLS] states every head has
+HEADS = ("classifier", "token-classifier", "question-answering", "encoder")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def run(ctx, options: Options):
     def patient(batch, out):  # the last layer is covered by the logits
         terms = [normalised_mse(out.hidden_states[j + 1][:, 0], batch.teacher_cls[:, t])
                  for j, t in enumerate(targets[:-1])]
-        value = sum(terms) / max(1, len(terms)) if terms else out.logits.sum() * 0
+        value = sum(terms) / max(1, len(terms)) if terms else out.hidden_states[-1].sum() * 0
         return options.beta * value, {"patient": float(value.detach())}
 
     task_phase(ctx, model, ctx.teacher_tokenizer, "pkd", extra_loss=patient)

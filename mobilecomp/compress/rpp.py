@@ -13,6 +13,8 @@ from .magnitude import apply_masks, magnitude_masks, measured_sparsity
 from .train import task_phase, teacher_copy
 
 PAPER = "Reweighted Proximal Pruning (Guo et al., 2019)"
+HEADS = ("classifier",)
+WHY_HEADS = "only its sequence-classifier runs are checked here"
 
 
 @dataclass(frozen=True)

@@ -129,18 +129,20 @@ def normalised_mse(student, teacher):
 
 def task_phase(ctx, model, tokenizer, name: str = "task", share: float = 1.0, extra_loss=None,
                after_step=None, lr: float | None = None, forward=None):
-    """The task phase most methods end with: distillation from the teacher's logits plus
-    cross-entropy on the polarity labels; ``extra_loss(batch, outputs)`` adds a method's term;
-    ``forward(enc)`` -> logits replaces the model's plain forward."""
+    """The task phase most methods end with: the recipe head's objective (the classifier's:
+    distillation from the teacher's logits plus cross-entropy on the polarity labels);
+    ``extra_loss(batch, outputs)`` adds a method's term; ``forward(enc)`` -> logits replaces the
+    model's plain forward."""
+    from types import SimpleNamespace
+
     spec = ctx.spec
 
     def loss_fn(batch):
         if forward is not None:
-            logits = forward(batch.enc)
+            out = SimpleNamespace(logits=forward(batch.enc))
         else:
             out = model(**batch.enc, output_hidden_states=extra_loss is not None)
-            logits = out.logits
-        loss, parts = distill_loss(logits, batch.teacher_logits, batch.labels, spec.temperature, spec.alpha)
+        loss, parts = ctx.objective.loss(out, batch, ctx)
         if extra_loss is not None:
             term, extra_parts = extra_loss(batch, out)
             loss, parts = loss + term, {**parts, **extra_parts}

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from .train import distill_loss, mean_pool, task_phase
 
 PAPER = "Well-Read Students Learn Better: pre-trained distillation (Turc et al., 2019)"
+HEADS = ("classifier",)
+WHY_HEADS = "its student is built as a sequence classifier and pre-distilled on sequence logits"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from ..files import read_json, read_text
 from ..types import UNTRAINED_LABEL, CheckpointSpec, LoadedModel, Recipe
 from .architectures import ARCHITECTURES, Architecture, for_model_type
 from .checkpoints import REEXPORT, embedded_dir, files_sha256, read_config, weight_files, weight_paths
-from .heads import HEADS, RECIPE_FOR, checkpoint_head, checkpoint_suffix, head_for, wrap
+from .heads import HEADS, checkpoint_head, head_for, refuse_other_head, wrap
 
 # Weights come only from local directories: never let transformers reach for a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -140,9 +140,7 @@ def _pretrained(directory: Path, arch: Architecture, recipe: Recipe, pick: bool 
     from huggingface_hub.errors import StrictDataclassError
 
     head = HEADS[recipe.head]
-    if RECIPE_FOR.get(checkpoint_suffix(config), recipe.head) != recipe.head:  # before sizes are compared
-        raise CheckpointError(f"{directory}: the recipe asks for head: {recipe.head} but the checkpoint has "
-                              f"{checkpoint_head(config)}")
+    refuse_other_head(directory, config, recipe.head)  # before sizes are compared
     cls = getattr(transformers, head.model_class(arch))
     # a token classifier's tag count is the checkpoint's own (config.json id2label)
     kwargs = {"num_labels": recipe.num_labels} if head.uses_classifier else {}

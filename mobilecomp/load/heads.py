@@ -133,6 +133,11 @@ class Head:
         """(feeds, gold) of labelled data in DeFormer's layout."""
         return self.deformer_feeds(tokenizer, labelled, spec, seq_len)[0], labelled.labels
 
+    def labelled_feeds(self, tokenizer, config, rows, seq_len: int, batch_size: int = 32) -> tuple[list, Any]:
+        """(feeds, gold) of the head's labelled task rows (mobilecomp.tasks), encoded as --eval-data is:
+        what compress trains and scores a student of this head on (``scores``/``score`` read the gold)."""
+        raise NotImplementedError(f"head {self.name} has no labelled task rows")
+
     def read_eval(self, path, num_labels: int):
         """The --eval-data file in this head's form: labelled TSV/JSONL sentences."""
         from ..verify.accuracy import read_labelled
@@ -217,6 +222,19 @@ class TokenClassifierHead(Head):
         from ..metrics import token_scores
 
         return token_scores(outputs, gold.label_ids, gold.tags)
+
+    def labelled_feeds(self, tokenizer, config, rows, seq_len, batch_size=32):
+        """(words, tags) sentences, labelled on first subwords with the ids of ``config``'s id2label."""
+        from ..verify.tagging import TaggedData, encode_tagged
+
+        tags = tuple(str(config.id2label[i]) for i in range(config.num_labels))
+        first: dict[str, int] = {}  # tag -> sentence it first appears in, for the error naming it
+        for number, (_, sentence_tags) in enumerate(rows, 1):
+            for tag in sentence_tags:
+                first.setdefault(tag, number)
+        data = TaggedData("the OANC POS split, sentence", "", tuple(w for w, _ in rows), tuple(t for _, t in rows),
+                          first)
+        return encode_tagged(tokenizer, data, tuple(tokenizer.model_input_names), seq_len, tags, batch_size)
 
     def read_eval(self, path, num_labels):
         """CoNLL (one ``token TAG`` a line)."""
@@ -346,6 +364,12 @@ class QuestionAnsweringHead(Head):
 
         return encode_deformer(tokenizer, labelled.examples, spec, seq_len)
 
+    def labelled_feeds(self, tokenizer, config, rows, seq_len, batch_size=32):
+        """QAExamples in the tokenizer's pair encoding (verify.qa.encode_pairs)."""
+        from ..verify.qa import encode_pairs
+
+        return encode_pairs(tokenizer, rows, tuple(tokenizer.model_input_names), seq_len, batch_size)
+
     def read_eval(self, path, num_labels):
         """QA JSONL (verify.qa.read_qa)."""
         from ..verify.qa import read_qa
@@ -434,6 +458,15 @@ def checkpoint_head(config: dict) -> str:
     fix = f"use head: {RECIPE_FOR[suffix]}" if suffix in RECIPE_FOR else "mobilecomp has no recipe head for it"
     named = config["architectures"][0]
     return f"{CHECKPOINT_HEADS[suffix]} (config.json architectures: {named}); {fix} or another checkpoint"
+
+
+def refuse_other_head(directory, config: dict, head: str) -> None:
+    """A CheckpointError when config.json says the checkpoint has another head than ``head``."""
+    from ..errors import CheckpointError
+
+    if RECIPE_FOR.get(checkpoint_suffix(config), head) != head:
+        raise CheckpointError(f"{directory}: the recipe asks for head: {head} but the checkpoint has "
+                              f"{checkpoint_head(config)}")
 
 
 def wrap(head: Head, model, input_names: tuple[str, ...]):

@@ -110,18 +110,21 @@ class _Pt2eStatic:
 
     def rows(self, n: int):
         """The calibration text one sentence at a time, cut to ``n`` tokens, through the reader protocol."""
-        import torch
-
         from .calibration import FeedReader
 
         reader = FeedReader(self.ctx.calibration)
         while (feed := reader.get_next()) is not None:
             for i in range(len(feed["input_ids"])):
-                yield tuple(torch.from_numpy(feed[k][i:i + 1, :n]).to(torch.int64) for k in self.ctx.model.input_names)
+                yield {k: v[i:i + 1, :n] for k, v in feed.items()}
+
+    def args(self, row) -> tuple:
+        import torch
+
+        return tuple(torch.from_numpy(row[k]).to(torch.int64) for k in self.ctx.model.input_names)
 
     def __call__(self, module, n: int, args):
         if self.longest is None:
-            self.longest = self.quantise(module, self.seq_len, next(self.rows(self.seq_len)))
+            self.longest = self.quantise(module, self.seq_len, self.args(next(self.rows(self.seq_len))))
             self.gate(module, self.longest)
         return self.longest if n == self.seq_len else self.quantise(module, n, args)
 
@@ -134,24 +137,27 @@ class _Pt2eStatic:
         quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
         prepared = prepare_pt2e(torch.export.export(module, args).module(), quantizer)
         for row in self.rows(n):
-            prepared(*row)
+            prepared(*self.args(row))
         return convert_pt2e(prepared)
 
     def gate(self, module, quantised) -> None:
-        import numpy as np
-
-        from ..metrics import comparable, row_cosines
-
-        name = self.ctx.primary_output
-        index = self.ctx.model.output_names.index(name)
-        pairs = [(module(*row)[index].numpy(), quantised(*row)[index].numpy()) for row in self.rows(self.seq_len)]
-        ref, cand = (np.concatenate([p[j].reshape(1, -1) for p in pairs]) for j in (0, 1))
-        cos_min = float(row_cosines(comparable(name, ref), comparable(name, cand)).min())
-        if self.ctx.budget.cos_min is not None and cos_min < self.ctx.budget.cos_min:
+        """The head's own search score (every output, and its agreement budgets: a tagger's argmax,
+        a reader's decoded span) on the calibration text, in PyTorch, before any file is written."""
+        names = self.ctx.model.output_names
+        runs = {"reference": module, "candidate": quantised}
+        outputs = {key: {name: [] for name in names} for key in runs}
+        rows = list(self.rows(self.seq_len))
+        for row in rows:
+            for key, graph in runs.items():
+                result = graph(*self.args(row))
+                for name, value in zip(names, result if isinstance(result, (tuple, list)) else (result,)):
+                    outputs[key][name].append(value.detach().numpy())
+        score = self.ctx.head.tuning_score(outputs["reference"], outputs["candidate"], rows, self.ctx.budget)
+        if self.ctx.budget.cos_min is not None and score < self.ctx.budget.cos_min:
             raise ToolchainError(
-                f"static int8 (PT2E XNNPACKQuantizer, per-tensor activations) reaches cos_min {cos_min:.4f} on "
-                f"the {len(pairs)} calibration sentences in PyTorch, under the budget's {self.ctx.budget.cos_min}: "
-                "not built; use int8-dynamic")
+                f"static int8 (PT2E XNNPACKQuantizer, per-tensor activations) scores {score:.4f} on the {len(rows)} "
+                f"calibration sentences in PyTorch ({self.ctx.score_name}), under the budget's cos_min "
+                f"{self.ctx.budget.cos_min}: not built; use int8-dynamic")
 
 
 def int8_static(src: Path, dst: Path, ctx: QuantContext) -> dict:

@@ -130,3 +130,36 @@ def lint_pte(path: Path) -> dict[str, Any]:
             "verdict": "pass" if first["delegate_calls"].get(XNNPACK) else "FAIL: nothing runs in XNNPACK",
             "op_types": {**{f"delegate.{k}": v for k, v in first["delegate_calls"].items()},
                          **first["portable_ops"]}}
+
+
+def xnnpack_subgraphs(path: Path) -> list[dict[str, Any]]:
+    """The XNNPACK subgraphs (XNNGraph tables as dicts) of the program's first method: every method
+    holds the same weights. The delegate payloads are opaque to the Program, so each is decoded with
+    the flatc and the schema the executorch package ships."""
+    import json
+    import re
+    import tempfile
+    from importlib.resources import files
+
+    with quiet():  # importing executorch.exir loads torchao, which prints about its CUDA-only kernels
+        from executorch.backends.xnnpack.serialization.xnnpack_graph_serialize import XNNHeader
+        from executorch.exir._serialize._flatbuffer import _flatc_decompile
+        from executorch.exir._serialize._program import deserialize_pte_binary
+
+        program = deserialize_pte_binary(Path(path).read_bytes()).program
+    schema = files("executorch.backends.xnnpack.serialization").joinpath("schema.fbs")
+    plan = min(program.execution_plan, key=lambda p: p.name)
+    graphs = []
+    with tempfile.TemporaryDirectory(prefix="mobilecomp-xnn-") as tmp:
+        for delegate in plan.delegates:
+            if delegate.id != XNNPACK:
+                continue
+            blob = program.backend_delegate_data[delegate.processed.index].data
+            header = XNNHeader.from_bytes(blob[:XNNHeader.EXPECTED_LENGTH])
+            binary = Path(tmp) / "graph.bin"
+            binary.write_bytes(blob[header.flatbuffer_offset:header.flatbuffer_offset + header.flatbuffer_size])
+            _flatc_decompile(tmp, str(schema), str(binary), ["--raw-binary"])
+            text = (Path(tmp) / "graph.json").read_bytes()
+            # flatc writes clamp bounds as bare inf, which JSON spells Infinity
+            graphs.append(json.loads(re.sub(rb"(?<=[\s:\[,-])inf\b", b"Infinity", text)))
+    return graphs

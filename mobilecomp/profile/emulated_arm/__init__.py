@@ -1,9 +1,9 @@
-"""Emulated-ARM device backend: the real aarch64 onnxruntime and LiteRT under qemu-user, parity-checked,
-counted, estimated.
+"""Emulated-ARM device backend: the real aarch64 onnxruntime, LiteRT and ExecuTorch runtimes under
+qemu-user, parity-checked, counted, estimated.
 
-Device string ``emulated-arm:PROFILE`` (a devices/*.yaml). Per ONNX or TFLite artefact one guest
-process runs the parity sentences and then warm-up plus counted inferences (single-threaded,
-between markers the plugin watches). The latency is an estimate from the median counts, the
+Device string ``emulated-arm:PROFILE`` (a devices/*.yaml). Per artefact one guest process (in the
+sysroot whose runtime runs its format: setup.guest_for) runs the parity sentences and then warm-up
+plus counted inferences (single-threaded, between markers the plugin watches). The latency is an estimate from the median counts, the
 artefact's matrix weights and the per-core model fitted on published CPU figures (model.py,
 docs/emulated-arm.md); every row says so (provenance ``estimated-emulated-arm``).
 """
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ...bundle import read_inputs
+from ...bundle import read_inputs, read_manifest
 from ...devices import DeviceProfile, device_paths, load_device
 from ...errors import ConfigError, DeviceError
 from ...types import DeviceInfo, Latency, ProfileRow
@@ -57,7 +58,7 @@ def _device_info(device: str, profile: DeviceProfile, tc, params: Params) -> Dev
     return DeviceInfo(
         name=device, kind="emulated-arm",
         cpu=f"{big.core} x{big.count} @ {big.max_ghz} GHz (estimated from qemu -cpu {profile.qemu_cpu})",
-        cores=cores, os="Linux aarch64 (Debian bookworm sysroot under qemu-user)",
+        cores=cores, os=f"Linux aarch64 (Debian {tc.guest.suite} sysroot under qemu-user)",
         manufacturer=profile.manufacturer, model=profile.model, soc=profile.soc,
         extra={"qemu_cpu": profile.qemu_cpu, "qemu": tc.qemu_version, "profile": profile.name,
                "clusters": [vars(c) for c in profile.clusters], "latency_model": {
@@ -101,23 +102,49 @@ def _tflite_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict
     return job, feeds, {"build": "PyPI manylinux_2_27_aarch64 wheel", "signature": signature}
 
 
+def _executorch_job(bundle: Path, art: dict, indices: list[int]) -> tuple[dict, dict, dict]:
+    """(job, feeds, runner fields) for a .pte: methods are picked and inputs padded here (int64, in
+    BERT_INPUTS order), as the host's ExecuTorch runner does, so the guest only calls the methods."""
+    import numpy as np
+
+    from ...load.architectures import BERT_INPUTS
+    from ...runtime.buckets import bucket_for, padded
+    from ...runtime.litert import example
+
+    lengths = art["details"]["methods"]
+    parity = read_inputs(bundle, "parity.npz")
+    names = [k for k in BERT_INPUTS if k in parity]
+    dtypes = dict.fromkeys(names, np.int64)
+    rows, arrays = [], {}
+    for k, i in enumerate(indices):
+        row = example(parity, i)
+        length = int(row["input_ids"].shape[1])
+        method = bucket_for(lengths, length, art["file"], "method")
+        rows.append([method, length])
+        arrays.update({f"{k}.{name}": value for name, value in padded(row, lengths[method], dtypes).items()})
+    feed = read_inputs(bundle, "profile.npz")
+    method = bucket_for(lengths, int(feed["input_ids"].shape[1]), art["file"], "method")
+    job = {"format": "executorch", "model": str((bundle / art["file"]).resolve()), "parity_rows": rows,
+           "profile_method": method, "inputs": names, "outputs": read_manifest(bundle)["model"]["outputs"]}
+    feeds = {"parity": arrays, "profile": padded(feed, lengths[method], dtypes)}
+    return job, feeds, {"build": "PyPI manylinux_2_28_aarch64 wheel (cp312-abi3, Python 3.13)", "method": method,
+                        "thread_pool": "1 thread: the guest shows one CPU (the runtime sizes its pool from "
+                                      "cpuinfo; no API sets it)"}
+
+
 # artefact format -> (bundle, artefact, parity indices) -> (guest job, feeds, runner fields)
-GUEST_JOBS = {"onnx": _onnx_job, "tflite": _tflite_job}
+GUEST_JOBS = {"onnx": _onnx_job, "tflite": _tflite_job, "executorch": _executorch_job}
 
 
 def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: ProfileOptions) -> list[ProfileRow]:
     import numpy as np
 
     from .run import GUEST, run_guest
-    from .setup import emulated_cpu, toolchain
+    from .setup import emulated_cpu, guest_for, toolchain
 
     profile = parse_device(device)
-    tc = toolchain()
-    artefacts = [a for a in selected(manifest, options) if a["format"] in GUEST_JOBS]
-    no_guest = [a for a in selected(manifest, options) if a["format"] not in GUEST_JOBS]
-    if no_guest:  # ExecuTorch's Python runtime needs torch (a 427 MB aarch64 wheel) in the sysroot: not set up
-        print(f"emulated-arm: skipping {', '.join(a['name'] for a in no_guest)} (the aarch64 sysroot has no "
-              f"runtime for {', '.join(sorted({a['format'] for a in no_guest}))})", file=sys.stderr)
+    artefacts = selected(manifest, options)
+    chains = {fmt: toolchain(guest_for(fmt)) for fmt in sorted({a["format"] for a in artefacts})}
     if not options.artefacts:
         # onnxruntime's CPU fp16 path casts around every op: under emulation one MiniLM run
         # takes over 5 minutes and says nothing a phone's fp16 kernels would. One rule for
@@ -139,17 +166,21 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
         seq_len, batch = (int(x) for x in reversed(data["input_ids"].shape))
     # the sysroot's /proc/cpuinfo names the CPU model the guest's runtimes pick kernels for: held
     # for every run of this profile, so a concurrent profile of another model cannot swap it mid-run
-    with emulated_cpu(tc.sysroot, part=int(profile.cpuinfo_part, 16), variant=0, cores=4,
-                      implementer=int(profile.cpuinfo_implementer, 16), dotprod=profile.qemu_cpu != "cortex-a53"):
+    with ExitStack() as held:
+        for tc in {tc.sysroot: tc for tc in chains.values()}.values():  # one order: two profiles cannot deadlock
+            held.enter_context(emulated_cpu(tc.sysroot, part=int(profile.cpuinfo_part, 16), variant=0,
+                                            cores=tc.guest.cpuinfo_cores, implementer=int(profile.cpuinfo_implementer, 16),
+                                            dotprod=profile.qemu_cpu != "cortex-a53"))
         params = fitted_params()
         if big_core(profile) not in params.stall:
             raise ConfigError(f"{FIT_FILE}: no fitted stall factor for {big_core(profile)} ({profile.name}'s big core); "
                               "rerun bench/calibrate_arm.py")
-        info = _device_info(device, profile, tc, params)
         threads_list = options.threads or tuple(dict.fromkeys((1, profile.threads)))
         rows = []
         for art in artefacts:
             t0 = time.perf_counter()
+            tc = chains[art["format"]]
+            info = _device_info(device, profile, tc, params)
             job, feeds, runner = GUEST_JOBS[art["format"]](bundle, art, indices)
             why_not = unjudged(manifest, art)
             result = run_guest(tc, profile.qemu_cpu, GUEST, {
@@ -165,6 +196,7 @@ def profile_emulated_arm(bundle: Path, manifest: dict, device: str, options: Pro
                 "plugin_classes": result.median, "runs": [sum(r.values()) for r in result.regions],
                 "count_spread": result.spread(), "counted_runs": runs, "warmup": WARMUP_RUNS,
                 "qemu_cpu": profile.qemu_cpu, "guest_threads": 1,
+                "guest_threads_started": result.info["threads_started"],  # by the runtime: 0 when it runs on the caller
                 "emulation_seconds": round(time.perf_counter() - t0, 1),
                 "weight_bytes": weight_bytes,
                 **({} if why_not is None else {"device_parity": f"parity not checked on device: {why_not}"}),

@@ -1,12 +1,15 @@
-"""Runs inside the aarch64 guest (sysroot python 3.11 under qemu): parity outputs, then marked inferences.
+"""Runs inside the aarch64 guest (a sysroot's python under qemu): parity outputs, then marked inferences.
 
-Standard library, numpy, onnxruntime and ai-edge-litert only: it must not import mobilecomp. Usage:
+Standard library, numpy and the guest's runtime (onnxruntime and ai-edge-litert under Python 3.11,
+executorch-numpy-runtime under 3.13) only: it must not import mobilecomp. Usage:
     guest.py JOB.json
-JOB: format ("onnx" or "tflite"), model, parity (npz), primary, profile (npz), warmup, runs,
-out (npz), result (json); onnx: indices (rows of the bundle's parity.npz, cut here to their real
-tokens); tflite: parity_rows ([signature, length] per row, inputs already padded by the host
-under "ROW.INPUT" keys) and profile_signature. Single-threaded. Each counted run sits between two
-markers (lseek(-1, MARKER | code)) that the plugin watches.
+JOB: format ("onnx", "tflite" or "executorch"), model, parity (npz), primary, profile (npz), warmup,
+runs, out (npz), result (json); onnx: indices (rows of the bundle's parity.npz, cut here to their
+real tokens); tflite: parity_rows ([signature, length] per row, inputs already padded by the host
+under "ROW.INPUT" keys) and profile_signature; executorch: parity_rows ([method, length], padded
+likewise), profile_method, inputs and outputs (the manifest's names, in the program's order).
+Single-threaded. Each counted run sits between two markers (lseek(-1, MARKER | code)) that the
+plugin watches.
 """
 
 import json
@@ -92,7 +95,43 @@ class TFLiteModel:
         return lambda: runner(**feed)
 
 
-RUNTIMES = {"onnx": OnnxModel, "tflite": TFLiteModel}
+class ExecuTorchModel:
+    """ExecuTorch's own C++ runtime and XNNPACK delegate, through executorch-numpy-runtime (no torch).
+    It has no thread setting: its one thread pool is sized from cpuinfo, and the sysroot shows one CPU."""
+
+    def __init__(self, job):
+        import executorch_numpy_runtime as en
+
+        program = en.Runtime.get().load_program(job["model"])
+        self.methods = {name: program.load_method(name) for name in program.method_names}
+        self.arity = {name: method.metadata["num_inputs"] for name, method in self.methods.items()}
+        self.inputs, self.outputs = job["inputs"], job["outputs"]
+        self.runtime = {"name": "executorch-numpy-runtime", "version": en.__version__,
+                        "executorch": en.__et_version__, "machine": platform.machine(),
+                        "delegate": "XNNPACK (ExecuTorch backend)"}
+
+    def call(self, method, arrays):
+        return self.methods[method](arrays[:self.arity[method]])
+
+    def parity_outputs(self, job):
+        import numpy as np
+
+        rows, primary = [], self.outputs.index(job["primary"])
+        with np.load(job["parity"]) as data:
+            for k, (method, length) in enumerate(job["parity_rows"]):
+                value = self.call(method, [data[f"{k}.{name}"] for name in self.inputs])[primary]
+                rows.append(value[:, :length] if job.get("per_token_length") else value)
+        return rows
+
+    def profile_run(self, job):
+        import numpy as np
+
+        with np.load(job["profile"]) as data:
+            arrays = [data[name] for name in self.inputs]
+        return lambda: self.call(job["profile_method"], arrays)
+
+
+RUNTIMES = {"onnx": OnnxModel, "tflite": TFLiteModel, "executorch": ExecuTorchModel}
 
 
 def main(job_path):
@@ -100,6 +139,7 @@ def main(job_path):
 
     with open(job_path) as fh:
         job = json.load(fh)
+    threads = len(os.listdir("/proc/self/task"))  # the runtime's own threads show as new host threads of qemu
     model = RUNTIMES[job["format"]](job)
     result = {"runtime": model.runtime, "numpy": np.__version__, "inputs": model.inputs,
               "outputs": model.outputs}
@@ -125,6 +165,7 @@ def main(job_path):
         marker(2)
         guest_ms.append((time.perf_counter() - t0) * 1e3)
     result["emulated_wall_ms"] = guest_ms
+    result["threads_started"] = len(os.listdir("/proc/self/task")) - threads
     np.savez(job["out"], **saved)
     with open(job["result"], "w") as fh:
         json.dump(result, fh)

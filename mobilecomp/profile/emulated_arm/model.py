@@ -114,7 +114,7 @@ def estimate_ms(work: Workload, profile: DeviceProfile, core: str, threads: int,
 
 
 GEMM_OPS = {"MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul", "QLinearMatMul", "MatMulNBits", "FusedMatMul",
-            "FULLY_CONNECTED", "BATCH_MATMUL"}
+            "FULLY_CONNECTED", "BATCH_MATMUL", "XNNFullyConnected", "XNNBatchMatrixMultiply"}
 PASS_THROUGH = {"DequantizeLinear", "Transpose", "Cast", "Identity", "Reshape", "DEQUANTIZE", "TRANSPOSE", "RESHAPE"}
 
 
@@ -122,7 +122,7 @@ def gemm_weight_bytes(path: Path, fmt: str) -> int:
     """Bytes of the constant weights the matrix multiplies of an artefact read (each once): the
     memory term's ``weight_bytes``. Embedding tables are gathered a row at a time, so they are not
     counted, as in the calibration (encoder layers only)."""
-    nodes, sizes = _onnx_graph(path) if fmt == "onnx" else _tflite_graph(path)
+    nodes, sizes = {"onnx": _onnx_graph, "tflite": _tflite_graph, "executorch": _pte_graph}[fmt](path)
     producer = {out: (op, inputs) for op, inputs, outputs in nodes for out in outputs}
 
     def weight(name, hops=4):
@@ -163,3 +163,29 @@ def _tflite_graph(path: Path):
     sizes = {d["index"]: int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize
              for d in interpreter.get_tensor_details() if d["index"] not in produced}
     return [(op["op_name"], list(op["inputs"]), list(op["outputs"])) for op in ops], sizes
+
+
+# XNNPACK datatype -> bytes per element (4-bit types pack two to a byte)
+XNN_BYTES = {"fp32": 4, "pfp32": 4, "fp16": 2, "bf16": 2, "qint8": 1, "quint8": 1, "qcint8": 1, "qdint8": 1, "qpint8": 1,
+             "qint32": 4, "qcint32": 4, "int32": 4, "qcint4": 0.5, "qbint4": 0.5}
+
+
+def _pte_graph(path: Path):
+    """The XNNPACK subgraphs of a .pte: node inputs and constant tensors by value id (prefixed by the
+    subgraph's index, as ids restart in each)."""
+    import numpy as np
+
+    from ...runtime.pte import xnnpack_subgraphs
+
+    nodes, sizes = [], {}
+    for k, graph in enumerate(xnnpack_subgraphs(path)):
+        for value in graph["xvalues"]:
+            tensor = value["xvalue_union"].get("tensor_value", value["xvalue_union"])
+            if tensor["constant_buffer_idx"]:
+                dtype = tensor["datatype"].removeprefix("xnn_datatype_")
+                sizes[f"{k}:{tensor['id_out']}"] = int(np.prod(tensor["dims"]) * XNN_BYTES[dtype])
+        for node in graph["xnodes"]:
+            args = node["xnode_union"]
+            inputs = [f"{k}:{v}" for key, v in args.items() if key.endswith("_id") and key != "output_id"]
+            nodes.append((node["xnode_union_type"], inputs, [f"{k}:{args.get('output_id')}"]))
+    return nodes, sizes

@@ -1,6 +1,9 @@
-"""Builds the emulated-ARM toolchain once per version: qemu-user, an arm64 sysroot and the counting plugin.
+"""Builds the emulated-ARM toolchain once per version: qemu-user, two arm64 sysroots and the counting plugin.
 
-The sysroot's Python gets the aarch64 wheels of the host's onnxruntime, numpy and ai-edge-litert.
+One sysroot per guest (``guests()``): Debian bookworm's Python 3.11 with the aarch64 wheels of the
+host's onnxruntime, numpy and ai-edge-litert; Debian trixie's Python 3.13 with numpy and
+executorch-numpy-runtime (ExecuTorch's C++ runtime and XNNPACK without torch; its only aarch64
+wheel is cp312-abi3, which needs Python 3.12's C API, so not bookworm's 3.11).
 
 Everything lands in ``cache_dir()/arm``; the host's apt and dpkg state is never touched (the
 arm64 packages come through a private APT_CONFIG and are unpacked with ``dpkg-deb -x``). Only
@@ -25,12 +28,13 @@ from typing import NamedTuple
 from ...errors import DeviceError
 from ...text import cache_dir
 
-SUITE = "bookworm"
-SETUP_REVISION = "r2"  # bump to rebuild every cached sysroot
+SETUP_REVISION = "r2"  # bump to rebuild every cached bookworm sysroot
+HOST_SUITE = "bookworm"  # the host's Debian: the source of its qemu-user (for qemu-plugin.h)
 # The guest's LiteRT when the host has none (a setup that skipped scripts/setup.d/15-litert.sh).
 LITERT_WITHOUT_HOST = "2.3.0"
 QEMU = "/usr/bin/qemu-aarch64"  # the dynamic build: the -static one refuses -plugin
-GUEST_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6")
+# The ExecuTorch guest's runtime: ExecuTorch 1.3.1 inside; it loads the .pte files executorch 1.4 writes.
+EXECUTORCH_NUMPY_RUNTIME = "1.4.0"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 PLUGIN_SOURCE = Path(__file__).with_name("plugin.c")
 FIX = "run `mobilecomp setup arm`"
@@ -50,6 +54,37 @@ CPU revision\t: 0
 
 
 @dataclass(frozen=True)
+class Guest:
+    """One arm64 sysroot: a Debian suite's Python and the aarch64 wheels pip puts beside it."""
+
+    name: str
+    suite: str
+    python: str  # "3.11": the python3.X-minimal and libpython3.X-stdlib packages and pip's --python-version
+    wheels: tuple[tuple[str, str, str, str], ...]  # (PyPI name, version, module, tag in the sysroot's name)
+    revision: str
+    formats: tuple[str, ...]  # the artefact formats its runtimes run
+    # None: the guest sees the host's CPUs (its runtimes take a thread count); N: its sysfs and
+    # cpuinfo show N CPUs, for a runtime that sizes its thread pool from cpuinfo alone
+    cpus: int | None = None
+
+    @property
+    def cpuinfo_cores(self) -> int:
+        return self.cpus or 4
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (f"python{self.python}-minimal", f"libpython{self.python}-stdlib", "libstdc++6")
+
+    @property
+    def sysroot_name(self) -> str:
+        return "-".join(["sysroot", self.suite, f"py{self.python}", *(tag + v for _, v, _, tag in self.wheels),
+                         self.revision])
+
+    def version(self, package: str) -> str:
+        return next(v for name, v, _, _ in self.wheels if name == package)
+
+
+@dataclass(frozen=True)
 class Toolchain:
     """What a guest run needs: the qemu binary, the sysroot, the guest's site-packages, the plugin."""
 
@@ -58,18 +93,28 @@ class Toolchain:
     sysroot: Path
     site: Path
     plugin: Path
-    onnxruntime: str
-    numpy: str
-    litert: str
+    guest: Guest
 
     @property
     def python(self) -> Path:
-        return self.sysroot / "usr" / "bin" / "python3.11"
+        return self.sysroot / "usr" / "bin" / f"python{self.guest.python}"
+
+    @property
+    def onnxruntime(self) -> str:
+        return self.guest.version("onnxruntime")
+
+    @property
+    def numpy(self) -> str:
+        return self.guest.version("numpy")
+
+    @property
+    def litert(self) -> str:
+        return self.guest.version("ai-edge-litert")
 
     def describe(self) -> dict:
         return {"qemu": self.qemu, "qemu_version": self.qemu_version, "sysroot": str(self.sysroot),
-                "plugin": str(self.plugin), "onnxruntime": self.onnxruntime, "numpy": self.numpy,
-                "ai_edge_litert": self.litert, "python": "3.11 (Debian bookworm arm64)"}
+                "plugin": str(self.plugin), **{name: v for name, v, _, _ in self.guest.wheels},
+                "python": f"{self.guest.python} (Debian {self.guest.suite} arm64)"}
 
 
 def _log_default(msg: str) -> None:
@@ -102,6 +147,26 @@ def host_versions() -> GuestVersions:
     except PackageNotFoundError:
         litert = LITERT_WITHOUT_HOST
     return GuestVersions(version("onnxruntime"), version("numpy"), litert)
+
+
+def guests() -> dict[str, Guest]:
+    """Every guest sysroot by name; the ONNX and LiteRT guest gets the host's runtime versions."""
+    ort = host_versions()
+    return {g.name: g for g in (
+        Guest("ort", "bookworm", "3.11", (("onnxruntime", ort.onnxruntime, "onnxruntime", "ort"),
+                                           ("numpy", ort.numpy, "numpy", "numpy"),
+                                           ("ai-edge-litert", ort.litert, "ai_edge_litert.interpreter", "litert")),
+              SETUP_REVISION, ("onnx", "tflite")),
+        Guest("executorch", "trixie", "3.13", (("executorch-numpy-runtime", EXECUTORCH_NUMPY_RUNTIME,
+                                                 "executorch_numpy_runtime", "etnp"),
+                                                ("numpy", ort.numpy, "numpy", "numpy")),
+              "r1", ("executorch",), cpus=1),
+    )}
+
+
+def guest_for(fmt: str) -> str | None:
+    """The name of the guest whose runtime runs artefacts of format ``fmt`` (None: no guest does)."""
+    return next((g.name for g in guests().values() if fmt in g.formats), None)
 
 
 def arm_root() -> Path:
@@ -147,7 +212,7 @@ def ensure_host_packages(log: Callable[[str], None] = _log_default) -> None:
 # ---- private apt ------------------------------------------------------------------------------
 
 
-def _private_apt(root: Path, source_kind: str) -> dict:
+def _private_apt(root: Path, source_kind: str, suite: str) -> dict:
     """An APT_CONFIG environment whose sources, state, cache and architecture live under ``root``."""
     for sub in ("etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d", "etc/trusted.gpg.d",
                 "state/lists/partial", "cache/archives/partial", "log"):
@@ -156,9 +221,9 @@ def _private_apt(root: Path, source_kind: str) -> dict:
     (root / "etc" / "apt.conf").touch()
     signed = f"[arch=arm64 signed-by={KEYRING}]" if source_kind == "deb" else f"[signed-by={KEYRING}]"
     (root / "etc" / "sources.list").write_text(
-        f"{source_kind} {signed} http://deb.debian.org/debian {SUITE} main\n"
-        f"{source_kind} {signed} http://deb.debian.org/debian {SUITE}-updates main\n"
-        f"{source_kind} {signed} http://deb.debian.org/debian-security {SUITE}-security main\n")
+        f"{source_kind} {signed} http://deb.debian.org/debian {suite} main\n"
+        f"{source_kind} {signed} http://deb.debian.org/debian {suite}-updates main\n"
+        f"{source_kind} {signed} http://deb.debian.org/debian-security {suite}-security main\n")
     conf = f"""Dir::Etc "{root}/etc/";
 Dir::Etc::main "{root}/etc/apt.conf";
 Dir::Etc::parts "{root}/etc/apt.conf.d/";
@@ -182,13 +247,13 @@ Debug::NoLocking "true";
     return dict(os.environ, APT_CONFIG=str(root / "apt.conf"), DEBIAN_FRONTEND="noninteractive", LC_ALL="C")
 
 
-def _fetch_debs(apt_root: Path, log: Callable[[str], None]) -> list[Path]:
-    env = _private_apt(apt_root, "deb")
+def _fetch_debs(apt_root: Path, guest: Guest, log: Callable[[str], None]) -> list[Path]:
+    env = _private_apt(apt_root, "deb", guest.suite)
     fix = "check that deb.debian.org is reachable, then " + FIX
-    log(f"arm64 package lists ({SUITE}) into {apt_root}")
+    log(f"arm64 package lists ({guest.suite}) into {apt_root}")
     _run(["apt-get", "update", "-qq"], "apt-get update (private arm64 config)", fix, env=env)
-    log(f"downloading {' '.join(GUEST_PACKAGES)} and their dependencies")
-    _run(["apt-get", "install", "--download-only", "-y", "-qq", *GUEST_PACKAGES],
+    log(f"downloading {' '.join(guest.packages)} and their dependencies")
+    _run(["apt-get", "install", "--download-only", "-y", "-qq", *guest.packages],
          "apt-get install --download-only (arm64)", fix, env=env)
     debs = sorted((apt_root / "cache" / "archives").glob("*.deb"))
     if not debs:
@@ -196,25 +261,36 @@ def _fetch_debs(apt_root: Path, log: Callable[[str], None]) -> list[Path]:
     return debs
 
 
-def build_sysroot(target: Path, versions: GuestVersions, log: Callable[[str], None]) -> None:
+def build_sysroot(target: Path, guest: Guest, log: Callable[[str], None]) -> None:
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "root").mkdir(parents=True)
-    debs = _fetch_debs(arm_root() / "apt-arm64", log)
+    # one package cache per suite: every .deb in it is unpacked
+    debs = _fetch_debs(arm_root() / ("apt-arm64" if guest.suite == HOST_SUITE else f"apt-arm64-{guest.suite}"),
+                       guest, log)
     log(f"unpacking {len(debs)} packages with dpkg-deb -x")
     for deb in debs:
         _run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], f"dpkg-deb -x {deb.name}", "delete it and " + FIX)
+    for top in ("bin", "lib", "sbin"):  # trixie's packages ship /usr only: its /lib links come from base-files
+        if not (tmp / "root" / top).exists() and (tmp / "root" / "usr" / top).is_dir():
+            (tmp / "root" / top).symlink_to(f"usr/{top}")
     site = tmp / "root" / "opt" / "mobilecomp" / "site-packages"
-    wheels = [f"onnxruntime=={versions.onnxruntime}", f"numpy=={versions.numpy}",
-              f"ai-edge-litert=={versions.litert}"]
-    log(f"aarch64 wheels {' '.join(wheels)} (manylinux_2_28/2_27_aarch64, cp311)")
-    # --no-deps: Interpreter imports nothing beyond numpy. pip does not widen a --platform
-    # manylinux_2_28 to older glibc tags, and ai-edge-litert ships manylinux_2_27 only.
+    wheels = [f"{name}=={v}" for name, v, _, _ in guest.wheels]
+    log(f"aarch64 wheels {' '.join(wheels)} (manylinux_2_28/2_27_aarch64, cp{guest.python.replace('.', '')})")
+    # --no-deps: the runtimes import nothing beyond numpy. pip does not widen a --platform
+    # manylinux_2_28 to older glibc tags, and ai-edge-litert ships manylinux_2_27 only. The wheel tags
+    # pin the guest's Python; pip 23 would check Requires-Python against the host's instead.
     _run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+          "--ignore-requires-python",
           "--target", str(site), "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux_2_27_aarch64",
-          "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", *wheels],
+          "--only-binary=:all:", "--python-version", guest.python, "--implementation", "cp", *wheels],
          "pip install --target (aarch64 wheels)", "check that PyPI is reachable, then " + FIX)
-    write_cpuinfo(tmp / "root", part=0xD0B, variant=4, cores=4)  # Cortex-A76; runs rewrite it per profile
+    write_cpuinfo(tmp / "root", part=0xD0B, variant=4, cores=guest.cpuinfo_cores)  # Cortex-A76; runs rewrite it per profile
+    if guest.cpus:  # what cpuinfo counts processors from (qemu -L serves these paths from the sysroot)
+        sysfs = tmp / "root" / "sys" / "devices" / "system" / "cpu"
+        sysfs.mkdir(parents=True)
+        for name in ("possible", "present", "online"):
+            (sysfs / name).write_text(f"0-{guest.cpus - 1}\n" if guest.cpus > 1 else "0\n")
     (tmp / "root" / "VERSION").write_text(f"{target.name}\n")
     shutil.rmtree(target, ignore_errors=True)
     (tmp / "root").rename(target)
@@ -269,7 +345,7 @@ def _plugin_header(version: str, log: Callable[[str], None]) -> Path:
     src_version = _run(["dpkg-query", "-W", "-f=${source:Version}", "qemu-user"],
                        "dpkg-query qemu-user", "install qemu-user").strip()
     apt_root = arm_root() / "apt-src"
-    env = _private_apt(apt_root, "deb-src")
+    env = _private_apt(apt_root, "deb-src", HOST_SUITE)
     fix = "check that deb.debian.org is reachable, then " + FIX
     log(f"qemu {src_version} source package (for qemu-plugin.h)")
     _run(["apt-get", "update", "-qq"], "apt-get update (private deb-src config)", fix, env=env)
@@ -311,63 +387,67 @@ def build_plugin(version: str, log: Callable[[str], None]) -> Path:
 # ---- entry points ---------------------------------------------------------------------------
 
 
-def sysroot_path(versions: GuestVersions) -> Path:
-    return arm_root() / (f"sysroot-{SUITE}-py3.11-ort{versions.onnxruntime}-numpy{versions.numpy}"
-                         f"-litert{versions.litert}-{SETUP_REVISION}")
+def sysroot_path(guest: Guest) -> Path:
+    return arm_root() / guest.sysroot_name
 
 
 def setup_arm(force: bool = False, log: Callable[[str], None] = _log_default) -> Toolchain:
-    """Idempotent: builds what is missing (or everything with ``force``) and returns the toolchain."""
+    """Idempotent: builds what is missing (or everything with ``force``): every guest's sysroot, the
+    plugin. Returns the ONNX and LiteRT guest's toolchain (``toolchain(name)`` gives any guest's)."""
     t0 = time.perf_counter()
     ensure_host_packages(log)
     version = qemu_version()
-    versions = host_versions()
-    sysroot = sysroot_path(versions)
+    every = guests()
     if force:
-        shutil.rmtree(sysroot, ignore_errors=True)
+        for guest in every.values():
+            shutil.rmtree(sysroot_path(guest), ignore_errors=True)
         for old in arm_root().glob("plugin-*.so"):
             old.unlink()
-    if not (sysroot / "VERSION").exists():
-        build_sysroot(sysroot, versions, log)
+    for guest in every.values():
+        if not (sysroot_path(guest) / "VERSION").exists():
+            log(f"building the {guest.name} sysroot (Debian {guest.suite}, Python {guest.python})")
+            build_sysroot(sysroot_path(guest), guest, log)
     plugin = build_plugin(version, log)
-    toolchain = Toolchain(QEMU, version, sysroot, sysroot / "opt" / "mobilecomp" / "site-packages",
-                          plugin, *versions)
-    smoke_test(toolchain)
-    log(f"ready in {time.perf_counter() - t0:.1f} s: {sysroot} ({_size_mb(sysroot):.0f} MB), {plugin.name}")
-    return toolchain
+    chains = {name: Toolchain(QEMU, version, sysroot_path(g), sysroot_path(g) / "opt" / "mobilecomp" / "site-packages",
+                              plugin, g) for name, g in every.items()}
+    for tc in chains.values():
+        smoke_test(tc)
+    log(f"ready in {time.perf_counter() - t0:.1f} s: "
+        + ", ".join(f"{tc.sysroot} ({_size_mb(tc.sysroot):.0f} MB)" for tc in chains.values()) + f", {plugin.name}")
+    return chains["ort"]
 
 
-def toolchain() -> Toolchain:
-    """The built toolchain, or a DeviceError naming the fix; builds nothing."""
+def toolchain(name: str = "ort") -> Toolchain:
+    """A built guest's toolchain, or a DeviceError naming the fix; builds nothing."""
     version = qemu_version()
-    versions = host_versions()
-    sysroot = sysroot_path(versions)
+    guest = guests()[name]
+    sysroot = sysroot_path(guest)
     if not (sysroot / "VERSION").exists():
         raise DeviceError(f"no ARM sysroot at {sysroot}; {FIX}")
     digest = hashlib.sha256(PLUGIN_SOURCE.read_bytes()).hexdigest()[:12]
     plugin = arm_root() / f"plugin-qemu{version}-{digest}.so"
     if not plugin.exists():
         raise DeviceError(f"the instruction-counting plugin {plugin.name} is not built; {FIX}")
-    tc = Toolchain(QEMU, version, sysroot, sysroot / "opt" / "mobilecomp" / "site-packages",
-                   plugin, *versions)
+    tc = Toolchain(QEMU, version, sysroot, sysroot / "opt" / "mobilecomp" / "site-packages", plugin, guest)
     if not tc.python.exists():
-        raise DeviceError(f"the ARM sysroot {sysroot} is broken (no usr/bin/python3.11); "
+        raise DeviceError(f"the ARM sysroot {sysroot} is broken (no usr/bin/{tc.python.name}); "
                           "rebuild it with `mobilecomp setup arm --force`")
     return tc
 
 
 def smoke_test(tc: Toolchain) -> None:
-    """Python, numpy, onnxruntime and LiteRT import under qemu; a broken sysroot fails here, by name."""
+    """Python and the guest's runtimes import under qemu; a broken sysroot fails here, by name."""
     if not tc.python.exists():
         raise DeviceError(f"{tc.python} is missing: the ARM sysroot is broken; `mobilecomp setup arm --force`")
-    code = ("import numpy, onnxruntime, ai_edge_litert.interpreter; "
-            "print(onnxruntime.__version__, ai_edge_litert.__version__)")
+    modules = [module for _, _, module, _ in tc.guest.wheels]
+    code = (f"import sys, {', '.join(modules)}; "
+            f"print(*(sys.modules[m.split('.')[0]].__version__ for m in {modules!r}))")
     proc = subprocess.run([tc.qemu, "-cpu", "cortex-a76", "-L", str(tc.sysroot), str(tc.python), "-c", code],
                           capture_output=True, text=True, env=guest_env(tc), timeout=300)
-    if proc.returncode != 0 or proc.stdout.split() != [tc.onnxruntime, tc.litert]:
+    if proc.returncode != 0 or proc.stdout.split() != [v for _, v, _, _ in tc.guest.wheels]:
         tail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        raise DeviceError(f"onnxruntime or ai-edge-litert does not import under qemu ({tail}); the ARM sysroot "
-                          f"{tc.sysroot} is broken: `mobilecomp setup arm --force`")
+        raise DeviceError(f"{' or '.join(name for name, _, _, _ in tc.guest.wheels)} does not import under qemu "
+                          f"({tail}); the ARM sysroot {tc.sysroot} is broken: `mobilecomp setup arm --force`")
 
 
 def guest_env(tc: Toolchain) -> dict:
