@@ -84,6 +84,7 @@ def main() -> None:
     import torch
 
     from mobilecomp.compress.objectives import answer_positions
+    from mobilecomp.compress.train import distill_loss
     from mobilecomp.load import quiet_transformers
     from mobilecomp.load.checkpoints import embedded_dir
     from mobilecomp.transform.deformer import decomposed_modules, task_head
@@ -117,12 +118,10 @@ def main() -> None:
         with torch.no_grad():
             out = teacher(*(torch.from_numpy(feed[n]) for n in ("input_ids", "attention_mask")),
                           token_type_ids=torch.from_numpy(feed["token_type_ids"]))
-        t = args.temperature
         loss = 0.0
         for s, g in zip(student, (out.start_logits, out.end_logits)):
-            s, g = (x.masked_fill(~keep, -1e4) / t for x in (s, g))
-            loss = loss + torch.nn.functional.kl_div(s.log_softmax(-1), g.log_softmax(-1), log_target=True,
-                                                     reduction="batchmean") * t * t / 2
+            soft, _ = distill_loss(s.masked_fill(~keep, -1e4), g.masked_fill(~keep, -1e4), None, args.temperature, 1.0)
+            loss = loss + soft / 2
         return loss
 
     def forward(feed, decomposed: bool):
