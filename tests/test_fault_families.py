@@ -327,15 +327,45 @@ ARCHITECTURE_NAMES = st.sampled_from(["bert", "distilbert", "roberta", "electra"
                                       "modernbert", "mobilebert", "xlm-roberta", "gpt2", "Albert", ""])
 
 
+# teacher class -> the head its checkpoint has (BertModel: none, so any head's recipe may read it)
+TEACHER_HEADS = {"BertForSequenceClassification": "classifier", "BertForTokenClassification": "token-classifier",
+                 "BertForQuestionAnswering": "question-answering", "BertForMaskedLM": "fill-mask", "BertModel": None}
+
+
+STUDENT_OPTIONS = {"pkd": {"layers": 1}, "magnitude": {"sparsity": 0.5}, "rpp": {"sparsity": 0.5}}
+
+
+def _refused_student(drawn) -> bool:
+    """A (head, teacher class, method) compress must refuse: fill-mask, a method without that head, or a
+    teacher of another head (a valid one would train a student on a whole task: not a fault, and minutes)."""
+    from mobilecomp.compress import METHODS
+
+    _, head, teacher, method = drawn
+    return head == "fill-mask" or head not in METHODS[method].heads or TEACHER_HEADS[teacher] not in (None, head)
+
+
 def _compress_fields(materials: Materials) -> st.SearchStrategy:
+    from mobilecomp.compress import METHODS
+    from mobilecomp.load.heads import HEADS
+
     sample = _student_recipe(Path("teacher"), Path("student"))
     paths = [p for p in paths_of(sample, depth=3) if p[0] in ("compress", "checkpoint")]
     named = [("compress", "options", "architecture"), ("checkpoint", "architecture")]
+    heads = st.tuples(st.just("head"), st.sampled_from(sorted(HEADS)), st.sampled_from(sorted(TEACHER_HEADS)),
+                      st.sampled_from(sorted(METHODS))).filter(_refused_student)
     return st.one_of(st.tuples(st.sampled_from(named), ARCHITECTURE_NAMES),
-                     st.tuples(st.sampled_from(paths), st.one_of(HOSTILE, st.just(GONE))))
+                     st.tuples(st.sampled_from(paths), st.one_of(HOSTILE, st.just(GONE))), heads)
 
 
 def _compress_student(scene: Scene, drawn) -> list[str]:
+    if drawn[0] == "head":  # a student of another head: the recipe's head, the teacher's class, the method
+        _, head, teacher_class, method = drawn
+        recipe = {**_student_recipe(scene.checkpoint(teacher_class), scene.root / "student"), "head": head}
+        recipe["compress"] = {**recipe["compress"], "method": method}
+        if method != "wrs":  # valid options of the method, so the head or the teacher is what is refused
+            recipe["compress"]["options"] = STUDENT_OPTIONS.get(method, {})
+            recipe["checkpoint"]["architecture"] = "bert"
+        return ["compress", "--recipe", str(scene.file("bad.yaml", yaml.safe_dump(recipe)))]
     path, value = drawn
     teacher = scene.checkpoint("BertForSequenceClassification")
     recipe = replaced(_student_recipe(teacher, scene.root / "student"), path, value)
@@ -440,7 +470,8 @@ FAMILIES = [
            "DeBERTa-v2, ModernBERT, XLM-R or ModernBERT DeFormer recipe with any field replaced by any value, or removed", _shaped_fields, _export_shaped, (C, K, B, T),
            may_succeed=True, examples=30),
     Family("compress-options", "recipe", "a wrs student recipe with any compress or checkpoint field replaced by any "
-           "value or architecture name, or removed", _compress_fields, _compress_student, (C, K, B, D),
+           "value or architecture name, or removed; or a student of a head its method, its teacher or no teacher "
+           "here can train", _compress_fields, _compress_student, (C, K, B, D),
            may_succeed=True, examples=20),
     Family("head-checkpoints", "checkpoint", "a token-classification, masked-LM, sequence-classification or question-"
            "answering checkpoint with a head tensor dropped or reshaped, or a config.json field replaced or removed",
