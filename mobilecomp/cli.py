@@ -163,7 +163,8 @@ def compress_cmd(recipe_name, out, budget_s, limit, force, as_json) -> None:
 @click.option("--connect", help="adb: HOST:PORT[,HOST:PORT...] to `adb connect` first.")
 @click.option("--adb-server", help="adb: HOST:PORT of a remote adb server; every ready device on it (or --serial's).")
 @click.option("--stf", help="adb: a DeviceFarmer/STF URL; claims its free devices (token: $MOBILECOMP_STF_TOKEN).")
-@click.option("--runner", help="adb: benchmark_model, ort-runner, onnxruntime_perf_test or app.")
+@click.option("--runner", help="adb: benchmark_model, ort-runner, onnxruntime_perf_test, executor_runner or app; "
+                                "NAME=PATH for your own build (executor_runner always needs one).")
 @click.option("--resume", is_flag=True, help="Skip artefacts already measured on this device with the same "
                                              "--threads, --runs and --warmup; measure the rest one at a time, "
                                              "keeping each one's rows as it finishes.")

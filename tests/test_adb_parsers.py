@@ -6,7 +6,8 @@ import pytest
 
 from mobilecomp.profile.adb.device import (DEVICE_SCRIPT, big_core_count, big_cores, cpu_summary, hottest,
                                            mask, parse_state)
-from mobilecomp.profile.adb.parsers import ParseError, parse_benchmark_model, parse_perf_test
+from mobilecomp.profile.adb.parsers import (ParseError, parse_benchmark_model, parse_executor_runner, parse_perf_test,
+                                            without_warmup)
 
 BENCHMARK_MODEL = """\
 STARTING!
@@ -31,6 +32,21 @@ BENCHMARK_MODEL_PLAIN = """\
 count=3 first=9000 curr=8100 min=8000 max=9000 avg=8400 std=400
 count=30 first=8123 curr=7012 min=6950 max=8123 avg=7123.5 std=120
 Inference timings in us: Init: 1500, First inference: 9000, Warmup (avg): 8400, Inference (avg): 7123.5
+"""
+
+# ExecuTorch 1.4.1's executor_runner (scripts/build_executor_runner.sh, linux-aarch64) under qemu-aarch64
+EXECUTOR_RUNNER = """\
+I 00:00:00.023652 executorch:cpuinfo_utils.cpp:109] Failed to open midr file /sys/devices/system/cpu/cpu0/regs/identification/midr_el1
+I 00:00:00.029871 executorch:threadpool.cpp:66] Resetting threadpool to 1 threads.
+I 00:00:00.163325 executorch:executor_runner.cpp:476] Model file /tmp/model-int8-dynamic.pte is loaded.
+I 00:00:00.163570 executorch:executor_runner.cpp:486] Using method seq32
+I 00:00:00.164399 executorch:executor_runner.cpp:556] Setting up CPU planned buffer 0, size 246208.
+I 00:00:00.358565 executorch:executor_runner.cpp:624] Model loaded in 322.291351 ms.
+I 00:00:00.750787 executorch:executor_runner.cpp:779] Iteration 1 of 3: 389.567997 ms
+I 00:00:01.121114 executorch:executor_runner.cpp:779] Iteration 2 of 3: 369.995748 ms
+I 00:00:01.478349 executorch:executor_runner.cpp:779] Iteration 3 of 3: 357.068412 ms
+I 00:00:01.478811 executorch:executor_runner.cpp:789] Model executed successfully 3 time(s) in 1116.632157 ms.
+I 00:00:01.479134 executorch:executor_runner.cpp:798] 2 outputs: 
 """
 
 PERF_TEST_NEW = """\
@@ -223,3 +239,15 @@ def test_sandbox_maps_phone_paths_and_wraps_aarch64(tmp_path):
     assert f"cat {box.root}/data/local/tmp/x /proc/cpuinfo" in cmd  # no cpuinfo overlay: the host's
     assert f"taskset 2 qemu-aarch64 -cpu cortex-a76 -L {tmp_path}/sysroot {box.root}/data/local/tmp/arm -r 1" in cmd
     assert box.host_path("/system/etc/hosts", for_write=True) is None
+
+
+def test_executor_runner_every_run_then_warmup_dropped():
+    stats = parse_executor_runner(EXECUTOR_RUNNER)
+    assert stats["samples"] == [389.567997, 369.995748, 357.068412] and stats["signature_used"] == "seq32"
+    timed = without_warmup(stats, 1)  # the runner has no warm-up flag: mobilecomp asks for warm-up + runs
+    assert timed["n"] == 2 and timed["samples"] == [369.995748, 357.068412]
+    assert timed["mean"] == pytest.approx((369.995748 + 357.068412) / 2) and timed["first"] == 389.567997
+    assert timed["warmup_n"] == 1 and timed["min"] == 357.068412 and timed["signature_used"] == "seq32"
+    assert without_warmup(stats, 0) == stats
+    with pytest.raises(ParseError, match="EXECUTORCH_ENABLE_LOGGING"):
+        parse_executor_runner(EXECUTOR_RUNNER.replace("Iteration", "Run"))

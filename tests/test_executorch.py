@@ -5,6 +5,7 @@ linted for what runs outside the delegate, and timed on the host."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -248,3 +249,119 @@ def test_gelu_new_cube_stays_inside_xnnpack(distilled, tmp_path):
         assert "aten::pow" not in lint["portable_ops"], lint
         assert lint["delegate_calls"]["XnnpackBackend"] == 3, lint  # mask ops | encoder and head | nothing split
         assert art["parity"]["passed"], art["parity"]["failures"]
+
+
+# ---- adb: ExecuTorch's own executor_runner, the user's build ----------------------------------
+
+from adbtest import adb_port, device, mode, needs_adb  # noqa: E402,F401
+
+
+def _executor_runner() -> str | None:
+    """MOBILECOMP_EXECUTOR_RUNNER, else a linux-aarch64 build in the adb cache (docs/adb.md)."""
+    from mobilecomp.profile.adb.runners import adb_cache
+
+    built = adb_cache() / "executor_runner" / "linux-aarch64" / "executor_runner"
+    return os.environ.get("MOBILECOMP_EXECUTOR_RUNNER") or (str(built) if built.is_file() else None)
+
+
+EXECUTOR_RUNNER = _executor_runner()
+
+
+def _adb_profile(bundle: Path, port: int, runner: str, *more: str):
+    return CliRunner().invoke(main, ["profile", str(bundle), "--device", "adb", "--connect", f"127.0.0.1:{port}",
+                                     "--runner", runner, "--threads", "1", *more])
+
+
+@needs_adb
+@pytest.mark.skipif(not EXECUTOR_RUNNER, reason="no registry ships ExecuTorch's executor_runner: build it with "
+                    "scripts/build_executor_runner.sh into ~/.cache/mobilecomp/adb/executor_runner/linux-aarch64 "
+                    "or set MOBILECOMP_EXECUTOR_RUNNER to it")
+def test_adb_rows_from_executor_runner(pte_bundle, device, adb_port, mode, tmp_path):
+    """A real executor_runner on the loopback device (ARM: under qemu, XNNPACK's NEON kernels): every
+    .pte variant timed in the method its length needs, warm-up runs dropped, parity checked on the
+    device from the runner's own output files against the stored PyTorch reference."""
+    from mobilecomp.bundle import read_results
+    from mobilecomp.profile.adb.runners import elf_platform
+
+    built = elf_platform(Path(EXECUTOR_RUNNER), "MOBILECOMP_EXECUTOR_RUNNER")
+    if built.split("-")[1] != ("aarch64" if mode[0] == "arm" else "x86_64"):
+        pytest.skip(f"the executor_runner is {built}; the test device here is {mode[0]}")
+    bundle = tmp_path / "b"
+    shutil.copytree(pte_bundle, bundle)
+    (bundle / "results.jsonl").unlink(missing_ok=True)
+    phone = device()
+    result = _adb_profile(bundle, phone.port, f"executor_runner={EXECUTOR_RUNNER}", "--runs", "20", "--warmup", "2",
+                          "--artefact", "executorch-fp32", "--artefact", "executorch-int8-dynamic")
+    assert result.exit_code == 0, result.output
+    rows = {r["artefact"]: r for r in read_results(bundle)}
+    assert set(rows) == {"executorch-fp32", "executorch-int8-dynamic"}
+    for row in rows.values():
+        assert row["provenance"] == "measured-adb" and row["runner"]["name"] == "executor_runner"
+        assert row["runner"]["built_for"] == built and row["runner"]["sha256"] == sha256_of(EXECUTOR_RUNNER)
+        assert row["extra"]["signature"] == "seq64" and row["seq_len"] == 64  # the profile length's method
+        stats = row["extra"]["runner_stats"]
+        assert row["latency_ms"]["n"] == 20 and stats["warmup_n"] == 2 and stats["signature_used"] == "seq64"
+        assert row["extra"]["input_shapes"] == {"input_ids": [1, 64], "attention_mask": [1, 64],
+                                                "token_type_ids": [1, 64]}
+        assert row["parity"]["passed"], row["parity"]["failures"]
+        assert "run by executor_runner on the device" in row["parity"]["corpus"]
+        assert row["extra"]["device_parity"].startswith("parity checked on device: executor_runner outputs on 32")
+    assert rows["executorch-fp32"]["parity"]["cos_min"] > 0.9999
+    assert 0.98 < rows["executorch-int8-dynamic"]["parity"]["cos_min"] < 0.99999  # real int8 error, in budget
+
+
+def sha256_of(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@needs_adb
+def test_adb_executorch_needs_the_users_runner(pte_bundle, device, adb_port, mode, tmp_path):
+    """No registry ships an executor_runner: asking for one without a path, a path that is not an
+    ELF program, or one built for another CPU each fail in one line before anything is pushed."""
+    import sys
+
+    bundle = tmp_path / "b"
+    shutil.copytree(pte_bundle, bundle)
+    (bundle / "results.jsonl").unlink(missing_ok=True)
+    phone = device()
+    script = tmp_path / "executor_runner"
+    script.write_text("#!/bin/sh\necho Iteration 1 of 1: 1.0 ms\n")
+    script.chmod(0o755)
+    # an ELF of the other CPU: the host's Python on the ARM device, the aarch64 loader on an x86 one
+    other = (Path(sys.executable).resolve() if mode[0] == "arm"
+             else next(Path("/usr/aarch64-linux-gnu/lib").glob("ld-linux-aarch64.so.1"), None))
+    cases = [("executor_runner", "no registry ships ExecuTorch's executor_runner"),
+             (f"executor_runner={tmp_path / 'missing'}", "no such file"),
+             (f"executor_runner={script}", "not an ELF executable")]
+    if other is not None:
+        cases.append((f"executor_runner={other}", "binary and the device is linux-"))
+    for runner, words in cases:
+        result = _adb_profile(bundle, phone.port, runner, "--artefact", "executorch-fp32")
+        assert result.exit_code != 0 and words in result.output, (runner, result.output)
+        assert "Traceback" not in result.output and not (bundle / "results.jsonl").exists()
+    assert not (phone.root / "data/local/tmp/mobilecomp" / "runners").exists()
+
+
+def test_the_app_runner_is_held_to_the_method_it_timed(pte_bundle):
+    """`--runner app` on a .pte: the app's ExecuTorchRunner names the method it ran (runner.method);
+    one other than the row's length needs, or none, is refused in one line."""
+    import re
+
+    from mobilecomp.errors import DeviceError
+    from mobilecomp.profile.adb import APP_FORMATS
+    from mobilecomp.profile.adb.app import _check_app_signature
+
+    art = next(a for a in json.loads((pte_bundle / "manifest.json").read_text())["artefacts"]
+               if a["name"] == "executorch-fp32")
+    _check_app_signature(pte_bundle, art, {"seq_len": 64, "runner": {"name": "executorch-android", "method": "seq64"}})
+    _check_app_signature(pte_bundle, art, {"seq_len": 20, "runner": {"name": "executorch-android", "method": "seq32"}})
+    with pytest.raises(DeviceError, match="timed signature 'seq32' of executorch-fp32, not 'seq64'"):
+        _check_app_signature(pte_bundle, art, {"seq_len": 64, "runner": {"name": "executorch-android", "method": "seq32"}})
+    with pytest.raises(DeviceError, match="did not say which signature"):
+        _check_app_signature(pte_bundle, art, {"seq_len": 64, "runner": {"name": "executorch-android"}})
+    # the formats `--runner app` sends are the ones the app can run
+    kotlin = (Path(__file__).parent.parent / "android_demo/app/src/main/java/io/mobilecomp/demo/Runners.kt").read_text()
+    runnable = re.search(r"RUNNABLE_FORMATS: Set<String> = setOf\(([^)]*)\)", kotlin).group(1)
+    assert set(re.findall(r'"(\w+)"', runnable)) == set(APP_FORMATS)

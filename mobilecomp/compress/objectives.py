@@ -182,6 +182,14 @@ class Labelled(Distilled):
     def labelled(self, ctx, tokenizer, rows, batch_size: int = 32):
         return self.head_of(ctx).labelled_feeds(tokenizer, ctx.teacher.config, rows, ctx.spec.max_len, batch_size)
 
+    def encode(self, ctx, rows):
+        feeds, gold = self.labelled(ctx, ctx.teacher_tokenizer, rows, batch_size=max(1, len(rows)))
+        return Encoded(feeds[0], self.gold_of(rows, gold))
+
+    def gold_of(self, rows, gold) -> np.ndarray:
+        """The training labels of ``rows`` from the head's gold."""
+        raise NotImplementedError
+
     def evaluate(self, model, tokenizer, ctx, forward=None):
         head = self.head_of(ctx)
         feeds, gold = self.labelled(ctx, tokenizer, ctx.data.test)
@@ -203,9 +211,8 @@ class Tagging(Labelled):
         return TaskData(train, test, [], "OANC part-of-speech tagging, Penn tags (mobilecomp.tasks.oanc_pos_split)",
                         (*HELD, "POS test split"))
 
-    def encode(self, ctx, rows):
-        feeds, gold = self.labelled(ctx, ctx.teacher_tokenizer, rows, batch_size=max(1, len(rows)))
-        return Encoded(feeds[0], gold.label_ids[0])
+    def gold_of(self, rows, gold):
+        return gold.label_ids[0]
 
     def target(self, outputs):
         return outputs["logits"]
@@ -229,9 +236,8 @@ class ClozeQA(Labelled):
                                          f"{QA_TRAIN} training questions)",
                         (*HELD, "cloze-QA test, parity and calibration pairs"))
 
-    def encode(self, ctx, rows):
-        feeds, gold = self.labelled(ctx, ctx.teacher_tokenizer, rows, batch_size=max(1, len(rows)))
-        return Encoded(feeds[0], answer_positions(rows, gold.offsets))
+    def gold_of(self, rows, gold):
+        return answer_positions(rows, gold.offsets)
 
     def target(self, outputs):
         import torch

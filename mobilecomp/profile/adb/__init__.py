@@ -36,10 +36,13 @@ from .device import (DEVICE_SCRIPT, THERMAL, PhoneState, big_core_count, big_cor
                      parse_state, parse_thermal, sections)
 from .parity import PARITY_SENTENCES
 from .parity import check as check_parity
-from .runners import DEFAULT_FOR_FORMAT, RUNNERS, Runner, make_runner, parse_choice, write_inputs, write_perf_test_data
+from .parsers import without_warmup
+from .runners import (DEFAULT_FOR_FORMAT, RUNNERS, Runner, make_runner, parse_choice, write_inputs, write_perf_test_data,
+                      write_raw_inputs)
 from .transport import Adb, DeviceLost
 
 REMOTE_ROOT = "/data/local/tmp/mobilecomp"
+APP_FORMATS = ("onnx", "tflite", "executorch")  # the demo app's runners (android_demo RUNNABLE_FORMATS)
 RESUME = ".adb-resume.json"
 COOLDOWN_C = 45.0  # wait before a configuration while the hottest CPU zone is above this
 COOLDOWN_MAX_S = 180.0
@@ -175,7 +178,7 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feeds: Feeds, options
     if extra.get("runner") == "app":
         from .app import profile_app
 
-        artefacts = [a for a in selected(manifest, options) if a["format"] in ("onnx", "tflite")]
+        artefacts = [a for a in selected(manifest, options) if a["format"] in APP_FORMATS]
         threads_list = options.threads or tuple(dict.fromkeys((1, big_core_count(state.cores))))
         outcome.rows = profile_app(adb, bundle, manifest, artefacts, threads_list, options, state.android,
                                    REMOTE_ROOT, say)
@@ -219,11 +222,12 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feeds: Feeds, options
     outcome.done = set(resume.get(outcome.fingerprint, []))
     check_space(state, artefacts, runners, bundle)
     remote_runner = {fmt: push_runner(adb, r) for fmt, r in runners.items()}
+    signatures = {a["name"]: timed_signature(bundle, a, shapes[a["name"]][1])
+                  for a in artefacts if a["format"] in BUCKETED}
+    timed_feeds = {a["name"]: bucket_feed(feeds.profile[a["name"]], a, signatures.get(a["name"])) for a in artefacts}
     with tempfile.TemporaryDirectory(prefix="mobilecomp-adb-") as tmp:
-        remote_art = {a["name"]: push_artefact(adb, bundle, a, feeds.profile[a["name"]], runners[a["format"]],
+        remote_art = {a["name"]: push_artefact(adb, bundle, a, timed_feeds[a["name"]], runners[a["format"]],
                                                Path(tmp)) for a in artefacts}
-        signatures = {a["name"]: timed_signature(bundle, a, shapes[a["name"]][1])
-                      for a in artefacts if a["format"] == "tflite"}
         parity = {}  # artefact -> (report or None, words): run once, before its timed configurations
         for art in artefacts:
             runner = runners[art["format"]]
@@ -245,7 +249,7 @@ def profile_device(adb: Adb, bundle: Path, manifest: dict, feeds: Feeds, options
                 signature = signatures.get(art["name"])
                 batch, length = shapes[art["name"]]
                 length = signature[1] if signature else length
-                feed = feeds.profile[art["name"]]
+                feed = timed_feeds[art["name"]]
                 stats, thermal = run_one(adb, runner, remote_runner[art["format"]], remote_art[art["name"]],
                                          art, threads, cpus, options, feed, vocab, Path(tmp), extra, signature)
                 say(f"{art['name']} {threads}t on cpus {cpus or 'any'}: p50 {stats.get('p50', stats['mean']):.2f} ms "
@@ -345,6 +349,9 @@ def push_artefact(adb: Adb, bundle: Path, art: dict, feed: dict, runner: Runner,
     if art["format"] == "onnx":
         pbs = write_perf_test_data(feed, tmp / f"{art['sha256'][:12]}-data")
         files += [(pb, f"test_data_set_0/{pb.name}") for pb in pbs]
+    if art["format"] == "executorch":
+        raw = write_raw_inputs(feed, tmp / f"{art['sha256'][:12]}-input")
+        files += [(path, path.name.split("-", 1)[1]) for path in raw]  # input-0.bin, ...
     _push_all(adb, files, directory, stamp)
     res = adb.shell(f"sha256sum {directory}/{model} 2>/dev/null", timeout=120)
     if res.rc == 0 and res.out.split() and res.out.split()[0] != art["sha256"]:
@@ -367,21 +374,42 @@ def cool_down(adb: Adb, extra: dict) -> float:
         time.sleep(10)
 
 
-def timed_signature(bundle: Path, art: dict, seq_len: int) -> tuple[str, int]:
-    """(signature, its length): the .tflite signature that holds the row's ``seq_len`` tokens, read
-    from the file on this machine (the phone's runner is told to run exactly that one)."""
-    from ...runtime.litert import TFLiteModel
+BUCKETED = ("tflite", "executorch")  # a signature / method per length; the runner is told which
 
+
+def timed_signature(bundle: Path, art: dict, seq_len: int) -> tuple[str, int]:
+    """(signature, its length): the .tflite signature or .pte method that holds the row's
+    ``seq_len`` tokens, read from the file on this machine (the phone's runner is told to run
+    exactly that one)."""
     try:
-        model = TFLiteModel(bundle / art["file"], threads=1)
+        if art["format"] == "executorch":
+            from ...runtime.pte import PteModel
+
+            model = PteModel(bundle / art["file"], threads=1)
+            pick = model.method_for
+        else:
+            from ...runtime.litert import TFLiteModel
+
+            model = TFLiteModel(bundle / art["file"], threads=1)
+            pick = model.signature_for
     except ModuleNotFoundError:
-        raise DeviceError(f"{art['file']}: picking its signature needs ai-edge-litert on this machine; "
-                          "install it with scripts/setup.d/15-litert.sh") from None
+        setup = "17-executorch.sh" if art["format"] == "executorch" else "15-litert.sh"
+        raise DeviceError(f"{art['file']}: picking its {'method' if art['format'] == 'executorch' else 'signature'} "
+                          f"needs its runtime on this machine; install it with scripts/setup.d/{setup}") from None
     try:
-        signature = model.signature_for(seq_len)
+        signature = pick(seq_len)
     except ValueError as exc:
         raise DeviceError(f"{exc}; re-export with tflite_seq_lens covering {seq_len}") from None
     return signature, model.lengths[signature]
+
+
+def bucket_feed(feed: dict[str, np.ndarray], art: dict, signature: tuple[str, int] | None) -> dict[str, np.ndarray]:
+    """What the runner reads: a .pte method's inputs are int64 [1, its length], padded as on the host."""
+    if art["format"] != "executorch" or signature is None:
+        return feed
+    from ...runtime.buckets import padded
+
+    return padded(feed, signature[1], dict.fromkeys(feed, np.int64))
 
 
 def check_signature(stats: dict, asked: str, runner: Runner, art: dict) -> None:
@@ -402,7 +430,8 @@ def timed_command(runner: Runner, exe: str, model: str, threads: int, options: P
     if signature:
         feed = {k: np.zeros((v.shape[0], signature[1]), v.dtype) for k, v in feed.items()}
     directory = model.rsplit("/", 1)[0]
-    return runner.command(exe, model, f"{directory}/inputs.bin", threads, options.runs, options.warmup, feed, vocab,
+    inputs = f"{directory}/input" if runner.name == "executor_runner" else f"{directory}/inputs.bin"
+    return runner.command(exe, model, inputs, threads, options.runs, options.warmup, feed, vocab,
                           signature=signature[0] if signature else None)
 
 
@@ -441,6 +470,8 @@ def run_one(adb: Adb, runner: Runner, exe: str, model: str, art: dict, threads: 
     except ValueError as exc:
         raise DeviceError(f"{runner.name} output on {art['name']} not understood ({exc}); "
                           f"see {local.name}: {text.strip()[-200:]}") from None
+    if runner.warmup_in_samples:
+        stats = without_warmup(stats, options.warmup)
     if signature:
         check_signature(stats, signature[0], runner, art)
     stats["raw_tail"] = text.strip().splitlines()[-12:]

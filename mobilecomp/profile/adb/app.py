@@ -47,7 +47,7 @@ def profile_app(adb: Adb, bundle: Path, manifest: dict, artefacts: list[dict], t
                       f"--es threads {threads} --es runs {options.runs} --es warmup {options.warmup} "
                       f"--es out {out}", timeout=60, check=True)
             result = parse_app_result(_wait_for(adb, f"{RESULTS_DIR}/{out}", 120 + options.runs * 30))
-            if art["format"] == "tflite":
+            if art["format"] in ("tflite", "executorch"):
                 _check_app_signature(bundle, art, result)
             report, words = app_parity(manifest, art, result.get("parity"))
             say(f"{art['name']} {threads}t via the app: p50 {result['summary']['p50']:.2f} ms; {words}")
@@ -64,12 +64,13 @@ def profile_app(adb: Adb, bundle: Path, manifest: dict, artefacts: list[dict], t
 
 
 def _check_app_signature(bundle: Path, art: dict, result: dict) -> None:
-    """The app timed the signature of the row's sequence length (it names it in runner.signature)."""
+    """The app timed the signature (.tflite) or method (.pte) of the row's sequence length; it names
+    it in runner.signature or runner.method."""
     from . import check_signature, timed_signature
 
     asked = timed_signature(bundle, art, result["seq_len"])[0]
-    ran = result["runner"].get("signature")
-    check_signature({"signature": ran} if ran else {}, asked, Runner("app", "tflite", bundle), art)
+    ran = result["runner"].get("method" if art["format"] == "executorch" else "signature")
+    check_signature({"signature": ran} if ran else {}, asked, Runner("app", art["format"], bundle), art)
 
 
 def app_parity(manifest: dict, art: dict, parity: dict | None) -> tuple[dict | None, str]:

@@ -3,7 +3,9 @@ compared with reference.npz under the artefact's own budget, the same check emul
 
 ort-runner's output-dump mode (``-o``) runs an evenly spaced subset of the parity sentences (32 by
 default, named in the report) and writes every float output; :func:`check` pulls that file and
-judges it with :func:`mobilecomp.verify.device_parity`. Runners that print no outputs
+judges it with :func:`mobilecomp.verify.device_parity`. ExecuTorch's executor_runner takes batch 1,
+so each sentence is one call writing its outputs as raw files (``--output_file``), joined on
+the device into the same one pull. Runners that print no outputs
 (benchmark_model makes random inputs; onnxruntime_perf_test) cannot be checked: their rows say so
 in words, with the reason. Each graph gets the inputs it names (a DeFormer's question graph: its
 question and the passage states stored in parity.npz); a DeFormer's passage graph and its
@@ -21,7 +23,7 @@ import numpy as np
 from ...errors import BundleError, DeviceError
 from .transport import DeviceLost
 from .. import unjudged
-from .runners import Runner, write_inputs
+from .runners import Runner, write_inputs, write_raw_inputs
 
 PARITY_SENTENCES = 32  # as on emulated ARM: spread evenly over the bundle's parity set
 SUBSET = "evenly spaced"
@@ -68,6 +70,50 @@ def read_outputs(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def pte_method(bundle: Path, art: dict, width: int) -> tuple[str, int]:
+    """The .pte method that holds the stored parity width (the timed rows pick theirs the same way)."""
+    from . import timed_signature
+
+    return timed_signature(bundle, art, width)
+
+
+def pte_commands(adb, runner: Runner, exe: str, model: str, tmp: Path, parity: dict[str, np.ndarray],
+                 names: list[str], indices: list[int], method: tuple[str, int], output: int) -> str:
+    """executor_runner runs one example per call (the methods take batch 1): each parity sentence's
+    inputs, padded to the method's length as on the host, are pushed as raw files; the commands run
+    every sentence, then join the primary outputs into parity-out.bin (the runner writes
+    ``oJ-K.bin`` for output K of sentence J)."""
+    from ...runtime.buckets import padded
+
+    directory = model.rsplit("/", 1)[0]
+    adb.shell(f"rm -rf {directory}/parity && mkdir -p {directory}/parity", timeout=60, check=True)
+    runs = []
+    for j, row in enumerate(indices):
+        feed = padded({k: parity[k][row:row + 1] for k in names}, method[1], dict.fromkeys(names, np.int64))
+        for path in write_raw_inputs(feed, tmp / f"s{j}"):
+            adb.push(path, f"{directory}/parity/{path.name}")
+        runs.append(runner.command(exe, model, f"parity/s{j}", 1, 1, 0, feed, None, signature=method[0],
+                                   dump=f"parity/o{j}"))
+    joined = " ".join(f"parity/o{j}-{output}.bin" for j in range(len(indices)))
+    return " && ".join(runs + [f"cat {joined} > parity-out.bin"])
+
+
+def read_pte_outputs(path: Path, bundle: Path, primary: str, count: int, length: int, art: dict) -> np.ndarray:
+    """The primary outputs of ``count`` sentences, run at the method's ``length``, cut back to the
+    reference's width (per-token outputs) and read as float32 (fp16 programs return halves)."""
+    with np.load(Path(bundle) / "inputs" / "reference.npz") as data:
+        row = data[primary].shape[1:]
+    per_row = (length, *row[1:]) if len(row) >= 2 else tuple(row)
+    elements = count * int(np.prod(per_row))
+    raw = path.read_bytes()
+    width = {elements * 4: np.float32, elements * 2: np.float16}.get(len(raw))
+    if width is None:
+        raise DeviceError(f"{art['name']}: executor_runner wrote {len(raw)} bytes of '{primary}' for {count} "
+                          f"sentences, expected {count} x {list(per_row)} floats; re-export the bundle")
+    out = np.frombuffer(raw, dtype=width).astype(np.float32).reshape(count, *per_row)
+    return out[:, :row[0]] if len(row) >= 2 else out
+
+
 def check(adb, bundle: Path, manifest: dict, art: dict, runner: Runner, exe: str, model: str, tmp: Path,
           parity: dict[str, np.ndarray], names: list[str],
           sentences: int = PARITY_SENTENCES) -> tuple[dict | None, dict]:
@@ -85,16 +131,22 @@ def check(adb, bundle: Path, manifest: dict, art: dict, runner: Runner, exe: str
         raise BundleError(f"inputs/parity.npz: no '{missing[0]}', which {art['file']} takes (it has: "
                           f"{', '.join(parity)}); re-export the bundle")
     indices = subset(len(next(iter(parity.values()))), sentences)
-    local = tmp / f"{art['sha256'][:12]}.parity.bin"
-    # at the stored width: per-token outputs line up with the reference
-    write_inputs({k: np.ascontiguousarray(parity[k][indices]) for k in names}, local)
     directory = model.rsplit("/", 1)[0]
-    adb.push(local, f"{directory}/parity.bin")
     libdir = exe.rsplit("/", 1)[0]
-    cmd = runner.command(exe, model, f"{directory}/parity.bin", 1, 1, 0, {}, None, dump=f"{directory}/parity-out.bin")
+    if runner.name == "executor_runner":
+        method = pte_method(bundle, art, int(parity["input_ids"].shape[1]))
+        output = manifest["model"]["outputs"].index(manifest["model"]["primary_output"])
+        cmd = pte_commands(adb, runner, exe, model, tmp, parity, names, indices, method, output)
+    else:
+        local = tmp / f"{art['sha256'][:12]}.parity.bin"
+        # at the stored width: per-token outputs line up with the reference
+        write_inputs({k: np.ascontiguousarray(parity[k][indices]) for k in names}, local)
+        adb.push(local, f"{directory}/parity.bin")
+        cmd = runner.command(exe, model, f"{directory}/parity.bin", 1, 1, 0, {}, None,
+                             dump=f"{directory}/parity-out.bin")
     # adb returns 0 when the link drops mid-command, so the script marks its end, and whether a file came out
-    res = adb.shell(f"cd {directory} && rm -f parity-out.bin && LD_LIBRARY_PATH={libdir} {cmd} 2>&1; rc=$?; "
-                    "[ -f parity-out.bin ] && echo @@dumped; echo @@end; exit $rc", timeout=600)
+    res = adb.shell(f"cd {directory} && rm -f parity-out.bin && export LD_LIBRARY_PATH={libdir} && {{ {cmd}; }} 2>&1; "
+                    "rc=$?; [ -f parity-out.bin ] && echo @@dumped; echo @@end; exit $rc", timeout=600)
     if "@@end" not in res.out:
         raise DeviceLost(f"lost adb device {adb.serial} while {runner.name} ran {art['name']} on its parity inputs "
                          "(the shell ended before the script did)")
@@ -118,7 +170,10 @@ def check(adb, bundle: Path, manifest: dict, art: dict, runner: Runner, exe: str
     pulled = tmp / f"{art['sha256'][:12]}.parity-out.bin"
     adb.pull(f"{directory}/parity-out.bin", pulled)
     primary = manifest["model"]["primary_output"]
-    outputs = read_outputs(pulled)
+    if runner.name == "executor_runner":
+        outputs = {primary: read_pte_outputs(pulled, bundle, primary, len(indices), method[1], art)}
+    else:
+        outputs = read_outputs(pulled)
     if primary not in outputs:
         raise DeviceError(f"{art['name']}: the device's outputs have no '{primary}' (they have: "
                           f"{', '.join(outputs) or 'none'}); re-export the bundle")

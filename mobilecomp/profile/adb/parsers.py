@@ -1,4 +1,5 @@
-"""Reads the documented text output of TFLite's benchmark_model and onnxruntime_perf_test.
+"""Reads the documented text output of TFLite's benchmark_model, onnxruntime_perf_test and
+ExecuTorch's executor_runner.
 
 Both parsers return milliseconds whatever unit the tool printed (benchmark_model: microseconds,
 perf_test: seconds and milliseconds), under one set of keys: ``n``, ``mean``, ``min``, ``max``,
@@ -9,6 +10,8 @@ perf_test: seconds and milliseconds), under one set of keys: ``n``, ``mean``, ``
 from __future__ import annotations
 
 import re
+
+import numpy as np
 
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
@@ -109,3 +112,37 @@ def parse_perf_test(text: str) -> dict:
     if "mean" not in stats:
         raise ParseError("no 'Average inference time cost' (or 'Average time cost') line in perf_test output")
     return stats
+
+
+def summary(samples: list[float]) -> dict:
+    """The summary keys of every parser, from per-run latencies (ms)."""
+    arr = np.asarray(samples, dtype=np.float64)
+    stats = {"n": len(samples), "samples": list(samples), "mean": float(arr.mean()), "min": float(arr.min()),
+             "max": float(arr.max()), "std": float(arr.std())}
+    for q in (5, 50, 90, 95, 99):
+        stats[f"p{q}"] = float(np.percentile(arr, q))
+    return stats
+
+
+def parse_executor_runner(text: str) -> dict:
+    """ExecuTorch's executor_runner: its "Iteration i of N: X ms" log lines, warm-up runs included
+    (it has no warm-up flag; :func:`without_warmup` drops them), and the method it ran."""
+    samples = [float(m.group(3)) for m in re.finditer(rf"Iteration (\d+) of (\d+): ({NUM}) ms", text)]
+    if not samples:
+        raise ParseError("no 'Iteration i of N: X ms' line in executor_runner output (a build without "
+                         "EXECUTORCH_ENABLE_LOGGING prints none)")
+    stats = summary(samples)
+    m = re.search(r"Using method (\S+)", text)
+    if m:
+        stats["signature_used"] = m.group(1)
+    return stats
+
+
+def without_warmup(stats: dict, warmup: int) -> dict:
+    """``stats`` over the runs after the first ``warmup`` (the first run is kept as ``first``)."""
+    samples = stats["samples"]
+    if warmup <= 0 or len(samples) <= warmup:
+        return stats
+    kept = {k: v for k, v in stats.items() if k not in summary([0.0])}
+    return {**kept, **summary(samples[warmup:]), "first": samples[0], "warmup_n": warmup,
+            "warmup": float(np.mean(samples[:warmup]))}

