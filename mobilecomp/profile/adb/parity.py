@@ -70,13 +70,6 @@ def read_outputs(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def pte_method(bundle: Path, art: dict, width: int) -> tuple[str, int]:
-    """The .pte method that holds the stored parity width (the timed rows pick theirs the same way)."""
-    from . import timed_signature
-
-    return timed_signature(bundle, art, width)
-
-
 def pte_commands(adb, runner: Runner, exe: str, model: str, tmp: Path, parity: dict[str, np.ndarray],
                  names: list[str], indices: list[int], method: tuple[str, int], output: int) -> str:
     """executor_runner runs one example per call (the methods take batch 1): each parity sentence's
@@ -134,7 +127,9 @@ def check(adb, bundle: Path, manifest: dict, art: dict, runner: Runner, exe: str
     directory = model.rsplit("/", 1)[0]
     libdir = exe.rsplit("/", 1)[0]
     if runner.name == "executor_runner":
-        method = pte_method(bundle, art, int(parity["input_ids"].shape[1]))
+        from . import timed_signature
+
+        method = timed_signature(bundle, art, int(parity["input_ids"].shape[1]))  # holds the stored width
         output = manifest["model"]["outputs"].index(manifest["model"]["primary_output"])
         cmd = pte_commands(adb, runner, exe, model, tmp, parity, names, indices, method, output)
     else:
