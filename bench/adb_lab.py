@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def profile(bundle: Path, serials: list[str], runs: int, env: dict) -> tuple[float, str]:
+def profile(bundle: Path, serials: list[str], runs: int, env: dict, *extra: str) -> tuple[float, str]:
+    """The real CLI's `profile --device adb` on ``serials`` (``extra``: more options): (wall s, stdout)."""
     cmd = [sys.executable, "-c", "from mobilecomp.cli import main; main()", "profile", str(bundle), "--device", "adb",
-           "--serial", ",".join(serials), "--runs", str(runs), "--warmup", "1", "--threads", "1"]
+           "--serial", ",".join(serials), "--runs", str(runs), "--warmup", "1", "--threads", "1", *extra]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     wall = time.perf_counter() - t0

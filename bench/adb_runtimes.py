@@ -31,15 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SAVED = ROOT / "bench" / "results" / "adb-runtimes.json"
 
-
-def profile(bundle: Path, serial: str, runs: int, env: dict, runner: str | None) -> None:
-    cmd = [sys.executable, "-c", "from mobilecomp.cli import main; main()", "profile", str(bundle), "--device", "adb",
-           "--serial", serial, "--runs", str(runs), "--warmup", "1", "--threads", "1"]
-    if runner:
-        cmd += ["--runner", runner]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=7200)
-    if res.returncode != 0:
-        raise SystemExit(f"profile failed ({res.returncode}): {res.stderr.strip()[-400:]}")
+from adb_lab import profile  # noqa: E402 - the same CLI call, with --runner
 
 
 def main() -> None:
@@ -89,8 +81,8 @@ def measure(args) -> dict:
             if phone is not None:
                 connect(adb, port, [phone])
                 serial = phone.serial
-            profile(bundle, serial, args.runs, env, None)
-            profile(bundle, serial, args.runs, env, f"executor_runner={args.executor_runner.resolve()}")
+            profile(bundle, [serial], args.runs, env)
+            profile(bundle, [serial], args.runs, env, "--runner", f"executor_runner={args.executor_runner.resolve()}")
         finally:
             if phone is not None:
                 phone.kill()

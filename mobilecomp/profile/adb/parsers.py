@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 
@@ -115,13 +113,13 @@ def parse_perf_test(text: str) -> dict:
 
 
 def summary(samples: list[float]) -> dict:
-    """The summary keys of every parser, from per-run latencies (ms)."""
-    arr = np.asarray(samples, dtype=np.float64)
-    stats = {"n": len(samples), "samples": list(samples), "mean": float(arr.mean()), "min": float(arr.min()),
-             "max": float(arr.max()), "std": float(arr.std())}
-    for q in (5, 50, 90, 95, 99):
-        stats[f"p{q}"] = float(np.percentile(arr, q))
-    return stats
+    """The summary keys of every parser from per-run latencies (ms), by the rows' own definitions
+    (:class:`mobilecomp.types.Latency`)."""
+    from ...types import Latency
+
+    latency = Latency(list(samples))
+    return {"n": len(samples), "samples": list(samples), "mean": latency.mean, "min": min(samples),
+            "max": max(samples), "std": latency.stdev, **{f"p{q}": latency.percentile(q) for q in (5, 50, 90, 95, 99)}}
 
 
 def parse_executor_runner(text: str) -> dict:
@@ -143,6 +141,5 @@ def without_warmup(stats: dict, warmup: int) -> dict:
     samples = stats["samples"]
     if warmup <= 0 or len(samples) <= warmup:
         return stats
-    kept = {k: v for k, v in stats.items() if k not in summary([0.0])}
-    return {**kept, **summary(samples[warmup:]), "first": samples[0], "warmup_n": warmup,
-            "warmup": float(np.mean(samples[:warmup]))}
+    return {**stats, **summary(samples[warmup:]), "first": samples[0], "warmup_n": warmup,
+            "warmup": summary(samples[:warmup])["mean"]}
