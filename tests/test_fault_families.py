@@ -15,6 +15,7 @@ stays within its time); bench/reliability.py runs the same families with more dr
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_faults import CLASSIFIER, ERROR, TINY, Case, Materials, Outcome, Scene, _fifo, _link, run_case
+from test_faults import (CLASSIFIER, ERROR, TINY, Case, Materials, Outcome, Scene, Unavailable, _adb_server, _fifo, _link,
+                         _phone, run_case)
 
 B, C, D, K, T, V = 5, 2, 4, 3, 8, 7
 
@@ -447,6 +449,46 @@ def _export_tokenizer(scene: Scene, drawn) -> list[str]:
     return scene.export("--recipe", str(TINY), "--checkpoint", str(checkpoint))
 
 
+RUNNER_FILES = ("none", "missing", "script", "bytes", "directory", "fifo", "elf-aarch64", "elf-x86_64")
+
+
+def _runner_choices(materials: Materials) -> st.SearchStrategy:
+    from mobilecomp.profile.adb.runners import RUNNERS
+
+    names = st.one_of(st.sampled_from(sorted(RUNNERS)), st.sampled_from(["app", ""]), st.text(max_size=12))
+    return st.tuples(names, st.sampled_from(RUNNER_FILES), st.binary(max_size=200))
+
+
+def _elf(machine: int, tail: bytes) -> bytes:
+    """A 64-bit little-endian ELF header naming ``machine`` (0xB7 aarch64, 0x3E x86_64), then ``tail``."""
+    return b"\x7fELF\x02\x01\x01" + bytes(11) + machine.to_bytes(2, "little") + bytes(44) + tail
+
+
+def _profile_runner(scene: Scene, drawn) -> list[str]:
+    """`profile --device adb --runner NAME[=PATH]` on a loopback phone, PATH any kind of file or none."""
+    name, kind, blob = drawn
+    bundle = scene.root / "bundle-copy"
+    shutil.copytree(scene.materials.pte_bundle(), bundle)
+    try:
+        _adb_server(scene)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    _, port, _ = _phone(scene)
+    path = scene.root / "runner" / "prog"
+    if kind == "script":
+        scene.file("runner/prog", b"#!/bin/sh\necho Iteration 1 of 1: 1.0 ms\nexit 3\n" + blob).chmod(0o755)
+    elif kind == "bytes":
+        scene.file("runner/prog", blob).chmod(0o755)
+    elif kind == "directory":
+        path.mkdir(parents=True)
+    elif kind == "fifo":
+        _fifo(path)
+    elif kind.startswith("elf-"):
+        scene.file("runner/prog", _elf(0xB7 if kind == "elf-aarch64" else 0x3E, blob)).chmod(0o755)
+    value = name if kind == "none" else f"{name}={path}"
+    return scene.profile(bundle, "--device", "adb", "--connect", f"127.0.0.1:{port}", "--runner", value)
+
+
 FAMILIES = [
     Family("recipe-fields", "recipe", "the tiny recipe with any field replaced by any value, or removed",
            _recipe_fields, _export_recipe, (C, K, B), examples=40),
@@ -479,6 +521,9 @@ FAMILIES = [
     Family("tokenizer-files", "checkpoint", "the checkpoint's tokenizer.json with any field replaced by any value or "
            "another component type, or removed", _tokenizer_fields, _export_tokenizer, (K, C, D),
            may_succeed=True, examples=20),
+    Family("adb-runners", "device", "profile --device adb --runner NAME[=PATH] on a bundle with ONNX and ExecuTorch "
+           "artefacts: any runner name or text, PATH missing, a directory, a FIFO, a script, random bytes, or an ELF "
+           "header of either CPU", _runner_choices, _profile_runner, (V, C, B, T), may_succeed=True, examples=20),
 ]
 
 

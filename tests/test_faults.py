@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -57,6 +57,17 @@ class Materials:
             self._bundle = self.root / "tiny-bert"
             export_bundle(load_recipe(str(TINY)), self._bundle)
         return self._bundle
+
+    def pte_bundle(self) -> Path:
+        """The tiny recipe exported as ONNX and ExecuTorch fp32: a bundle every adb runner has work in."""
+        path = self.root / "tiny-pte"
+        if not path.exists():
+            from mobilecomp.pipeline import export_bundle
+            from mobilecomp.recipe import load_recipe
+
+            recipe = load_recipe(str(TINY))
+            export_bundle(replace(recipe, name="tiny-pte", formats=("onnx", "executorch"), variants=("fp32",)), path)
+        return path
 
     def checkpoint(self) -> Path:
         """A 2-layer x 32 BERT saved by transformers, with the shipped 4,928-word vocabulary."""
